@@ -1,0 +1,27 @@
+/**
+ * The types a pure protocol machine uses to say where a datagram goes.
+ *
+ * `PeerAddress` is structurally a subset of `Deno.NetAddr`, so drivers pass
+ * the addresses the socket gives them without conversion.
+ *
+ * @module
+ */
+
+/** A UDP peer: an IP literal and a port. */
+export interface PeerAddress {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** One datagram a state machine wants sent. */
+export interface Transmit {
+  readonly data: Uint8Array;
+  readonly to: PeerAddress;
+}
+
+/** `HOST:PORT`, with IPv6 literals in brackets. */
+export function formatAddress(addr: PeerAddress): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}

@@ -1,0 +1,151 @@
+/**
+ * PUDP wire format: one message per UDP datagram.
+ *
+ * ```
+ *  0      2       3       4               8               12
+ *  +------+-------+-------+---------------+---------------+------------
+ *  | magic|version|command| sequence (u32)| session (u32) | payload…
+ *  +------+-------+-------+---------------+---------------+------------
+ * ```
+ *
+ * All fields are big-endian. Only DATA carries a payload (the rest of the
+ * datagram); bytes after the header of any other command are ignored.
+ * Decoding is pure and throws {@link WireError} — and nothing else — for
+ * bytes that are not a PUDP message. Unknown command values decode: deciding
+ * what they mean is the session's job.
+ *
+ * @module
+ */
+
+/** Magic number of PUDP (seed 000). */
+export const PUDP_MAGIC = 0xc356;
+/** Magic number of the original CSE 461 "P0P" peers, which differ only there. */
+export const P0P_MAGIC = 0xc461;
+/** The only protocol version. */
+export const VERSION = 1;
+/** Size of the fixed header in bytes. */
+export const HEADER_SIZE = 12;
+/** Largest payload: the largest UDP payload over IPv4 (65,507) less the header. */
+export const MAX_PAYLOAD = 65_507 - HEADER_SIZE;
+/** Largest value of a u32 field. */
+export const MAX_U32 = 0xffff_ffff;
+
+/** Command codes. Other values may arrive on the wire and decode as numbers. */
+export const Command = {
+  HELLO: 0,
+  DATA: 1,
+  ALIVE: 2,
+  GOODBYE: 3,
+} as const;
+
+/** The name of a command code, for logs and dissection (`CMD7` when unknown). */
+export function commandName(command: number): string {
+  switch (command) {
+    case Command.HELLO:
+      return "HELLO";
+    case Command.DATA:
+      return "DATA";
+    case Command.ALIVE:
+      return "ALIVE";
+    case Command.GOODBYE:
+      return "GOODBYE";
+    default:
+      return `CMD${command}`;
+  }
+}
+
+/** One decoded PUDP message. */
+export interface Message {
+  /** Command code (see {@link Command}); any u8. */
+  command: number;
+  /** Sequence number, u32. */
+  seq: number;
+  /** Session id, u32. */
+  sessionId: number;
+  /** DATA payload; empty for other commands. */
+  payload: Uint8Array;
+}
+
+/** Bytes that are not a valid PUDP message, or a message that cannot be encoded. */
+export class WireError extends Error {
+  override name = "WireError";
+}
+
+function checkU32(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_U32) {
+    throw new WireError(`${name} ${value} is not a u32`);
+  }
+}
+
+/** Writes a 12-byte header into `out` at offset 0. Throws WireError on bad field values. */
+export function writeHeader(
+  out: Uint8Array,
+  command: number,
+  seq: number,
+  sessionId: number,
+  magic: number = PUDP_MAGIC,
+): void {
+  if (!Number.isInteger(command) || command < 0 || command > 0xff) {
+    throw new WireError(`command ${command} is not a u8`);
+  }
+  if (!Number.isInteger(magic) || magic < 0 || magic > 0xffff) {
+    throw new WireError(`magic ${magic} is not a u16`);
+  }
+  checkU32("sequence", seq);
+  checkU32("session id", sessionId);
+  if (out.length < HEADER_SIZE) throw new WireError("buffer shorter than a header");
+  out[0] = magic >>> 8;
+  out[1] = magic & 0xff;
+  out[2] = VERSION;
+  out[3] = command;
+  out[4] = seq >>> 24;
+  out[5] = (seq >>> 16) & 0xff;
+  out[6] = (seq >>> 8) & 0xff;
+  out[7] = seq & 0xff;
+  out[8] = sessionId >>> 24;
+  out[9] = (sessionId >>> 16) & 0xff;
+  out[10] = (sessionId >>> 8) & 0xff;
+  out[11] = sessionId & 0xff;
+}
+
+/**
+ * Encodes a message into a new datagram. The payload is written only for DATA.
+ * Throws WireError if a field is out of range or the payload exceeds MAX_PAYLOAD.
+ */
+export function encode(msg: Message, magic: number = PUDP_MAGIC): Uint8Array {
+  const payload = msg.command === Command.DATA ? msg.payload : EMPTY;
+  if (payload.length > MAX_PAYLOAD) {
+    throw new WireError(`payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD}`);
+  }
+  const out = new Uint8Array(HEADER_SIZE + payload.length);
+  writeHeader(out, msg.command, msg.seq, msg.sessionId, magic);
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Decodes one datagram. The payload is a view into `bytes` (copy it to keep it
+ * past the next receive into the same buffer). Throws WireError if the datagram
+ * is shorter than a header or has another magic or version.
+ */
+export function decode(bytes: Uint8Array, magic: number = PUDP_MAGIC): Message {
+  if (bytes.length < HEADER_SIZE) {
+    throw new WireError(`datagram of ${bytes.length} bytes is shorter than a header`);
+  }
+  const got = (bytes[0] << 8) | bytes[1];
+  if (got !== magic) throw new WireError(`bad magic 0x${got.toString(16).padStart(4, "0")}`);
+  if (bytes[2] !== VERSION) throw new WireError(`unsupported version ${bytes[2]}`);
+  const command = bytes[3];
+  return {
+    command,
+    seq: readU32(bytes, 4),
+    sessionId: readU32(bytes, 8),
+    payload: command === Command.DATA ? bytes.subarray(HEADER_SIZE) : EMPTY,
+  };
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+}

@@ -1,0 +1,292 @@
+import assert from "node:assert/strict";
+import { ClientSession, MIN_QUIET_MS } from "../../lib/pudp/client_session.ts";
+import { Command, decode, encode, P0P_MAGIC } from "../../lib/pudp/wire.ts";
+import type { PeerAddress } from "../../lib/net/transmit.ts";
+
+const pure = { permissions: "none" } as const;
+const SERVER: PeerAddress = { hostname: "127.0.0.1", port: 9000 };
+const ID = 0x1234abcd;
+const T = 5000;
+const enc = new TextEncoder();
+
+function reply(command: number, sessionId = ID, magic?: number): Uint8Array {
+  return encode({ command, seq: 77, sessionId, payload: new Uint8Array() }, magic);
+}
+
+function harness(opts: Partial<ConstructorParameters<typeof ClientSession>[1]> = {}) {
+  const client = new ClientSession(SERVER, { sessionId: ID, timeoutMs: T, window: 0, ...opts });
+  return {
+    client,
+    /** Sent messages as `COMMAND seq [payload]`. */
+    sent(): string[] {
+      const out: string[] = [];
+      for (let t = client.pollTransmit(); t; t = client.pollTransmit()) {
+        assert.deepEqual(t.to, SERVER);
+        const m = decode(t.data, opts.magic);
+        assert.equal(m.sessionId, ID);
+        const name = ["HELLO", "DATA", "ALIVE", "GOODBYE"][m.command];
+        out.push(
+          m.command === Command.DATA
+            ? `${name} ${m.seq} ${new TextDecoder().decode(m.payload)}`
+            : `${name} ${m.seq}`,
+        );
+      }
+      return out;
+    },
+    from(command: number, now: number) {
+      client.handleDatagram(reply(command, ID, opts.magic), SERVER, now);
+    },
+  };
+}
+
+/** A client whose HELLO was answered at t=0, with its HELLO drained. */
+function ready(opts: Partial<ConstructorParameters<typeof ClientSession>[1]> = {}) {
+  const h = harness(opts);
+  h.client.start(0);
+  h.from(Command.HELLO, 0);
+  h.sent();
+  return h;
+}
+
+Deno.test("client: start sends HELLO with seq 0 and starts the timer", pure, () => {
+  const h = harness();
+  h.client.start(100);
+  assert.deepEqual(h.sent(), ["HELLO 0"]);
+  assert.equal(h.client.state, "hello-wait");
+  assert.equal(h.client.pollTimeout(), 100 + T);
+});
+
+Deno.test(
+  "client: lines and EOF that arrive before the HELLO reply are sent after it, in order",
+  pure,
+  () => {
+    const h = harness();
+    h.client.start(0);
+    h.sent();
+    h.client.handleLine(enc.encode("one"), 1);
+    h.client.handleLine(enc.encode("two"), 2);
+    h.client.handleEof(3);
+    assert.deepEqual(h.sent(), []);
+    h.from(Command.HELLO, 10);
+    assert.deepEqual(h.sent(), ["DATA 1 one", "DATA 2 two", "GOODBYE 3"]);
+    assert.equal(h.client.state, "closing");
+    assert.equal(h.client.pollTimeout(), 10 + T);
+  },
+);
+
+Deno.test("client: HELLO then nothing queued goes to ready with no timer", pure, () => {
+  const h = ready();
+  assert.equal(h.client.state, "ready");
+  assert.equal(h.client.pollTimeout(), undefined);
+});
+
+Deno.test("client: no HELLO reply within the timeout sends GOODBYE and fails", pure, () => {
+  const h = harness({ serverLabel: "example.net:9000" });
+  h.client.start(0);
+  h.sent();
+  h.client.handleTimeout(T - 1);
+  assert.equal(h.client.result, undefined);
+  h.client.handleTimeout(T);
+  assert.deepEqual(h.sent(), ["GOODBYE 1"]);
+  assert.equal(h.client.state, "closed");
+  assert.deepEqual(h.client.result, { code: 1, message: "no answer from example.net:9000" });
+  // Without a label the address is used, IPv6 in brackets.
+  const v6 = new ClientSession({ hostname: "::1", port: 7 }, { sessionId: 1, timeoutMs: 1 });
+  v6.start(0);
+  v6.handleTimeout(1);
+  assert.deepEqual(v6.result, { code: 1, message: "no answer from [::1]:7" });
+});
+
+Deno.test("client: ready + line sends DATA and starts the timer", pure, () => {
+  const h = ready();
+  h.client.handleLine(enc.encode("hi"), 50);
+  assert.deepEqual(h.sent(), ["DATA 1 hi"]);
+  assert.equal(h.client.state, "ready-timer");
+  assert.equal(h.client.pollTimeout(), 50 + T);
+});
+
+Deno.test("client: ready + ALIVE is ignored", pure, () => {
+  const h = ready();
+  h.from(Command.ALIVE, 5);
+  assert.equal(h.client.state, "ready");
+  assert.equal(h.client.pollTimeout(), undefined);
+  assert.deepEqual(h.sent(), []);
+});
+
+Deno.test("client: ready-timer + line sends DATA and the timer keeps running", pure, () => {
+  const h = ready();
+  h.client.handleLine(enc.encode("a"), 50);
+  h.client.handleLine(enc.encode("b"), 900);
+  assert.deepEqual(h.sent(), ["DATA 1 a", "DATA 2 b"]);
+  assert.equal(h.client.state, "ready-timer");
+  assert.equal(h.client.pollTimeout(), 50 + T);
+});
+
+Deno.test("client: ready-timer + ALIVE stops the timer", pure, () => {
+  const h = ready();
+  h.client.handleLine(enc.encode("a"), 50);
+  h.from(Command.ALIVE, 60);
+  assert.equal(h.client.state, "ready");
+  assert.equal(h.client.pollTimeout(), undefined);
+});
+
+Deno.test(
+  "client: ready-timer + timer sends GOODBYE and fails: server stopped answering",
+  pure,
+  () => {
+    const h = ready();
+    h.client.handleLine(enc.encode("a"), 50);
+    h.sent();
+    h.client.handleTimeout(50 + T);
+    assert.deepEqual(h.sent(), ["GOODBYE 2"]);
+    assert.deepEqual(h.client.result, { code: 1, message: "server stopped answering" });
+  },
+);
+
+Deno.test("client: EOF in ready or ready-timer sends GOODBYE and starts the timer", pure, () => {
+  const r = ready();
+  r.client.handleEof(10);
+  assert.deepEqual(r.sent(), ["GOODBYE 1"]);
+  assert.equal(r.client.state, "closing");
+  assert.equal(r.client.pollTimeout(), 10 + T);
+  const rt = ready();
+  rt.client.handleLine(enc.encode("x"), 10);
+  rt.client.handleEof(20);
+  assert.deepEqual(rt.sent(), ["DATA 1 x", "GOODBYE 2"]);
+  assert.equal(rt.client.state, "closing");
+  assert.equal(rt.client.pollTimeout(), 20 + T);
+});
+
+Deno.test("client: a q line ends the session only when quitOnQ is set", pure, () => {
+  const tty = ready({ quitOnQ: true });
+  tty.client.handleLine(enc.encode("q"), 10);
+  tty.client.handleLine(enc.encode("after"), 11);
+  assert.deepEqual(tty.sent(), ["GOODBYE 1"]);
+  assert.equal(tty.client.state, "closing");
+  const pipe = ready({ quitOnQ: false });
+  pipe.client.handleLine(enc.encode("q"), 10);
+  assert.deepEqual(pipe.sent(), ["DATA 1 q"]);
+  assert.equal(pipe.client.state, "ready-timer");
+});
+
+Deno.test("client: closing + ALIVE is ignored; GOODBYE or the timer ends with 0", pure, () => {
+  const g = ready();
+  g.client.handleEof(0);
+  g.from(Command.ALIVE, 1);
+  assert.equal(g.client.state, "closing");
+  g.from(Command.GOODBYE, 2);
+  assert.deepEqual(g.client.result, { code: 0 });
+  const t = ready();
+  t.client.handleEof(0);
+  t.client.handleTimeout(T);
+  assert.deepEqual(t.client.result, { code: 0 });
+});
+
+Deno.test(
+  "client: GOODBYE from the server before closing fails: server closed the session",
+  pure,
+  () => {
+    for (const setup of ["hello-wait", "ready", "ready-timer"] as const) {
+      const h = harness();
+      h.client.start(0);
+      if (setup !== "hello-wait") h.from(Command.HELLO, 1);
+      if (setup === "ready-timer") h.client.handleLine(enc.encode("x"), 2);
+      assert.equal(h.client.state, setup);
+      h.sent();
+      h.from(Command.GOODBYE, 3);
+      assert.deepEqual(h.client.result, { code: 1, message: "server closed the session" }, setup);
+      assert.deepEqual(h.sent(), [], "no GOODBYE back");
+      assert.equal(h.client.pollTimeout(), undefined);
+    }
+  },
+);
+
+Deno.test(
+  "client: datagrams from another address, session or magic, or undecodable, are ignored",
+  pure,
+  () => {
+    const h = harness();
+    h.client.start(0);
+    h.client.handleDatagram(reply(Command.HELLO), { hostname: "127.0.0.1", port: 9001 }, 1);
+    h.client.handleDatagram(reply(Command.HELLO), { hostname: "127.0.0.2", port: 9000 }, 1);
+    h.client.handleDatagram(reply(Command.HELLO, ID + 1), SERVER, 1);
+    h.client.handleDatagram(reply(Command.HELLO, ID, P0P_MAGIC), SERVER, 1);
+    h.client.handleDatagram(new Uint8Array(3), SERVER, 1);
+    h.client.handleDatagram(new Uint8Array(), SERVER, 1);
+    assert.equal(h.client.state, "hello-wait");
+    h.client.handleDatagram(reply(Command.GOODBYE, ID + 1), SERVER, 2);
+    assert.equal(h.client.result, undefined);
+  },
+);
+
+Deno.test("client: the magic is a setting", pure, () => {
+  const h = harness({ magic: P0P_MAGIC });
+  h.client.start(0);
+  assert.deepEqual(h.sent(), ["HELLO 0"]);
+  h.from(Command.HELLO, 1);
+  assert.equal(h.client.state, "ready");
+});
+
+Deno.test("pacing: at most `window` DATA are unanswered; each ALIVE lets one more go", pure, () => {
+  const h = ready({ window: 2 });
+  for (const s of ["a", "b", "c", "d"]) h.client.handleLine(enc.encode(s), 1);
+  assert.deepEqual(h.sent(), ["DATA 1 a", "DATA 2 b"]);
+  assert.equal(h.client.inFlight, 2);
+  h.from(Command.ALIVE, 2);
+  assert.deepEqual(h.sent(), ["DATA 3 c"]);
+  h.client.handleEof(3);
+  assert.deepEqual(h.sent(), [], "GOODBYE waits behind the queued line");
+  h.from(Command.ALIVE, 4);
+  h.from(Command.ALIVE, 4);
+  assert.deepEqual(h.sent(), ["DATA 4 d", "GOODBYE 5"]);
+});
+
+Deno.test("pacing: window 0 sends unpaced", pure, () => {
+  const h = ready({ window: 0 });
+  for (let i = 0; i < 1000; i++) h.client.handleLine(enc.encode(`${i}`), 1);
+  assert.equal(h.sent().length, 1000);
+});
+
+Deno.test("pacing: lost ALIVEs never stall: the window reopens after a quiet period", pure, () => {
+  const h = ready({ window: 2 }); // HELLO answered at once: srtt 0, quiet = MIN_QUIET_MS
+  for (const s of ["a", "b", "c", "d", "e"]) h.client.handleLine(enc.encode(s), 10);
+  assert.deepEqual(h.sent(), ["DATA 1 a", "DATA 2 b"]);
+  const recoverAt = h.client.pollTimeout()!;
+  assert.equal(recoverAt, 10 + MIN_QUIET_MS);
+  h.client.handleTimeout(recoverAt - 1);
+  assert.deepEqual(h.sent(), []);
+  h.client.handleTimeout(recoverAt);
+  assert.deepEqual(h.sent(), ["DATA 3 c", "DATA 4 d"]);
+  assert.equal(h.client.stats.creditRecoveries, 1);
+  // A second expiry in a row waits twice as long.
+  const next = h.client.pollTimeout()!;
+  assert.equal(next - recoverAt, 2 * MIN_QUIET_MS);
+  h.client.handleTimeout(next);
+  assert.deepEqual(h.sent(), ["DATA 5 e"]);
+  // The SPEC timer is unaffected: it still fires --timeout after the first DATA.
+  h.client.handleTimeout(10 + T);
+  assert.deepEqual(h.client.result, { code: 1, message: "server stopped answering" });
+});
+
+Deno.test("pacing: the quiet period follows the measured round-trip time", pure, () => {
+  const h = harness({ window: 1 });
+  h.client.start(0);
+  h.from(Command.HELLO, 40); // 40 ms round trip
+  h.sent();
+  h.client.handleLine(enc.encode("a"), 40);
+  h.client.handleLine(enc.encode("b"), 40);
+  assert.ok(h.client.quietMs >= 40, `quiet ${h.client.quietMs} ms covers the round trip`);
+  assert.equal(h.client.pollTimeout(), 40 + h.client.quietMs);
+  assert.ok(h.client.stats.srttMs === 40);
+});
+
+Deno.test("backpressure: wantsLines turns false at the high-water mark and after EOF", pure, () => {
+  const h = harness({ highWater: 3 });
+  h.client.start(0);
+  for (let i = 0; i < 3; i++) h.client.handleLine(enc.encode("x"), 1);
+  assert.equal(h.client.wantsLines, false);
+  h.from(Command.HELLO, 2);
+  assert.equal(h.client.wantsLines, true);
+  h.client.handleEof(3);
+  assert.equal(h.client.wantsLines, false);
+});

@@ -1,0 +1,318 @@
+import assert from "node:assert/strict";
+import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { Command, decode, encode, type Message, P0P_MAGIC } from "../../lib/pudp/wire.ts";
+import type { PeerAddress } from "../../lib/net/transmit.ts";
+
+const pure = { permissions: "none" } as const;
+const A: PeerAddress = { hostname: "127.0.0.1", port: 4000 };
+const B: PeerAddress = { hostname: "127.0.0.1", port: 4001 };
+const ID = 0x00c0ffee;
+const HEX = "0x00c0ffee";
+
+function dgram(
+  command: number,
+  seq: number,
+  text = "",
+  sessionId = ID,
+  magic?: number,
+): Uint8Array {
+  return encode({ command, seq, sessionId, payload: new TextEncoder().encode(text) }, magic);
+}
+
+/** A server plus helpers that drain its output as lines and its transmits as messages. */
+function harness(opts: ConstructorParameters<typeof ServerSessions>[0] = {}) {
+  const server = new ServerSessions({ timeoutMs: 5000, ...opts });
+  return {
+    server,
+    lines(): string[] {
+      const text = new TextDecoder().decode(server.pollOutput());
+      return text === "" ? [] : text.replace(/\n$/, "").split("\n");
+    },
+    sent(): Array<Message & { to: PeerAddress }> {
+      const out = [];
+      for (let t = server.pollTransmit(); t; t = server.pollTransmit()) {
+        out.push({ ...decode(t.data, opts.magic), to: t.to });
+      }
+      return out;
+    },
+  };
+}
+
+/** A harness with one session opened by A and its output drained. */
+function opened(opts: ConstructorParameters<typeof ServerSessions>[0] = {}) {
+  const h = harness(opts);
+  h.server.handleDatagram(dgram(Command.HELLO, 0), A, 0);
+  h.lines();
+  h.sent();
+  return h;
+}
+
+Deno.test("server: HELLO with an unknown id creates a session and replies HELLO", pure, () => {
+  const h = harness();
+  h.server.handleDatagram(dgram(Command.HELLO, 0), A, 0);
+  assert.deepEqual(h.lines(), [`${HEX} [0] Session created`]);
+  const sent = h.sent();
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].command, Command.HELLO);
+  assert.equal(sent[0].sessionId, ID);
+  assert.equal(sent[0].seq, 0);
+  assert.deepEqual(sent[0].to, A);
+  assert.equal(h.server.openSessions, 1);
+  assert.equal(h.server.stats.sessions, 1);
+});
+
+Deno.test("server: anything else with an unknown id is dropped and counted", pure, () => {
+  const h = harness();
+  for (const c of [Command.DATA, Command.ALIVE, Command.GOODBYE, 9]) {
+    h.server.handleDatagram(dgram(c, 1, "x"), A, 0);
+  }
+  assert.deepEqual(h.lines(), []);
+  assert.deepEqual(h.sent(), []);
+  assert.equal(h.server.openSessions, 0);
+  assert.equal(h.server.stats.dropped, 4);
+});
+
+Deno.test(
+  "server: short, empty, bad-magic and bad-version datagrams are dropped and counted",
+  pure,
+  () => {
+    const h = harness();
+    const good = dgram(Command.HELLO, 0);
+    const badVersion = good.slice();
+    badVersion[2] = 2;
+    for (
+      const d of [
+        new Uint8Array(),
+        good.subarray(0, 11),
+        dgram(Command.HELLO, 0, "", ID, P0P_MAGIC),
+        badVersion,
+      ]
+    ) {
+      h.server.handleDatagram(d, A, 0);
+    }
+    assert.deepEqual(h.lines(), []);
+    assert.deepEqual(h.sent(), []);
+    assert.equal(h.server.stats.dropped, 4);
+  },
+);
+
+Deno.test("server: a message for a known session from another address is dropped", pure, () => {
+  const h = opened();
+  h.server.handleDatagram(dgram(Command.DATA, 1, "hijack"), B, 1);
+  h.server.handleDatagram(dgram(Command.GOODBYE, 1), { hostname: "127.0.0.2", port: A.port }, 1);
+  h.server.handleDatagram(dgram(Command.HELLO, 0), B, 1);
+  assert.deepEqual(h.lines(), []);
+  assert.deepEqual(h.sent(), []);
+  assert.equal(h.server.stats.dropped, 3);
+  // The session still belongs to A.
+  h.server.handleDatagram(dgram(Command.DATA, 1, "mine"), A, 2);
+  assert.deepEqual(h.lines(), [`${HEX} [1] mine`]);
+});
+
+Deno.test("server: DATA in order replies ALIVE and prints the payload", pure, () => {
+  const h = opened();
+  h.server.handleDatagram(dgram(Command.DATA, 1, "hello world"), A, 1);
+  h.server.handleDatagram(dgram(Command.DATA, 2, ""), A, 2);
+  assert.deepEqual(h.lines(), [`${HEX} [1] hello world`, `${HEX} [2] `]);
+  const sent = h.sent();
+  assert.deepEqual(sent.map((m) => m.command), [Command.ALIVE, Command.ALIVE]);
+  assert.deepEqual(sent.map((m) => m.to), [A, A]);
+});
+
+Deno.test(
+  "server: sequence numbers sent come from one counter shared by all sessions",
+  pure,
+  () => {
+    const h = harness();
+    h.server.handleDatagram(dgram(Command.HELLO, 0, "", 1), A, 0);
+    h.server.handleDatagram(dgram(Command.HELLO, 0, "", 2), B, 0);
+    h.server.handleDatagram(dgram(Command.DATA, 1, "a", 1), A, 0);
+    h.server.handleDatagram(dgram(Command.DATA, 1, "b", 2), B, 0);
+    const sent = h.sent();
+    assert.deepEqual(sent.map((m) => [m.sessionId, m.seq]), [[1, 0], [2, 1], [1, 2], [2, 3]]);
+  },
+);
+
+Deno.test(
+  "server: a gap prints one Lost line per missing number, then handles the message",
+  pure,
+  () => {
+    const h = opened();
+    h.server.handleDatagram(dgram(Command.DATA, 4, "four"), A, 1);
+    assert.deepEqual(h.lines(), [
+      `${HEX} [1] Lost packet!`,
+      `${HEX} [2] Lost packet!`,
+      `${HEX} [3] Lost packet!`,
+      `${HEX} [4] four`,
+    ]);
+    assert.deepEqual(h.sent().map((m) => m.command), [Command.ALIVE]);
+    assert.equal(h.server.stats.lost, 3);
+    // A GOODBYE after a gap: Lost lines, then the goodbye.
+    h.server.handleDatagram(dgram(Command.GOODBYE, 6), A, 2);
+    assert.deepEqual(h.lines(), [
+      `${HEX} [5] Lost packet!`,
+      `${HEX} [6] GOODBYE from client.`,
+      `${HEX} Session closed`,
+    ]);
+    assert.deepEqual(h.sent().map((m) => m.command), [Command.GOODBYE]);
+  },
+);
+
+Deno.test("server: a repeat of the last message prints Duplicate and sends nothing", pure, () => {
+  const h = opened();
+  h.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 1);
+  h.lines();
+  h.sent();
+  h.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 2);
+  assert.deepEqual(h.lines(), [`${HEX} [1] Duplicate packet!`]);
+  assert.deepEqual(h.sent(), []);
+  assert.equal(h.server.stats.duplicates, 1);
+  assert.equal(h.server.openSessions, 1);
+  // A repeated HELLO right after creation is a duplicate too.
+  const g = opened();
+  g.server.handleDatagram(dgram(Command.HELLO, 0), A, 1);
+  assert.deepEqual(g.lines(), [`${HEX} [0] Duplicate packet!`]);
+  assert.deepEqual(g.sent(), []);
+});
+
+Deno.test("server: a message older than the last is a protocol error: GOODBYE, close", pure, () => {
+  const h = opened();
+  h.server.handleDatagram(dgram(Command.DATA, 1, "a"), A, 1);
+  h.server.handleDatagram(dgram(Command.DATA, 2, "b"), A, 1);
+  h.lines();
+  h.sent();
+  h.server.handleDatagram(dgram(Command.DATA, 0, "old"), A, 2);
+  assert.deepEqual(h.lines(), [`${HEX} Session closed`]);
+  assert.deepEqual(h.sent().map((m) => m.command), [Command.GOODBYE]);
+  assert.equal(h.server.openSessions, 0);
+  assert.equal(h.server.stats.protocolErrors, 1);
+});
+
+Deno.test(
+  "server: a gap larger than --max-gap is a protocol error with no Lost lines",
+  pure,
+  () => {
+    const h = opened({ maxGap: 5 });
+    h.server.handleDatagram(dgram(Command.DATA, 6, "ok: gap of 5"), A, 1);
+    assert.equal(h.lines().length, 6);
+    h.sent();
+    h.server.handleDatagram(dgram(Command.DATA, 13, "gap of 6"), A, 2);
+    assert.deepEqual(h.lines(), [`${HEX} Session closed`]);
+    assert.deepEqual(h.sent().map((m) => m.command), [Command.GOODBYE]);
+    assert.equal(h.server.openSessions, 0);
+  },
+);
+
+Deno.test("server: GOODBYE replies GOODBYE and closes", pure, () => {
+  const h = opened();
+  h.server.handleDatagram(dgram(Command.GOODBYE, 1), A, 1);
+  assert.deepEqual(h.lines(), [`${HEX} [1] GOODBYE from client.`, `${HEX} Session closed`]);
+  const sent = h.sent();
+  assert.deepEqual(sent.map((m) => [m.command, m.sessionId]), [[Command.GOODBYE, ID]]);
+  assert.equal(h.server.openSessions, 0);
+  // The id is free again: later messages are unknown, a HELLO opens anew.
+  h.server.handleDatagram(dgram(Command.DATA, 2, "late"), A, 2);
+  assert.deepEqual(h.lines(), []);
+  h.server.handleDatagram(dgram(Command.HELLO, 0), B, 3);
+  assert.deepEqual(h.lines(), [`${HEX} [0] Session created`]);
+});
+
+Deno.test(
+  "server: HELLO, ALIVE or an unknown command inside a session is a protocol error",
+  pure,
+  () => {
+    for (const command of [Command.HELLO, Command.ALIVE, 7, 255]) {
+      const h = opened();
+      h.server.handleDatagram(dgram(command, 1), A, 1);
+      assert.deepEqual(h.lines(), [`${HEX} Session closed`], `command ${command}`);
+      assert.deepEqual(h.sent().map((m) => m.command), [Command.GOODBYE]);
+      assert.equal(h.server.openSessions, 0);
+    }
+  },
+);
+
+Deno.test(
+  "server: --timeout of silence sends GOODBYE and closes; activity extends it",
+  pure,
+  () => {
+    const h = harness({ timeoutMs: 5000 });
+    h.server.handleDatagram(dgram(Command.HELLO, 0, "", 1), A, 0);
+    h.server.handleDatagram(dgram(Command.HELLO, 0, "", 2), B, 1000);
+    h.lines();
+    h.sent();
+    assert.equal(h.server.pollTimeout(), 5000);
+    h.server.handleDatagram(dgram(Command.DATA, 1, "keep", 1), A, 3000); // session 1 now until 8000
+    h.lines();
+    h.sent();
+    assert.equal(h.server.pollTimeout(), 6000);
+    h.server.handleTimeout(5999);
+    assert.deepEqual(h.lines(), []);
+    h.server.handleTimeout(6000);
+    assert.deepEqual(h.lines(), ["0x00000002 Session closed"]);
+    assert.deepEqual(h.sent().map((m) => [m.command, m.sessionId, m.to]), [[
+      Command.GOODBYE,
+      2,
+      B,
+    ]]);
+    assert.equal(h.server.pollTimeout(), 8000);
+    h.server.handleTimeout(8000);
+    assert.deepEqual(h.lines(), ["0x00000001 Session closed"]);
+    assert.equal(h.server.pollTimeout(), undefined);
+    assert.equal(h.server.stats.timeouts, 2);
+  },
+);
+
+Deno.test("server: a duplicate also counts as activity", pure, () => {
+  const h = opened({ timeoutMs: 100 });
+  h.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 50);
+  h.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 120);
+  assert.equal(h.server.pollTimeout(), 220);
+});
+
+Deno.test("server: shutdown says GOODBYE to every session", pure, () => {
+  const h = harness();
+  h.server.handleDatagram(dgram(Command.HELLO, 0, "", 1), A, 0);
+  h.server.handleDatagram(dgram(Command.HELLO, 0, "", 2), B, 0);
+  h.lines();
+  h.sent();
+  h.server.shutdown();
+  assert.deepEqual(h.lines(), ["0x00000001 Session closed", "0x00000002 Session closed"]);
+  assert.deepEqual(h.sent().map((m) => [m.command, m.sessionId]), [[Command.GOODBYE, 1], [
+    Command.GOODBYE,
+    2,
+  ]]);
+  assert.equal(h.server.openSessions, 0);
+  assert.equal(h.server.pollTimeout(), undefined);
+});
+
+Deno.test("server: payload bytes are printed as received unless escaping is on", pure, () => {
+  const payload = "bell\x07 esc\x1b[31m tab\t del\x7f csi\u009b é";
+  const raw = opened();
+  raw.server.handleDatagram(dgram(Command.DATA, 1, payload), A, 1);
+  assert.deepEqual(raw.lines(), [`${HEX} [1] ${payload}`]);
+  const esc = opened({ escapeOutput: true });
+  esc.server.handleDatagram(dgram(Command.DATA, 1, payload), A, 1);
+  assert.deepEqual(esc.lines(), [
+    `${HEX} [1] bell\\x07 esc\\x1b[31m tab\t del\\x7f csi\\xc2\\x9b é`,
+  ]);
+  // A newline inside a payload cannot forge a line on a terminal either.
+  esc.server.handleDatagram(dgram(Command.DATA, 2, "a\nb\r"), A, 2);
+  assert.deepEqual(esc.lines(), [`${HEX} [2] a\\x0ab\\x0d`]);
+});
+
+Deno.test("server: the magic is a setting", pure, () => {
+  const h = harness({ magic: P0P_MAGIC });
+  h.server.handleDatagram(dgram(Command.HELLO, 0), A, 0);
+  assert.deepEqual(h.lines(), []);
+  h.server.handleDatagram(dgram(Command.HELLO, 0, "", ID, P0P_MAGIC), A, 0);
+  assert.deepEqual(h.lines(), [`${HEX} [0] Session created`]);
+  assert.equal(h.sent()[0].command, Command.HELLO);
+});
+
+Deno.test("server: HELLOs beyond --max-sessions are dropped and counted", pure, () => {
+  const h = harness({ maxSessions: 2 });
+  for (let id = 1; id <= 3; id++) h.server.handleDatagram(dgram(Command.HELLO, 0, "", id), A, 0);
+  assert.equal(h.server.openSessions, 2);
+  assert.equal(h.server.stats.dropped, 1);
+  assert.equal(h.lines().length, 2);
+});

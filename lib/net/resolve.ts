@@ -1,0 +1,38 @@
+/**
+ * Host name resolution for clients, through the system resolver
+ * (getaddrinfo, so /etc/hosts and `localhost` work), plus the wildcard
+ * address of the matching family for the client's own socket.
+ *
+ * @module
+ */
+
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { ExchangeError } from "../cli/errors.ts";
+
+/** A resolved peer address and the wildcard address to bind a socket of its family to. */
+export interface ResolvedHost {
+  hostname: string;
+  family: 4 | 6;
+  /** `0.0.0.0` or `::`. */
+  anyAddress: string;
+}
+
+/** Resolves `host` (a name or an IP literal). Throws ExchangeError when it cannot. */
+export async function resolveHost(host: string): Promise<ResolvedHost> {
+  let hostname = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  let family = isIP(hostname);
+  if (family === 0) {
+    try {
+      const found = await lookup(hostname);
+      hostname = found.address;
+      family = found.family;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      throw new ExchangeError(`cannot resolve ${host}${code ? ` (${code})` : ""}`);
+    }
+  }
+  return family === 6
+    ? { hostname, family: 6, anyAddress: "::" }
+    : { hostname, family: 4, anyAddress: "0.0.0.0" };
+}

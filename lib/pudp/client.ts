@@ -1,0 +1,167 @@
+/**
+ * `pudp client`: the thread-style driver around {@link ClientSession}.
+ *
+ * Two threads, each blocked on one thing: the stdin worker (see
+ * {@link StdinLines}) blocks in reads of stdin and hands lines over through a
+ * shared ring; the main thread owns the UDP socket and the one timer. Lines
+ * are taken from the ring only while the session wants them, so a slow or
+ * silent server holds stdin back instead of growing memory.
+ *
+ * @module
+ */
+
+import { errorText, ExchangeError } from "../cli/errors.ts";
+import { Alarm } from "../io/alarm.ts";
+import { DatagramSender } from "../net/datagram_sender.ts";
+import { resolveHost } from "../net/resolve.ts";
+import { formatAddress } from "../net/transmit.ts";
+import { StdinLines } from "../stdin/stdin_lines.ts";
+import { type ClientOptions, type ClientResult, ClientSession } from "./client_session.ts";
+import { MAX_PAYLOAD } from "./wire.ts";
+
+/** What `pudp client` was asked to do. */
+export interface ClientConfig extends Pick<ClientOptions, "timeoutMs" | "magic" | "window"> {
+  host: string;
+  port: number;
+  verbose: boolean;
+}
+
+/** Lines taken from the ring before the main thread looks at the socket again. */
+const BATCH = 256;
+
+/** Runs one client session over stdin. Returns how it ended. */
+export async function runClient(
+  config: ClientConfig,
+  log: (line: string) => void,
+): Promise<ClientResult> {
+  const peer = await resolveHost(config.host);
+  const server = { hostname: peer.hostname, port: config.port };
+  let socket: Deno.DatagramConn;
+  try {
+    socket = Deno.listenDatagram({ hostname: peer.anyAddress, port: 0, transport: "udp" });
+  } catch (e) {
+    throw new ExchangeError(`cannot open a UDP socket: ${errorText(e)}`);
+  }
+  const label = formatAddress({
+    hostname: config.host.replace(/^\[(.*)\]$/, "$1"),
+    port: config.port,
+  });
+  const session = new ClientSession(server, {
+    sessionId: crypto.getRandomValues(new Uint32Array(1))[0],
+    timeoutMs: config.timeoutMs,
+    magic: config.magic,
+    window: config.window,
+    quitOnQ: Deno.stdin.isTerminal(),
+    serverLabel: label,
+  });
+  const clock = () => performance.now();
+  const done = Promise.withResolvers<ClientResult>();
+  let failure: ClientResult | undefined;
+  const fail = (message: string) => {
+    failure ??= { code: 1, message };
+    done.resolve(failure);
+  };
+
+  const sender = new DatagramSender(
+    socket,
+    (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
+  );
+  const alarm = new Alarm(clock, () => {
+    session.handleTimeout(clock());
+    afterEvent();
+  });
+  let wakeStdin: (() => void) | undefined;
+  const afterEvent = () => {
+    for (let t = session.pollTransmit(); t; t = session.pollTransmit()) sender.push(t);
+    if (session.result) {
+      alarm.cancel();
+      done.resolve(session.result);
+    } else {
+      alarm.set(session.pollTimeout());
+    }
+    if (wakeStdin && (session.wantsLines || session.result)) {
+      const wake = wakeStdin;
+      wakeStdin = undefined;
+      wake();
+    }
+  };
+
+  const stdin = StdinLines.start(MAX_PAYLOAD);
+  session.start(clock());
+  afterEvent();
+
+  // Main thread, event 1: datagrams.
+  (async () => {
+    const buf = new Uint8Array(65_536);
+    while (!session.result) {
+      let datagram: [Uint8Array, Deno.Addr];
+      try {
+        datagram = await socket.receive(buf);
+      } catch (e) {
+        if (!session.result) fail(`cannot receive: ${errorText(e)}`);
+        return;
+      }
+      session.handleDatagram(datagram[0], datagram[1] as Deno.NetAddr, clock());
+      afterEvent();
+    }
+  })();
+
+  // Main thread, event 2: lines from the stdin worker.
+  (async () => {
+    let lineNo = 0;
+    let pieces = 0;
+    let lineBytes = 0;
+    while (!session.result) {
+      if (!session.wantsLines) {
+        await new Promise<void>((resolve) => wakeStdin = resolve);
+        continue;
+      }
+      let taken = 0;
+      for (
+        let rec = stdin.next();
+        rec;
+        rec = taken < BATCH && session.wantsLines ? stdin.next() : undefined
+      ) {
+        taken++;
+        pieces++;
+        lineBytes += rec.bytes.length;
+        session.handleLine(rec.bytes, clock());
+        if (rec.endOfLine) {
+          lineNo++;
+          if (pieces > 1) {
+            log(
+              `warning: line ${lineNo} is ${lineBytes} bytes, more than ${MAX_PAYLOAD}: ` +
+                `sent as ${pieces} DATA messages`,
+            );
+          }
+          pieces = 0;
+          lineBytes = 0;
+        }
+      }
+      stdin.release();
+      afterEvent();
+      if (taken > 0) continue;
+      if (stdin.finished) {
+        const error = await stdin.error();
+        session.handleEof(clock());
+        afterEvent();
+        if (error !== undefined) failure ??= { code: 1, message: `cannot read stdin: ${error}` };
+        return;
+      }
+      await stdin.ready();
+    }
+  })();
+
+  const result = await done.promise;
+  alarm.cancel();
+  await sender.drained();
+  socket.close();
+  if (config.verbose) {
+    const s = session.stats;
+    log(
+      `pudp client: ${s.dataSent} DATA sent, ${s.alivesReceived} ALIVE received, ` +
+        `${s.creditRecoveries} window recoveries, srtt ${s.srttMs?.toFixed(3) ?? "-"} ms`,
+    );
+  }
+  return failure ?? result;
+}

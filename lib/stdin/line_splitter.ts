@@ -1,0 +1,104 @@
+/**
+ * Splits a byte stream into lines, and long lines into bounded pieces.
+ *
+ * A line ends at `\n`; one `\r` before it is dropped too. A line longer than
+ * `maxPiece` bytes is handed out as several pieces, all but the last marked
+ * as not ending the line, so memory stays bounded whatever the input. Bytes
+ * after the last `\n` form a final line at {@link LineSplitter.end}.
+ *
+ * Pieces are views into the input chunk or an internal buffer: the sink must
+ * copy what it keeps before returning.
+ *
+ * @module
+ */
+
+/** Receives each piece; `endOfLine` is false for all but the last piece of a long line. */
+export type PieceSink = (piece: Uint8Array, endOfLine: boolean) => void;
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Incremental line splitter with bounded memory. */
+export class LineSplitter {
+  readonly #maxPiece: number;
+  readonly #sink: PieceSink;
+  /**
+   * Bytes of the current line not yet handed out. It holds at most
+   * maxPiece + 1 bytes between calls: at maxPiece + 2 bytes without a newline
+   * the line certainly has more than maxPiece bytes of content (at most one
+   * trailing `\r` is not content), so the first maxPiece go out as a piece.
+   */
+  readonly #pending: Uint8Array;
+  #pendingLen = 0;
+
+  constructor(maxPiece: number, sink: PieceSink) {
+    if (!Number.isInteger(maxPiece) || maxPiece < 1) throw new RangeError("maxPiece must be >= 1");
+    this.#maxPiece = maxPiece;
+    this.#sink = sink;
+    this.#pending = new Uint8Array(maxPiece + 2);
+  }
+
+  /** Feeds the next chunk of input. */
+  push(chunk: Uint8Array): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(LF, start);
+      if (nl < 0) {
+        this.#appendPartial(chunk.subarray(start));
+        return;
+      }
+      this.#finishLine(chunk.subarray(start, nl));
+      start = nl + 1;
+    }
+  }
+
+  /** The input ended: hands out a final line that had no newline. */
+  end(): void {
+    if (this.#pendingLen > 0) {
+      this.#emitPieces(this.#pending.subarray(0, this.#pendingLen));
+      this.#pendingLen = 0;
+    }
+  }
+
+  #appendPartial(bytes: Uint8Array): void {
+    const cap = this.#pending.length;
+    let at = 0;
+    while (at < bytes.length) {
+      const n = Math.min(cap - this.#pendingLen, bytes.length - at);
+      this.#pending.set(bytes.subarray(at, at + n), this.#pendingLen);
+      this.#pendingLen += n;
+      at += n;
+      if (this.#pendingLen === cap) {
+        this.#sink(this.#pending.subarray(0, this.#maxPiece), false);
+        this.#pending.copyWithin(0, this.#maxPiece, cap);
+        this.#pendingLen = cap - this.#maxPiece;
+      }
+    }
+  }
+
+  #finishLine(rest: Uint8Array): void {
+    let content: Uint8Array;
+    if (this.#pendingLen === 0) {
+      content = rest;
+    } else {
+      this.#appendPartial(rest);
+      content = this.#pending.subarray(0, this.#pendingLen);
+      this.#pendingLen = 0;
+    }
+    if (content.length > 0 && content[content.length - 1] === CR) {
+      content = content.subarray(0, content.length - 1);
+    }
+    this.#emitPieces(content);
+  }
+
+  #emitPieces(content: Uint8Array): void {
+    if (content.length <= this.#maxPiece) {
+      this.#sink(content, true);
+      return;
+    }
+    for (let off = 0; off < content.length; off += this.#maxPiece) {
+      const end = Math.min(off + this.#maxPiece, content.length);
+      this.#sink(content.subarray(off, end), end === content.length);
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { DatagramSender } from "../../lib/net/datagram_sender.ts";
+
+const pure = { permissions: "none" } as const;
+const to = { hostname: "127.0.0.1", port: 9 };
+
+Deno.test("sender: datagrams go out in order, one send at a time", pure, async () => {
+  const sent: number[] = [];
+  let inFlight = 0;
+  const sender = new DatagramSender({
+    async send(data) {
+      assert.equal(++inFlight, 1);
+      await new Promise((r) => setTimeout(r, data[0] % 3));
+      inFlight--;
+      sent.push(data[0]);
+      return data.length;
+    },
+  }, () => assert.fail("no error expected"));
+  for (let i = 0; i < 20; i++) sender.push({ data: new Uint8Array([i]), to });
+  await sender.drained();
+  assert.deepEqual(sent, [...Array(20).keys()]);
+  // It keeps working after going idle.
+  sender.push({ data: new Uint8Array([99]), to });
+  await sender.drained();
+  assert.equal(sent.at(-1), 99);
+});
+
+Deno.test("sender: a failed send is reported and later ones still go", pure, async () => {
+  const sent: number[] = [];
+  const errors: number[] = [];
+  const sender = new DatagramSender({
+    send(data) {
+      if (data[0] === 1) return Promise.reject(new Error("Network unreachable"));
+      sent.push(data[0]);
+      return Promise.resolve(1);
+    },
+  }, (_e, t) => errors.push(t.data[0]));
+  for (let i = 0; i < 3; i++) sender.push({ data: new Uint8Array([i]), to });
+  await sender.drained();
+  assert.deepEqual(sent, [0, 2]);
+  assert.deepEqual(errors, [1]);
+});

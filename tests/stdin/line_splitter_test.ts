@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import fc from "npm:fast-check@4.10.2";
+import { LineSplitter } from "../../lib/stdin/line_splitter.ts";
+
+const pure = { permissions: "none" } as const;
+const enc = new TextEncoder();
+
+interface Piece {
+  text: string;
+  endOfLine: boolean;
+}
+
+/** Runs input through a splitter in the given chunk sizes; pieces decoded as latin1 strings. */
+function split(
+  input: Uint8Array,
+  maxPiece: number,
+  chunkSizes: number[] = [input.length || 1],
+): Piece[] {
+  const out: Piece[] = [];
+  const s = new LineSplitter(
+    maxPiece,
+    (p, endOfLine) => out.push({ text: String.fromCharCode(...p), endOfLine }),
+  );
+  let at = 0;
+  for (let i = 0; at < input.length; i++) {
+    const n = Math.max(1, chunkSizes[i % chunkSizes.length]);
+    s.push(input.subarray(at, at + n));
+    at += n;
+  }
+  s.end();
+  return out;
+}
+
+function lines(text: string, maxPiece = 100, chunks?: number[]): Piece[] {
+  return split(enc.encode(text), maxPiece, chunks);
+}
+
+Deno.test("splitter: lines end at \\n, and one \\r before it is dropped", pure, () => {
+  assert.deepEqual(lines("a\nbb\r\n\nc\r\r\n"), [
+    { text: "a", endOfLine: true },
+    { text: "bb", endOfLine: true },
+    { text: "", endOfLine: true },
+    { text: "c\r", endOfLine: true },
+  ]);
+});
+
+Deno.test("splitter: a last line without a newline is kept; a lone \\r in it too", pure, () => {
+  assert.deepEqual(lines("x\ntail\r"), [{ text: "x", endOfLine: true }, {
+    text: "tail\r",
+    endOfLine: true,
+  }]);
+  assert.deepEqual(lines(""), []);
+});
+
+Deno.test(
+  "splitter: a line longer than maxPiece comes in full pieces, the last marked",
+  pure,
+  () => {
+    assert.deepEqual(lines("abcdefghij\n", 4), [
+      { text: "abcd", endOfLine: false },
+      { text: "efgh", endOfLine: false },
+      { text: "ij", endOfLine: true },
+    ]);
+    // Exactly maxPiece, with \r\n split across chunks: one piece, no empty tail.
+    assert.deepEqual(lines("abcd\r\n", 4, [1]), [{ text: "abcd", endOfLine: true }]);
+    assert.deepEqual(lines("abcdefgh\r\n", 4, [5, 1]), [
+      { text: "abcd", endOfLine: false },
+      { text: "efgh", endOfLine: true },
+    ]);
+  },
+);
+
+Deno.test(
+  "splitter: property: pieces rebuild the lines exactly, whatever the chunking",
+  pure,
+  () => {
+    const byte = fc.oneof(
+      fc.constant(10),
+      fc.constant(13),
+      fc.constant(13),
+      fc.integer({ min: 0, max: 255 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(byte, { maxLength: 300 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 6 }),
+        (bytes, maxPiece, chunks) => {
+          const input = new Uint8Array(bytes);
+          const text = String.fromCharCode(...input);
+          const expected = text.split("\n");
+          const last = expected.pop()!; // after the last \n: a final line only if non-empty
+          const want = expected.map((l) => l.endsWith("\r") ? l.slice(0, -1) : l);
+          if (last !== "") want.push(last);
+
+          const got: string[] = [];
+          let current = "";
+          for (const p of split(input, maxPiece, chunks)) {
+            assert.ok(p.text.length <= maxPiece, "piece within bound");
+            if (!p.endOfLine) assert.equal(p.text.length, maxPiece, "non-final pieces are full");
+            current += p.text;
+            if (p.endOfLine) {
+              got.push(current);
+              current = "";
+            }
+          }
+          assert.equal(current, "", "no unfinished line");
+          assert.deepEqual(got, want);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  },
+);

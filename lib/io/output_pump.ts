@@ -9,6 +9,8 @@
  * @module
  */
 
+import { SerialLoop } from "./serial_loop.ts";
+
 /** Anything with Deno's `write` contract (may write fewer bytes than given). */
 export interface ByteWriter {
   write(p: Uint8Array): Promise<number>;
@@ -16,7 +18,7 @@ export interface ByteWriter {
 
 /** A pull-based, batching output writer. */
 export class OutputPump {
-  #running: Promise<void> | undefined;
+  readonly #loop: SerialLoop<Uint8Array>;
   #error: unknown;
 
   /**
@@ -26,17 +28,13 @@ export class OutputPump {
   constructor(
     readonly writer: ByteWriter,
     readonly source: () => Uint8Array,
-  ) {}
+  ) {
+    this.#loop = new SerialLoop(() => this.#take(), (bytes) => this.#write(bytes));
+  }
 
   /** Starts writing if there may be output and no write is in flight. */
   kick(): void {
-    if (this.#error !== undefined || this.#running !== undefined) return;
-    // `.finally` runs as a microtask, so it clears `#running` only after the
-    // assignment below, even when `#run` finds nothing and ends at once.
-    const running: Promise<void> = this.#run().finally(() => {
-      if (this.#running === running) this.#running = undefined;
-    });
-    this.#running = running;
+    if (this.#error === undefined) this.#loop.wake();
   }
 
   /** The write error that stopped the pump, if any. */
@@ -47,17 +45,19 @@ export class OutputPump {
   /** Resolves when everything the source had is written, or the pump failed. */
   async flush(): Promise<void> {
     this.kick();
-    while (this.#running) await this.#running;
+    await this.#loop.idle();
   }
 
-  async #run(): Promise<void> {
+  #take(): Uint8Array | undefined {
+    if (this.#error !== undefined) return undefined;
+    const bytes = this.source();
+    return bytes.length === 0 ? undefined : bytes;
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
     try {
-      for (;;) {
-        const bytes = this.source();
-        if (bytes.length === 0) return;
-        let done = 0;
-        while (done < bytes.length) done += await this.writer.write(bytes.subarray(done));
-      }
+      let done = 0;
+      while (done < bytes.length) done += await this.writer.write(bytes.subarray(done));
     } catch (e) {
       this.#error = e;
     }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { SerialLoop } from "../io/serial_loop.ts";
 import type { Transmit } from "./transmit.ts";
 
 /** The part of a UDP socket the sender needs. */
@@ -19,7 +20,7 @@ export interface DatagramSink {
 export class DatagramSender {
   #queue: Transmit[] = [];
   #head = 0;
-  #running: Promise<void> | undefined;
+  readonly #loop: SerialLoop<Transmit>;
 
   /**
    * @param socket where to send
@@ -28,38 +29,39 @@ export class DatagramSender {
   constructor(
     readonly socket: DatagramSink,
     readonly onError: (error: unknown, t: Transmit) => void,
-  ) {}
+  ) {
+    this.#loop = new SerialLoop(() => this.#take(), (t) => this.#send(t));
+  }
 
   /** Queues a datagram; sending starts at once if idle. */
   push(t: Transmit): void {
     this.#queue.push(t);
-    if (this.#running !== undefined) return;
-    // `.finally` runs as a microtask: it clears `#running` only after this assignment.
-    const running: Promise<void> = this.#run().finally(() => {
-      if (this.#running === running) this.#running = undefined;
-    });
-    this.#running = running;
+    this.#loop.wake();
   }
 
   /** Resolves when everything queued so far has been sent (or failed). */
-  async drained(): Promise<void> {
-    while (this.#running) await this.#running;
+  drained(): Promise<void> {
+    return this.#loop.idle();
   }
 
-  async #run(): Promise<void> {
-    while (this.#head < this.#queue.length) {
-      const t = this.#queue[this.#head++];
-      try {
-        await this.socket.send(t.data, {
-          transport: "udp",
-          hostname: t.to.hostname,
-          port: t.to.port,
-        });
-      } catch (e) {
-        this.onError(e, t);
-      }
+  #take(): Transmit | undefined {
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+      return undefined;
     }
-    this.#queue = [];
-    this.#head = 0;
+    return this.#queue[this.#head++];
+  }
+
+  async #send(t: Transmit): Promise<void> {
+    try {
+      await this.socket.send(t.data, {
+        transport: "udp",
+        hostname: t.to.hostname,
+        port: t.to.port,
+      });
+    } catch (e) {
+      this.onError(e, t);
+    }
   }
 }

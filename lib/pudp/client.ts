@@ -158,9 +158,11 @@ export async function runClient(
   socket.close();
   if (config.verbose) {
     const s = session.stats;
+    const p = session.pacing.stats;
     log(
       `pudp client: ${s.dataSent} DATA sent, ${s.alivesReceived} ALIVE received, ` +
-        `${s.creditRecoveries} window recoveries, srtt ${s.srttMs?.toFixed(3) ?? "-"} ms`,
+        `${p.recoveries} window recoveries, ` +
+        `srtt ${p.srttMs?.toFixed(3) ?? "-"} ms`,
     );
   }
   return failure ?? result;

@@ -22,19 +22,15 @@
  * follows the last line. `wantsLines` turns false when the queue is long,
  * which the driver uses to stop reading stdin (backpressure, never a drop).
  *
- * Pacing: the server answers every DATA with one ALIVE, so ALIVEs are a
- * self-clock. With `window` > 0 at most that many DATA are unanswered at
- * once. ALIVEs can be lost, and they do not say which DATA they answer, so a
- * credit that never comes back would stall the client: when the window has
- * been full and no ALIVE has arrived for one retransmission-timeout (RFC 6298
- * estimate from the measured round trips, doubled on each consecutive
- * expiry), the client forgets what is outstanding and sends on. SPEC's
- * `--timeout` timer runs independently of this.
+ * Pacing: with `window` > 0 a {@link PacingWindow} bounds the DATA sent and
+ * not yet answered by an ALIVE, and reopens by itself when ALIVEs are lost.
+ * SPEC's `--timeout` timer runs independently of it.
  *
  * @module
  */
 
 import { formatAddress, type PeerAddress, type Transmit } from "../net/transmit.ts";
+import { PacingWindow } from "./pacing.ts";
 import { Command, decode, encode, PUDP_MAGIC, WireError } from "./wire.ts";
 
 /** Settings of a {@link ClientSession}. */
@@ -47,6 +43,8 @@ export interface ClientOptions {
   magic: number;
   /** Most DATA messages without an ALIVE; 0 sends unpaced (classic). */
   window: number;
+  /** Most payload bytes without an ALIVE (one message is always allowed). */
+  windowBytes: number;
   /** A line `q` ends the session (stdin is a terminal). */
   quitOnQ: boolean;
   /** Queue length at which `wantsLines` turns false. */
@@ -60,13 +58,10 @@ export const DEFAULT_CLIENT_OPTIONS: Omit<ClientOptions, "sessionId"> = {
   timeoutMs: 5_000,
   magic: PUDP_MAGIC,
   window: 32,
+  windowBytes: 64 * 1024,
   quitOnQ: false,
   highWater: 4_096,
 };
-
-/** Bounds of the credit-recovery quiet period, in ms. */
-export const MIN_QUIET_MS = 5;
-export const MAX_QUIET_MS = 1_000;
 
 /** Client states, named as in the SPEC table. */
 export type ClientState = "hello-wait" | "ready" | "ready-timer" | "closing" | "closed";
@@ -83,10 +78,6 @@ export interface ClientStats {
   dataSent: number;
   /** ALIVEs received. */
   alivesReceived: number;
-  /** Times the window was reopened after a quiet period. */
-  creditRecoveries: number;
-  /** Smoothed round-trip time in ms, or undefined before the first sample. */
-  srttMs: number | undefined;
 }
 
 const EOF = null;
@@ -97,9 +88,9 @@ export class ClientSession {
   readonly stats: ClientStats = {
     dataSent: 0,
     alivesReceived: 0,
-    creditRecoveries: 0,
-    srttMs: undefined,
   };
+  /** The ALIVE-clocked window (inert when `window` is 0). */
+  readonly pacing: PacingWindow;
   #state: ClientState = "hello-wait";
   #result: ClientResult | undefined;
   #nextSeq = 0;
@@ -113,13 +104,6 @@ export class ClientSession {
   #timerAt: number | undefined;
   /** When the HELLO was sent (first round-trip sample). */
   #helloAt = 0;
-  /** Send times of the DATA not yet answered, oldest first (pacing). */
-  #unanswered: number[] = [];
-  #unansweredHead = 0;
-  /** Time of the last ALIVE, or of the moment the window filled. */
-  #lastProgress = 0;
-  #rttVar = 0;
-  #backoff = 1;
 
   /**
    * @param server where the server is; datagrams from elsewhere are ignored
@@ -130,6 +114,7 @@ export class ClientSession {
     options: Partial<ClientOptions> & { sessionId: number },
   ) {
     this.options = { ...DEFAULT_CLIENT_OPTIONS, ...options };
+    this.pacing = new PacingWindow(this.options.window, this.options.windowBytes);
   }
 
   /** Current state. */
@@ -149,7 +134,7 @@ export class ClientSession {
 
   /** Number of DATA sent and not yet answered (what the window bounds). */
   get inFlight(): number {
-    return this.#unanswered.length - this.#unansweredHead;
+    return this.pacing.inFlight;
   }
 
   /** Sends HELLO and starts the timer. Call once. */
@@ -197,18 +182,14 @@ export class ClientSession {
     switch (command) {
       case Command.HELLO:
         if (this.#state !== "hello-wait") return;
-        this.#sampleRtt(now - this.#helloAt);
+        this.pacing.sampleRtt(now - this.#helloAt);
         this.#state = "ready";
         this.#timerAt = undefined;
         return this.#pump(now);
       case Command.ALIVE:
         if (this.#state === "hello-wait") return;
         this.stats.alivesReceived++;
-        if (this.#unansweredHead < this.#unanswered.length) {
-          this.#sampleRtt(now - this.#unanswered[this.#unansweredHead++]);
-        }
-        this.#lastProgress = now;
-        this.#backoff = 1;
+        this.pacing.onAlive(now);
         if (this.#state === "ready-timer") {
           this.#state = "ready";
           this.#timerAt = undefined;
@@ -241,11 +222,7 @@ export class ClientSession {
     }
     const recoverAt = this.#recoverAt();
     if (recoverAt !== undefined && now >= recoverAt) {
-      this.stats.creditRecoveries++;
-      this.#unanswered = [];
-      this.#unansweredHead = 0;
-      this.#lastProgress = now;
-      this.#backoff = Math.min(this.#backoff * 2, 64);
+      this.pacing.onQuiet(now);
       this.#pump(now);
     }
   }
@@ -269,21 +246,12 @@ export class ClientSession {
     return t;
   }
 
-  /** The current quiet period after which a full window reopens, in ms. */
-  get quietMs(): number {
-    const srtt = this.stats.srttMs ?? 100;
-    const rto = srtt + 4 * this.#rttVar;
-    return Math.min(MAX_QUIET_MS, Math.max(MIN_QUIET_MS, rto) * this.#backoff);
-  }
-
-  #windowFull(): boolean {
-    return this.options.window > 0 && this.inFlight >= this.options.window;
-  }
-
+  /** When a full window reopens if no ALIVE comes: only while lines wait behind it. */
   #recoverAt(): number | undefined {
     if (this.#state !== "ready" && this.#state !== "ready-timer") return undefined;
-    if (this.#queueHead === this.#queue.length || !this.#windowFull()) return undefined;
-    return this.#lastProgress + this.quietMs;
+    const next = this.#queue[this.#queueHead];
+    if (next === undefined || next === EOF || this.pacing.canSend(next.length)) return undefined;
+    return this.pacing.recoverAt();
   }
 
   /** Sends what the queue holds, as far as the state and the window allow. */
@@ -298,13 +266,11 @@ export class ClientSession {
         this.#timerAt = now + this.options.timeoutMs;
         break;
       }
-      if (this.#windowFull()) return;
+      if (!this.pacing.canSend(item.length)) return;
       this.#queue[this.#queueHead++] = EOF; // release the line's memory
       this.#send(Command.DATA, item);
       this.stats.dataSent++;
-      this.#unanswered.push(now);
-      // The quiet period of a full window counts from the send that filled it.
-      if (this.#windowFull()) this.#lastProgress = now;
+      this.pacing.onSend(item.length, now);
       if (this.#state === "ready") {
         this.#state = "ready-timer";
         this.#timerAt = now + this.options.timeoutMs;
@@ -313,22 +279,6 @@ export class ClientSession {
     if (this.#queueHead === this.#queue.length) {
       this.#queue = [];
       this.#queueHead = 0;
-    }
-    if (this.#unansweredHead > 1024 && this.#unansweredHead * 2 > this.#unanswered.length) {
-      this.#unanswered = this.#unanswered.slice(this.#unansweredHead);
-      this.#unansweredHead = 0;
-    }
-  }
-
-  #sampleRtt(sample: number): void {
-    const r = Math.max(0, sample);
-    const srtt = this.stats.srttMs;
-    if (srtt === undefined) {
-      this.stats.srttMs = r;
-      this.#rttVar = r / 2;
-    } else {
-      this.#rttVar = 0.75 * this.#rttVar + 0.25 * Math.abs(srtt - r);
-      this.stats.srttMs = 0.875 * srtt + 0.125 * r;
     }
   }
 

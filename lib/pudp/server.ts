@@ -51,8 +51,6 @@ export async function runServer(
       }`,
     );
   }
-  log(`listening on ${formatAddress(socket.addr as Deno.NetAddr)}`);
-
   const machine = new ServerSessions({ ...config, escapeOutput: Deno.stdout.isTerminal() });
   const clock = () => performance.now();
   let failure: string | undefined;
@@ -85,6 +83,8 @@ export async function runServer(
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   if (config.readStdin) watchStdin(requestStop);
+  // Printed once the server is fully set up, signal handlers included.
+  log(`listening on ${formatAddress(socket.addr as Deno.NetAddr)}`);
 
   const receiving = (async () => {
     const buf = new Uint8Array(65_536);

@@ -1,0 +1,226 @@
+/**
+ * End-to-end: the real `pudp server` and `pudp client` processes on loopback.
+ */
+
+import assert from "node:assert/strict";
+import { createdSessions, runClient, sessionLines, spawnCli, startServer } from "../helpers/cli.ts";
+import { MAX_PAYLOAD } from "../../lib/pudp/wire.ts";
+
+/** Stops a server by closing its stdin and returns its output. */
+async function stopServer(server: Awaited<ReturnType<typeof startServer>>) {
+  await server.process.closeStdin();
+  const out = await server.process.exit();
+  assert.equal(out.code, 0, out.stderr);
+  return out;
+}
+
+Deno.test("e2e: a 10,000-line file arrives complete, each line once, in order", async () => {
+  const server = await startServer();
+  await using _ = server.process;
+  const lines = Array.from({ length: 10_000 }, (_, i) => `line ${i} ${"x".repeat(i % 70)}`);
+  // A long --timeout: the client must exit on the server's GOODBYE, not on its timer.
+  const client = await runClient(server.port, lines.join("\n") + "\n", ["--timeout", "60"]);
+  assert.equal(client.code, 0, client.stderr);
+  assert.ok(client.ms < 30_000, `client took ${client.ms.toFixed(0)} ms: GOODBYE reply missed?`);
+  const out = await stopServer(server);
+  const [id] = createdSessions(out.stdout);
+  const got = sessionLines(out.stdout, id);
+  assert.equal(got[0], "[0] Session created");
+  assert.deepEqual(got.slice(1, 10_001), lines.map((l, i) => `[${i + 1}] ${l}`));
+  assert.deepEqual(got.slice(10_001), ["[10001] GOODBYE from client.", "Session closed"]);
+  assert.match(
+    out.stderr,
+    /pudp server: 1 sessions, 10002 messages, 0 lost, 0 duplicates, 0 dropped datagrams/,
+  );
+});
+
+Deno.test("e2e: three clients at once, each session complete and in order", async () => {
+  const server = await startServer();
+  await using _ = server.process;
+  const inputs = [0, 1, 2].map((c) =>
+    Array.from({ length: 2000 }, (_, i) => `client ${c} line ${i}`)
+  );
+  const results = await Promise.all(
+    inputs.map((lines) => runClient(server.port, lines.join("\n") + "\n")),
+  );
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  const out = await stopServer(server);
+  const ids = createdSessions(out.stdout);
+  assert.equal(ids.length, 3);
+  const byClient = new Map<string, string[]>();
+  for (const id of ids) {
+    const data = sessionLines(out.stdout, id).filter((l) => /^\[\d+\] client /.test(l));
+    const client = data[0].match(/client (\d)/)![1];
+    byClient.set(client, data);
+  }
+  for (const [c, lines] of inputs.entries()) {
+    assert.deepEqual(byClient.get(String(c)), lines.map((l, i) => `[${i + 1}] ${l}`));
+  }
+});
+
+Deno.test("e2e: lines of 0 bytes, UTF-8, exactly the largest payload, and longer (split, warned)", async () => {
+  const server = await startServer();
+  await using _ = server.process;
+  const exact = "a".repeat(MAX_PAYLOAD);
+  const long = "b".repeat(MAX_PAYLOAD) + "c".repeat(10);
+  const input = ["", "héllo wörld ✓ 日本語 🙂", exact, long, "crlf"].join("\n") + "\r\n";
+  const client = await runClient(server.port, input);
+  assert.equal(client.code, 0, client.stderr);
+  assert.equal(client.stderr.trim().split("\n").length, 1, client.stderr);
+  assert.match(
+    client.stderr,
+    /warning: line 4 is 65505 bytes, more than 65495: sent as 2 DATA messages/,
+  );
+  const out = await stopServer(server);
+  const [id] = createdSessions(out.stdout);
+  assert.deepEqual(sessionLines(out.stdout, id).slice(1, 7), [
+    "[1] ",
+    "[2] héllo wörld ✓ 日本語 🙂",
+    `[3] ${exact}`,
+    `[4] ${"b".repeat(MAX_PAYLOAD)}`,
+    `[5] ${"c".repeat(10)}`,
+    "[6] crlf",
+  ]);
+});
+
+Deno.test("e2e: a q line from a pipe is data; a last line without newline is sent", async () => {
+  const server = await startServer();
+  await using _ = server.process;
+  const client = await runClient(server.port, "q\nafter q\nno newline");
+  assert.equal(client.code, 0, client.stderr);
+  const out = await stopServer(server);
+  const [id] = createdSessions(out.stdout);
+  assert.deepEqual(sessionLines(out.stdout, id).slice(1, 4), [
+    "[1] q",
+    "[2] after q",
+    "[3] no newline",
+  ]);
+});
+
+Deno.test("e2e: output is line-complete and prompt: a line shows while the session is open", async () => {
+  const server = await startServer();
+  await using _ = server.process;
+  await using client = spawnCli(["client", "127.0.0.1", String(server.port)], "piped");
+  await client.write("first\n");
+  await server.process.stdout.waitFor((t) => / \[1\] first\n/.test(t), 5000, "first line");
+  await client.write("sec");
+  await new Promise((r) => setTimeout(r, 100));
+  await client.write("ond\n");
+  await server.process.stdout.waitFor((t) => / \[2\] second\n/.test(t), 5000, "second line");
+  assert.ok(!server.process.stdout.text.includes("sec\n"), "a line is never split");
+  await client.closeStdin();
+  assert.equal((await client.exit()).code, 0);
+});
+
+Deno.test("e2e: a client against a silent UDP socket exits 1 within timeout + 1 s", async () => {
+  const silent = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const port = (silent.addr as Deno.NetAddr).port;
+  await using client = spawnCli(["client", "--timeout", "1", "127.0.0.1", String(port)], "piped");
+  await client.write("never answered\n"); // stdin stays open: the worker is blocked in a read
+  const out = await client.exit(10_000);
+  silent.close();
+  assert.equal(out.code, 1);
+  assert.equal(out.stderr, `pudp client: no answer from 127.0.0.1:${port}\n`);
+  assert.ok(out.ms < 2000, `exited after ${out.ms.toFixed(0)} ms`);
+});
+
+Deno.test("e2e: SIGTERM to a server with open sessions: clients exit 1, server exits 0", async () => {
+  const server = await startServer();
+  await using _ = server.process;
+  await using a = spawnCli(["client", "127.0.0.1", String(server.port)], "piped");
+  await using b = spawnCli(["client", "127.0.0.1", String(server.port)], "piped");
+  await a.write("from a\n");
+  await b.write("from b\n");
+  await server.process.stdout.waitFor(
+    (t) => t.includes("] from a\n") && t.includes("] from b\n"),
+    10_000,
+    "both clients' lines",
+  );
+  server.process.kill("SIGTERM");
+  const s = await server.process.exit();
+  assert.equal(s.code, 0);
+  assert.equal(s.stdout.match(/ Session closed\n/g)?.length, 2);
+  assert.match(s.stderr, /2 sessions, 4 messages, 0 lost/);
+  for (const c of [a, b]) {
+    const out = await c.exit(5000); // stdin still open: the process must end anyway
+    assert.equal(out.code, 1);
+    assert.equal(out.stderr, "pudp client: server closed the session\n");
+  }
+});
+
+Deno.test("e2e: SIGINT stops the server like SIGTERM", async () => {
+  const server = await startServer(["--no-stdin"]);
+  await using _ = server.process;
+  server.process.kill("SIGINT");
+  const s = await server.process.exit();
+  assert.equal(s.code, 0);
+  assert.match(s.stderr, /pudp server: 0 sessions/);
+});
+
+Deno.test("e2e: EOF on the server's stdin says GOODBYE to every session and exits 0", async () => {
+  const server = await startServer();
+  await using _ = server.process;
+  await using client = spawnCli(["client", "127.0.0.1", String(server.port)], "piped");
+  await client.write("hi\n");
+  await server.process.stdout.waitFor((t) => t.includes("] hi\n"), 10_000, "line");
+  const s = await stopServer(server);
+  assert.match(s.stdout, /0x[0-9a-f]{8} Session closed\n$/);
+  const c = await client.exit(5000);
+  assert.equal(c.code, 1);
+  assert.match(c.stderr, /server closed the session/);
+});
+
+Deno.test("e2e: --no-stdin keeps a server running with stdin at EOF", async () => {
+  await using server = spawnCli(["server", "--no-stdin", "--host", "127.0.0.1", "0"], "null");
+  await server.stderr.waitFor(
+    (t) => /listening on 127\.0\.0\.1:\d+\n/.test(t),
+    15_000,
+    "listening",
+  );
+  const port = Number(server.stderr.text.match(/:(\d+)\n/)![1]);
+  const client = await runClient(port, "still here\n");
+  assert.equal(client.code, 0, client.stderr);
+  await server.stdout.waitFor((t) => t.includes("] still here\n"), 5000, "line");
+  server.kill("SIGTERM");
+  assert.equal((await server.exit()).code, 0);
+});
+
+Deno.test("e2e: a silent session times out: server says GOODBYE, the client exits 1", async () => {
+  const server = await startServer(["--timeout", "0.5"]);
+  await using _ = server.process;
+  await using client = spawnCli(["client", "127.0.0.1", String(server.port)], "piped");
+  await client.write("then silence\n");
+  const c = await client.exit(10_000);
+  assert.equal(c.code, 1);
+  assert.equal(c.stderr, "pudp client: server closed the session\n");
+  await server.process.stdout.waitFor((t) => / Session closed\n/.test(t), 5000, "closed line");
+});
+
+Deno.test("e2e: --magic 0xC461 on both ends works; a mismatched magic never connects", async () => {
+  const server = await startServer(["--magic", "0xC461"]);
+  await using _ = server.process;
+  const ok = await runClient(server.port, "p0p\n", ["--magic", "0xC461"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const bad = await runClient(server.port, "pudp\n", ["--timeout", "1"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /no answer from/);
+  const out = await stopServer(server);
+  assert.equal(createdSessions(out.stdout).length, 1);
+  assert.match(out.stdout, /\] p0p\n/);
+  assert.doesNotMatch(out.stdout, /pudp\n/);
+  assert.match(out.stderr, /[1-9]\d* dropped datagrams/);
+});
+
+Deno.test("e2e: IPv6 loopback and host names work", async () => {
+  await using server = spawnCli(["server", "--host", "::1", "0"], "piped");
+  await server.stderr.waitFor((t) => /listening on \[::1\]:\d+\n/.test(t), 15_000, "listening");
+  const port = Number(server.stderr.text.match(/:(\d+)\n/)![1]);
+  const v6 = await runClient(port, "over v6\n", [], undefined, "::1");
+  assert.equal(v6.code, 0, v6.stderr);
+  const name = await runClient(port, "by name\n", [], undefined, "ip6-localhost");
+  const byName = name.code === 0; // not every /etc/hosts names ::1
+  await server.closeStdin();
+  const out = await server.exit();
+  assert.match(out.stdout, /\] over v6\n/);
+  if (byName) assert.match(out.stdout, /\] by name\n/);
+});

@@ -42,8 +42,12 @@ export function parseCommand(args: string[], flags: Record<string, FlagSpec>): P
     return { flags: values as ParsedArgs["flags"], positionals };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    // node's messages are long and mention positionals starting with '-'; keep the first sentence.
-    throw new UsageError(message.replace(/\. To specify a positional.*$/s, "").replace(/\.$/, ""));
+    // node's messages can span lines and give advice about positionals; keep the first sentence.
+    const first = message.split("\n")[0].replace(/\. To specify a positional.*$/, "").replace(
+      /\.$/,
+      "",
+    );
+    throw new UsageError(first);
   }
 }
 

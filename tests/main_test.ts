@@ -1,0 +1,90 @@
+/**
+ * The CLI surface: help, version, usage errors (exit 2, one line, no stack trace).
+ */
+
+import assert from "node:assert/strict";
+import { spawnCli } from "./helpers/cli.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+async function run(...args: string[]) {
+  await using p = spawnCli(args);
+  return await p.exit();
+}
+
+Deno.test("cli: --help lists the commands; --version prints the version", async () => {
+  const help = await run("--help");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: pudp <command>/);
+  assert.match(help.stdout, /\n {2}server /);
+  assert.match(help.stdout, /\n {2}client /);
+  const version = await run("--version");
+  assert.equal(version.code, 0);
+  assert.equal(version.stdout, `pudp ${denoJson.version}\n`);
+});
+
+Deno.test("cli: pudp <cmd> --help works for every command", async () => {
+  for (const cmd of ["server", "client"]) {
+    const out = await run(cmd, "--help");
+    assert.equal(out.code, 0);
+    assert.match(out.stdout, new RegExp(`^Usage: pudp ${cmd} `));
+    assert.equal(out.stderr, "");
+  }
+});
+
+Deno.test("cli: usage errors print one line to stderr and exit 2", async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /Usage: pudp/],
+    [["bogus"], /^pudp: unknown command 'bogus'/],
+    [["server"], /^pudp server: missing PORT/],
+    [["server", "65536"], /^pudp server: bad port '65536'/],
+    [["server", "-1"], /^pudp server: Unknown option '-1'/],
+    [["server", "abc"], /^pudp server: bad port 'abc'/],
+    [["server", "--timeout", "0", "0"], /^pudp server: bad --timeout '0'/],
+    [["server", "--max-gap", "x", "0"], /^pudp server: bad --max-gap 'x'/],
+    [["server", "--magic", "0x10000", "0"], /^pudp server: bad --magic '0x10000'/],
+    [["server", "--bogus", "0"], /^pudp server: Unknown option '--bogus'/],
+    [["server", "1", "2"], /^pudp server: unexpected argument '2'/],
+    [["client", "localhost"], /^pudp client: missing PORT/],
+    [["client", "localhost", "0"], /^pudp client: bad port '0': expected a number from 1 to 65535/],
+    [
+      ["client", "--window", "-3", "localhost", "1"],
+      /^pudp client: Option '--window' argument is ambiguous \(see/,
+    ],
+    [["client", "--timeout"], /^pudp client: Option '--timeout <value>' argument missing/],
+  ];
+  for (const [args, pattern] of cases) {
+    const out = await run(...args);
+    assert.equal(out.code, 2, `${args.join(" ")}: exit ${out.code}`);
+    if (args.length === 0) continue; // bare `pudp` prints the usage text
+    assert.match(out.stderr, pattern, args.join(" "));
+    assert.equal(
+      out.stderr.trim().split("\n").length,
+      1,
+      `one line for ${args.join(" ")}: ${out.stderr}`,
+    );
+    assert.doesNotMatch(out.stderr, /\bat .*:\d+:\d+/, "no stack trace");
+  }
+});
+
+Deno.test("cli: an unresolvable host is an exchange failure: exit 1, one line", async () => {
+  const out = await run("client", "no-such-host.invalid", "9");
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /^pudp client: cannot resolve no-such-host\.invalid/);
+  assert.equal(out.stderr.trim().split("\n").length, 1);
+});
+
+Deno.test("cli: a port in use is an exchange failure: exit 1, one line", async () => {
+  const taken = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    const out = await run("server", "--no-stdin", "--host", "127.0.0.1", String(port));
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      new RegExp(`^pudp server: cannot listen on 127\\.0\\.0\\.1:${port}: `),
+    );
+    assert.equal(out.stderr.trim().split("\n").length, 1);
+  } finally {
+    taken.close();
+  }
+});

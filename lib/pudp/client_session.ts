@@ -266,7 +266,7 @@ export class ClientSession {
         this.#timerAt = now + this.options.timeoutMs;
         break;
       }
-      if (!this.pacing.canSend(item.length)) return;
+      if (!this.pacing.canSend(item.length, now)) return;
       this.#queue[this.#queueHead++] = EOF; // release the line's memory
       this.#send(Command.DATA, item);
       this.stats.dataSent++;

@@ -8,15 +8,20 @@
  *
  * ALIVEs carry no acknowledgement number and can be lost, so:
  * - Each ALIVE answers the oldest unanswered DATA (round-trip sample, RFC
- *   6298 smoothing). A lost ALIVE leaves one entry that is never answered;
- *   which one cannot be told (an ALIVE names no DATA), so it is not guessed.
+ *   6298 smoothing). A lost ALIVE leaves an entry that is never answered (a
+ *   "leaked" credit); which one cannot be told, so it is not guessed.
  * - If the window stays full with no ALIVE for one timeout (doubled on each
- *   consecutive expiry), everything outstanding is forgotten and sending
- *   resumes: the client never stalls.
- * - The window itself is AIMD, like TCP's: it starts small, grows by one per
- *   ALIVE up to half the limit (slow start) and by one per window after, and
- *   halves on an expiry. Many clients starting together, or a server that is
- *   descheduled for a while, then cannot overflow the server's buffer.
+ *   consecutive expiry), one more message may go (a probe credit): leaked
+ *   credits are won back one per expiry, and the client never stalls. The
+ *   outstanding entries are kept: most often the server is only busy and its
+ *   buffer still holds them, and forgetting them would let the late ALIVEs
+ *   for them open the window far beyond what the buffer can take.
+ * - After 3 consecutive expiries without any ALIVE the outstanding messages
+ *   are taken as gone: the count restarts from zero with a window of one, and
+ *   the threshold halves (like TCP after a retransmission timeout). Entries
+ *   older than a second are always forgotten: no buffer holds them that long.
+ * - The window grows like TCP's congestion window: by one per ALIVE up to a
+ *   threshold (slow start), then by one per window.
  *
  * `maxWindow` 0 disables pacing (the classic unpaced client).
  *
@@ -30,18 +35,24 @@ export const MAX_QUIET_MS = 1_000;
 export const INITIAL_WINDOW = 4;
 /** Quiet period before the first round-trip sample. */
 const INITIAL_RTO_MS = 100;
+/** Consecutive silent expiries after which the outstanding DATA are taken as gone. */
+export const EXPIRIES_BEFORE_RESET = 3;
+/** Unanswered entries older than this are forgotten (their ALIVE was lost). */
+export const MAX_ENTRY_AGE_MS = 1_000;
 
 /** Counters for diagnostics and benchmarks. */
 export interface PacingStats {
-  /** Times the window reopened after a quiet period. */
+  /** Quiet periods that expired (each granted a probe credit). */
   recoveries: number;
+  /** Times the outstanding count was reset after consecutive expiries. */
+  resets: number;
   /** Smoothed round-trip time in ms, undefined before the first sample. */
   srttMs: number | undefined;
 }
 
 /** The ALIVE-clocked send window of one client. */
 export class PacingWindow {
-  readonly stats: PacingStats = { recoveries: 0, srttMs: undefined };
+  readonly stats: PacingStats = { recoveries: 0, resets: 0, srttMs: undefined };
   /** Send time and size of each unanswered DATA, oldest first. */
   #sentAt: number[] = [];
   #sizes: number[] = [];
@@ -51,6 +62,10 @@ export class PacingWindow {
   #ssthresh: number;
   #rttVar = 0;
   #backoff = 1;
+  /** Probe credits granted by expiries: the window is this much larger. */
+  #probes = 0;
+  /** Expiries since the last ALIVE. */
+  #silentExpiries = 0;
   /** Last ALIVE, or the send that ended a time with nothing outstanding. */
   #lastProgress = 0;
 
@@ -68,15 +83,21 @@ export class PacingWindow {
     return this.#sentAt.length - this.#head;
   }
 
-  /** The current window in messages (at most `maxWindow`). */
+  /** The current window in messages (at most `maxWindow`), not counting probe credits. */
   get window(): number {
     return Math.max(1, Math.floor(this.#cwnd));
   }
 
-  /** Whether a DATA of `size` payload bytes may be sent now. */
-  canSend(size: number): boolean {
-    if (this.maxWindow === 0 || this.inFlight === 0) return true;
-    return this.inFlight < this.window && this.#bytes + size <= this.maxBytes;
+  /**
+   * Whether a DATA of `size` payload bytes may be sent. With `now`, entries
+   * too old to be in any buffer are forgotten first.
+   */
+  canSend(size: number, now?: number): boolean {
+    if (this.maxWindow === 0) return true;
+    if (now !== undefined) this.#forgetAncient(now);
+    if (this.inFlight === 0) return true;
+    return this.inFlight < this.window + this.#probes &&
+      this.#bytes + size <= this.maxBytes + this.#probes * size;
   }
 
   /** A DATA of `size` bytes was sent at `now`. */
@@ -105,10 +126,12 @@ export class PacingWindow {
   onAlive(now: number): void {
     this.#lastProgress = now;
     this.#backoff = 1;
+    this.#silentExpiries = 0;
     if (this.maxWindow === 0 || this.inFlight === 0) return;
     this.sampleRtt(now - this.#sentAt[this.#head]);
     this.#bytes -= this.#sizes[this.#head];
     this.#head++;
+    if (this.inFlight === 0) this.#probes = 0;
     this.#cwnd += this.#cwnd < this.#ssthresh ? 1 : 1 / this.#cwnd;
     if (this.#cwnd > this.maxWindow) this.#cwnd = this.maxWindow;
     this.#compact();
@@ -120,17 +143,24 @@ export class PacingWindow {
     return this.#lastProgress + this.quietMs;
   }
 
-  /** The quiet period passed: forget what is outstanding, halve the window, back off. */
+  /**
+   * The quiet period passed with the window full: grant a probe credit and
+   * back off; after EXPIRIES_BEFORE_RESET in a row, forget what is outstanding.
+   */
   onQuiet(now: number): void {
     this.stats.recoveries++;
-    this.#sentAt = [];
-    this.#sizes = [];
-    this.#head = 0;
-    this.#bytes = 0;
-    this.#ssthresh = Math.max(2, this.#cwnd / 2);
-    this.#cwnd = this.#ssthresh;
+    this.#silentExpiries++;
     this.#backoff = Math.min(this.#backoff * 2, 1024);
     this.#lastProgress = now;
+    if (this.#silentExpiries < EXPIRIES_BEFORE_RESET) {
+      this.#probes++;
+      return;
+    }
+    this.stats.resets++;
+    this.#silentExpiries = 0;
+    this.#forgetAll();
+    this.#ssthresh = Math.max(2, this.#cwnd / 2);
+    this.#cwnd = 1;
   }
 
   /** The current quiet period, in ms. */
@@ -142,6 +172,20 @@ export class PacingWindow {
     const srtt = this.stats.srttMs;
     if (srtt === undefined) return INITIAL_RTO_MS;
     return Math.max(MIN_QUIET_MS, srtt + 4 * this.#rttVar);
+  }
+
+  #forgetAll(): void {
+    this.#sentAt = [];
+    this.#sizes = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    this.#probes = 0;
+  }
+
+  /** Forgets everything if even the newest entry is too old to be in any buffer. */
+  #forgetAncient(now: number): void {
+    const n = this.#sentAt.length;
+    if (n > this.#head && now - this.#sentAt[n - 1] > MAX_ENTRY_AGE_MS) this.#forgetAll();
   }
 
   #compact(): void {

@@ -248,24 +248,44 @@ Deno.test("pacing: window 0 sends unpaced", pure, () => {
 });
 
 Deno.test("pacing: lost ALIVEs never stall the session; the SPEC timer still holds", pure, () => {
-  const h = ready({ window: 2 }); // HELLO answered at once: srtt 0, quiet = MIN_QUIET_MS
+  const h = ready({ window: 2, timeoutMs: 60_000 }); // srtt 0: quiet = MIN_QUIET_MS
   for (const s of ["a", "b", "c", "d", "e"]) h.client.handleLine(enc.encode(s), 10);
+  h.client.handleEof(10);
   assert.deepEqual(h.sent(), ["DATA 1 a", "DATA 2 b"]);
   const recoverAt = h.client.pollTimeout()!;
   assert.equal(recoverAt, 10 + MIN_QUIET_MS);
   h.client.handleTimeout(recoverAt - 1);
   assert.deepEqual(h.sent(), []);
-  h.client.handleTimeout(recoverAt);
-  assert.deepEqual(h.sent(), ["DATA 3 c", "DATA 4 d"]);
-  let now = recoverAt;
-  for (let i = 0; i < 10 && h.client.state === "ready-timer" && h.sent().length === 0; i++) {
-    now = h.client.pollTimeout()!;
-    h.client.handleTimeout(now);
+  // No ALIVE ever comes: each quiet period releases one message, waits twice as long.
+  const sent: string[] = [];
+  const gaps: number[] = [];
+  let last = 10;
+  for (let i = 0; i < 10 && h.client.state !== "closing"; i++) {
+    const at = h.client.pollTimeout()!;
+    gaps.push(at - last);
+    last = at;
+    h.client.handleTimeout(at);
+    const now = h.sent();
+    assert.equal(
+      now.filter((m) => m.startsWith("DATA")).length,
+      1,
+      `one message per expiry: ${now}`,
+    );
+    sent.push(...now);
   }
+  assert.deepEqual(sent, ["DATA 3 c", "DATA 4 d", "DATA 5 e", "GOODBYE 6"]);
+  assert.deepEqual(gaps, [MIN_QUIET_MS, 2 * MIN_QUIET_MS, 4 * MIN_QUIET_MS]);
+  // Still nothing from the server: the closing timer ends it (exit 0 per SPEC).
   h.client.handleTimeout(h.client.pollTimeout()!);
-  assert.equal(h.client.pacing.stats.recoveries >= 2, true);
-  // Nothing answered at all: the SPEC timer fires --timeout after the first DATA.
-  h.client.handleTimeout(10 + T);
+  assert.deepEqual(h.client.result, { code: 0 });
+});
+
+Deno.test("pacing: the SPEC timer fires while the window waits", pure, () => {
+  const h = ready({ window: 1 });
+  for (const s of ["a", "b"]) h.client.handleLine(enc.encode(s), 10);
+  for (let i = 0; i < 50 && h.client.result === undefined; i++) {
+    h.client.handleTimeout(h.client.pollTimeout()!);
+  }
   assert.deepEqual(h.client.result, { code: 1, message: "server stopped answering" });
 });
 

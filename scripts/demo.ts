@@ -3,19 +3,10 @@
  * and the server's real output shown, exactly as the commands print it.
  */
 
-const main = new URL("../main.ts", import.meta.url).pathname;
-const config = new URL("../deno.json", import.meta.url).pathname;
+import { sourceCommand } from "../lib/cli/source_command.ts";
+
 const sample = new URL("./sample.txt", import.meta.url).pathname;
-const pudp = [
-  Deno.execPath(),
-  "run",
-  "--quiet",
-  "--allow-net",
-  "--allow-read",
-  "--config",
-  config,
-  main,
-];
+const pudp = sourceCommand();
 const decoder = new TextDecoder();
 
 const server = new Deno.Command(pudp[0], {

@@ -9,6 +9,7 @@
  */
 
 import { SerialLoop } from "../io/serial_loop.ts";
+import { Fifo } from "../util/fifo.ts";
 import type { Transmit } from "./transmit.ts";
 
 /** The part of a UDP socket the sender needs. */
@@ -18,8 +19,7 @@ export interface DatagramSink {
 
 /** An ordered send queue over one socket. */
 export class DatagramSender {
-  #queue: Transmit[] = [];
-  #head = 0;
+  readonly #queue = new Fifo<Transmit>();
   readonly #loop: SerialLoop<Transmit>;
 
   /**
@@ -30,7 +30,7 @@ export class DatagramSender {
     readonly socket: DatagramSink,
     readonly onError: (error: unknown, t: Transmit) => void,
   ) {
-    this.#loop = new SerialLoop(() => this.#take(), (t) => this.#send(t));
+    this.#loop = new SerialLoop(() => this.#queue.shift(), (t) => this.#send(t));
   }
 
   /** Queues a datagram; sending starts at once if idle. */
@@ -42,15 +42,6 @@ export class DatagramSender {
   /** Resolves when everything queued so far has been sent (or failed). */
   drained(): Promise<void> {
     return this.#loop.idle();
-  }
-
-  #take(): Transmit | undefined {
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-      return undefined;
-    }
-    return this.#queue[this.#head++];
   }
 
   async #send(t: Transmit): Promise<void> {

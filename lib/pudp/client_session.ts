@@ -30,6 +30,7 @@
  */
 
 import { formatAddress, type PeerAddress, type Transmit } from "../net/transmit.ts";
+import { Fifo } from "../util/fifo.ts";
 import { PacingWindow } from "./pacing.ts";
 import { Command, decode, encode, PUDP_MAGIC, WireError } from "./wire.ts";
 
@@ -95,11 +96,9 @@ export class ClientSession {
   #result: ClientResult | undefined;
   #nextSeq = 0;
   /** Lines (and finally EOF) not yet sent. */
-  #queue: Array<Uint8Array | typeof EOF> = [];
-  #queueHead = 0;
+  readonly #queue = new Fifo<Uint8Array | typeof EOF>();
   #eofSeen = false;
-  #tx: Transmit[] = [];
-  #txHead = 0;
+  readonly #tx = new Fifo<Transmit>();
   /** SPEC timer deadline. */
   #timerAt: number | undefined;
   /** When the HELLO was sent (first round-trip sample). */
@@ -129,7 +128,7 @@ export class ClientSession {
 
   /** False while the queue of unsent lines is at its high-water mark or after EOF. */
   get wantsLines(): boolean {
-    return !this.#eofSeen && this.#queue.length - this.#queueHead < this.options.highWater;
+    return !this.#eofSeen && this.#queue.size < this.options.highWater;
   }
 
   /** Number of DATA sent and not yet answered (what the window bounds). */
@@ -237,19 +236,13 @@ export class ClientSession {
 
   /** The next datagram to send, or undefined. */
   pollTransmit(): Transmit | undefined {
-    if (this.#txHead === this.#tx.length) return undefined;
-    const t = this.#tx[this.#txHead++];
-    if (this.#txHead === this.#tx.length) {
-      this.#tx = [];
-      this.#txHead = 0;
-    }
-    return t;
+    return this.#tx.shift();
   }
 
   /** When a full window reopens if no ALIVE comes: only while lines wait behind it. */
   #recoverAt(): number | undefined {
     if (this.#state !== "ready" && this.#state !== "ready-timer") return undefined;
-    const next = this.#queue[this.#queueHead];
+    const next = this.#queue.peek();
     if (next === undefined || next === EOF || this.pacing.canSend(next.length)) return undefined;
     return this.pacing.recoverAt();
   }
@@ -257,17 +250,16 @@ export class ClientSession {
   /** Sends what the queue holds, as far as the state and the window allow. */
   #pump(now: number): void {
     if (this.#state !== "ready" && this.#state !== "ready-timer") return;
-    while (this.#queueHead < this.#queue.length) {
-      const item = this.#queue[this.#queueHead];
+    for (let item = this.#queue.peek(); item !== undefined; item = this.#queue.peek()) {
       if (item === EOF) {
-        this.#queueHead++;
+        this.#queue.shift();
         this.#send(Command.GOODBYE, new Uint8Array());
         this.#state = "closing";
         this.#timerAt = now + this.options.timeoutMs;
         break;
       }
       if (!this.pacing.canSend(item.length, now)) return;
-      this.#queue[this.#queueHead++] = EOF; // release the line's memory
+      this.#queue.shift();
       this.#send(Command.DATA, item);
       this.stats.dataSent++;
       this.pacing.onSend(item.length, now);
@@ -275,10 +267,6 @@ export class ClientSession {
         this.#state = "ready-timer";
         this.#timerAt = now + this.options.timeoutMs;
       }
-    }
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue = [];
-      this.#queueHead = 0;
     }
   }
 
@@ -295,7 +283,6 @@ export class ClientSession {
     this.#state = "closed";
     this.#result = result;
     this.#timerAt = undefined;
-    this.#queue = [];
-    this.#queueHead = 0;
+    this.#queue.clear();
   }
 }

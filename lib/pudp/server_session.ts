@@ -23,6 +23,7 @@
  */
 
 import { ByteBuffer } from "../bytes/byte_buffer.ts";
+import { Fifo } from "../util/fifo.ts";
 import type { PeerAddress, Transmit } from "../net/transmit.ts";
 import { SessionLines } from "./server_output.ts";
 import {
@@ -101,8 +102,7 @@ export class ServerSessions {
   /** Open sessions, least recently active first. */
   readonly #sessions = new Map<number, Session>();
   readonly #out = new ByteBuffer(64 * 1024);
-  #tx: Transmit[] = [];
-  #txHead = 0;
+  readonly #tx = new Fifo<Transmit>();
   /** Sequence number of the next message the server sends, shared by all sessions. */
   #nextSeq = 0;
 
@@ -193,13 +193,7 @@ export class ServerSessions {
 
   /** The next datagram to send, or undefined. */
   pollTransmit(): Transmit | undefined {
-    if (this.#txHead === this.#tx.length) return undefined;
-    const t = this.#tx[this.#txHead++];
-    if (this.#txHead === this.#tx.length) {
-      this.#tx = [];
-      this.#txHead = 0;
-    }
-    return t;
+    return this.#tx.shift();
   }
 
   /** All stdout bytes produced since the last call (empty when none). */

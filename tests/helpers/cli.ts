@@ -8,24 +8,13 @@
  */
 
 import assert from "node:assert/strict";
+import { sourceCommand } from "../../lib/cli/source_command.ts";
+
+export { sourceCommand };
 
 const ROOT = new URL("../../", import.meta.url);
 /** Absolute path of the repository root. */
 export const ROOT_DIR = new URL(".", ROOT).pathname;
-
-/** The argv that runs the CLI from source. */
-export function sourceCommand(): string[] {
-  return [
-    Deno.execPath(),
-    "run",
-    "--quiet",
-    "--allow-net",
-    "--allow-read",
-    "--config",
-    new URL("deno.json", ROOT).pathname,
-    new URL("main.ts", ROOT).pathname,
-  ];
-}
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();

@@ -49,9 +49,13 @@ function stderrLine(line: string): void {
 /** Runs the CLI with `args`; returns the exit status. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  if (name === undefined || name === "-h" || name === "--help") {
+  if (name === undefined) {
+    Deno.stderr.writeSync(encoder.encode(usage())); // a usage error: the text goes to stderr
+    return 2;
+  }
+  if (name === "-h" || name === "--help") {
     writeOut(usage());
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   if (name === "-V" || name === "--version") {
     writeOut(`pudp ${VERSION}\n`);

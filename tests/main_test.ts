@@ -55,7 +55,11 @@ Deno.test("cli: usage errors print one line to stderr and exit 2", async () => {
   for (const [args, pattern] of cases) {
     const out = await run(...args);
     assert.equal(out.code, 2, `${args.join(" ")}: exit ${out.code}`);
-    if (args.length === 0) continue; // bare `pudp` prints the usage text
+    if (args.length === 0) { // bare `pudp`: the usage text, on stderr
+      assert.match(out.stderr, pattern);
+      assert.equal(out.stdout, "");
+      continue;
+    }
     assert.match(out.stderr, pattern, args.join(" "));
     assert.equal(
       out.stderr.trim().split("\n").length,

@@ -32,7 +32,7 @@
 import { formatAddress, type PeerAddress, type Transmit } from "../net/transmit.ts";
 import { Fifo } from "../util/fifo.ts";
 import { PacingWindow } from "./pacing.ts";
-import { Command, decode, encode, PUDP_MAGIC, WireError } from "./wire.ts";
+import { Command, decode, encode, type Message, PUDP_MAGIC, WireError } from "./wire.ts";
 
 /** Settings of a {@link ClientSession}. */
 export interface ClientOptions {
@@ -48,7 +48,10 @@ export interface ClientOptions {
   windowBytes: number;
   /** A line `q` ends the session (stdin is a terminal). */
   quitOnQ: boolean;
-  /** Queue length at which `wantsLines` turns false. */
+  /**
+   * Queue length at which `wantsLines` turns false; it turns true again when
+   * the queue is down to half of it, so lines are taken in batches.
+   */
   highWater: number;
   /** How to name the server in messages (`HOST:PORT` as the user typed it). */
   serverLabel?: string;
@@ -98,6 +101,8 @@ export class ClientSession {
   /** Lines (and finally EOF) not yet sent. */
   readonly #queue = new Fifo<Uint8Array | typeof EOF>();
   #eofSeen = false;
+  /** The queue reached highWater and has not yet drained to half of it. */
+  #backlogged = false;
   readonly #tx = new Fifo<Transmit>();
   /** SPEC timer deadline. */
   #timerAt: number | undefined;
@@ -126,9 +131,12 @@ export class ClientSession {
     return this.#result;
   }
 
-  /** False while the queue of unsent lines is at its high-water mark or after EOF. */
+  /**
+   * False after EOF, and from the moment the queue of unsent lines reaches its
+   * high-water mark until it has drained to half of it.
+   */
   get wantsLines(): boolean {
-    return !this.#eofSeen && this.#queue.size < this.options.highWater;
+    return !this.#eofSeen && !this.#backlogged;
   }
 
   /** Number of DATA sent and not yet answered (what the window bounds). */
@@ -154,6 +162,7 @@ export class ClientSession {
       return this.handleEof(now);
     }
     this.#queue.push(payload);
+    if (this.#queue.size >= this.options.highWater) this.#backlogged = true;
     this.#pump(now);
   }
 
@@ -169,16 +178,15 @@ export class ClientSession {
   handleDatagram(bytes: Uint8Array, from: PeerAddress, now: number): void {
     if (this.#state === "closed") return;
     if (from.port !== this.server.port || from.hostname !== this.server.hostname) return;
-    let command: number;
+    let msg: Message;
     try {
-      const msg = decode(bytes, this.options.magic);
-      if (msg.sessionId !== this.options.sessionId) return;
-      command = msg.command;
+      msg = decode(bytes, this.options.magic);
     } catch (e) {
       if (e instanceof WireError) return;
       throw e;
     }
-    switch (command) {
+    if (msg.sessionId !== this.options.sessionId) return;
+    switch (msg.command) {
       case Command.HELLO:
         if (this.#state !== "hello-wait") return;
         this.pacing.sampleRtt(now - this.#helloAt);
@@ -188,6 +196,7 @@ export class ClientSession {
       case Command.ALIVE:
         if (this.#state === "hello-wait") return;
         this.stats.alivesReceived++;
+        this.pacing.onServerSeq(msg.seq);
         this.pacing.onAlive(now);
         if (this.#state === "ready-timer") {
           this.#state = "ready";
@@ -219,19 +228,19 @@ export class ClientSession {
           return this.#close({ code: 0 });
       }
     }
-    const recoverAt = this.#recoverAt();
-    if (recoverAt !== undefined && now >= recoverAt) {
-      this.pacing.onQuiet(now);
+    const opensAt = this.#windowOpensAt();
+    if (opensAt !== undefined && now >= opensAt) {
+      this.pacing.handleTimeout(now);
       this.#pump(now);
     }
   }
 
   /** The earliest time `handleTimeout` has work to do, or undefined. */
   pollTimeout(): number | undefined {
-    const recoverAt = this.#recoverAt();
-    if (this.#timerAt === undefined) return recoverAt;
-    if (recoverAt === undefined) return this.#timerAt;
-    return Math.min(this.#timerAt, recoverAt);
+    const opensAt = this.#windowOpensAt();
+    if (this.#timerAt === undefined) return opensAt;
+    if (opensAt === undefined) return this.#timerAt;
+    return Math.min(this.#timerAt, opensAt);
   }
 
   /** The next datagram to send, or undefined. */
@@ -239,12 +248,15 @@ export class ClientSession {
     return this.#tx.shift();
   }
 
-  /** When a full window reopens if no ALIVE comes: only while lines wait behind it. */
-  #recoverAt(): number | undefined {
+  /**
+   * When the window opens by itself (quiet period, spacing), while something
+   * waits for it. After every event the queue is pumped, so a waiting queue
+   * means a closed window.
+   */
+  #windowOpensAt(): number | undefined {
     if (this.#state !== "ready" && this.#state !== "ready-timer") return undefined;
-    const next = this.#queue.peek();
-    if (next === undefined || next === EOF || this.pacing.canSend(next.length)) return undefined;
-    return this.pacing.recoverAt();
+    if (this.#queue.size === 0) return undefined;
+    return this.pacing.pollTimeout();
   }
 
   /** Sends what the queue holds, as far as the state and the window allow. */
@@ -252,13 +264,15 @@ export class ClientSession {
     if (this.#state !== "ready" && this.#state !== "ready-timer") return;
     for (let item = this.#queue.peek(); item !== undefined; item = this.#queue.peek()) {
       if (item === EOF) {
+        // GOODBYE waits for the window too: it goes into the same server buffer.
+        if (!this.pacing.canSend(0, now)) break;
         this.#queue.shift();
         this.#send(Command.GOODBYE, new Uint8Array());
         this.#state = "closing";
         this.#timerAt = now + this.options.timeoutMs;
         break;
       }
-      if (!this.pacing.canSend(item.length, now)) return;
+      if (!this.pacing.canSend(item.length, now)) break;
       this.#queue.shift();
       this.#send(Command.DATA, item);
       this.stats.dataSent++;
@@ -267,6 +281,9 @@ export class ClientSession {
         this.#state = "ready-timer";
         this.#timerAt = now + this.options.timeoutMs;
       }
+    }
+    if (this.#backlogged && this.#queue.size <= this.options.highWater / 2) {
+      this.#backlogged = false;
     }
   }
 

@@ -10,31 +10,66 @@
  * - Each ALIVE answers the oldest unanswered DATA (round-trip sample, RFC
  *   6298 smoothing). A lost ALIVE leaves an entry that is never answered (a
  *   "leaked" credit); which one cannot be told, so it is not guessed.
- * - If the window stays full with no ALIVE for one timeout (doubled on each
- *   consecutive expiry), one more message may go (a probe credit): leaked
- *   credits are won back one per expiry, and the client never stalls. The
- *   outstanding entries are kept: most often the server is only busy and its
- *   buffer still holds them, and forgetting them would let the late ALIVEs
- *   for them open the window far beyond what the buffer can take.
+ * - If the window stays full with no ALIVE for one quiet period (an RTO
+ *   from the round trip, at least MIN_QUIET_MS for each client sharing the
+ *   server, doubled on each consecutive expiry), one more message may go (a
+ *   probe credit) if it fits this client's share of the server's buffer:
+ *   leaked credits are won back one per expiry, and the client never stalls. The outstanding entries are kept: most often the
+ *   server is only busy and its buffer still holds them, and forgetting them
+ *   would let the late ALIVEs for them open the window far beyond what the
+ *   buffer can take.
  * - After 3 consecutive expiries without any ALIVE the outstanding messages
  *   are taken as gone: the count restarts from zero with a window of one, and
  *   the threshold halves (like TCP after a retransmission timeout). Entries
  *   older than a second are always forgotten: no buffer holds them that long.
  * - The window grows like TCP's congestion window: by one per ALIVE up to a
  *   threshold (slow start), then by one per window.
+ * - The server's buffer is shared by all its clients, so the window is also
+ *   bounded by this client's share of it. The server numbers the messages it
+ *   sends from one counter for all sessions, so the gap between the sequence
+ *   numbers of two consecutive ALIVEs says how many messages the server sent
+ *   in between, to everyone: averaged ({@link ServerShare}), about one per
+ *   active client. By Little's law (every client waits in the same queue)
+ *   all clients together have about `window × gap` messages in flight;
+ *   keeping that under {@link SHARED_BUDGET} means `window ≤ SHARED_BUDGET /
+ *   gap` (never below one), and the byte budget is divided the same way.
+ *   Alone, the gap is 1
+ *   and nothing changes; a server that numbers per session looks like that.
  *
  * `maxWindow` 0 disables pacing (the classic unpaced client).
  *
  * @module
  */
 
-/** Bounds of the quiet period, in ms. */
+import { ServerShare } from "./server_share.ts";
+
+/** Bounds of the quiet period, in ms; the lower one is per client sharing the server. */
 export const MIN_QUIET_MS = 5;
 export const MAX_QUIET_MS = 1_000;
-/** Window in messages at the start (slow start grows it from here). */
-export const INITIAL_WINDOW = 4;
+/**
+ * Window in messages at the start (slow start grows it from here). One, so
+ * that many clients starting at once cannot overflow the server's buffer
+ * before they have learnt their share of it.
+ */
+export const INITIAL_WINDOW = 1;
+/**
+ * Messages all clients of one server may have in flight together: half of
+ * the about 256 small datagrams a default Linux socket buffer holds.
+ */
+export const SHARED_BUDGET = 128;
+/** Gaps between ALIVEs seen before the window may grow (one: from the second ALIVE on). */
+const MIN_SHARE_SAMPLES = 1;
+/** Fewest replies the share estimate averages over (it spans two windows). */
+const MIN_SHARE_SPAN = 4;
 /** Quiet period before the first round-trip sample. */
 const INITIAL_RTO_MS = 100;
+/**
+ * Quiet period before the first ALIVE. The HELLO's round trip says little
+ * about the data path: when many clients start at once the first ALIVE waits
+ * behind all of their first messages, and probing early would overflow the
+ * server's buffer. (A first ALIVE that is really lost costs one such wait.)
+ */
+export const FIRST_ALIVE_QUIET_MS = 1_000;
 /** Consecutive silent expiries after which the outstanding DATA are taken as gone. */
 export const EXPIRIES_BEFORE_RESET = 3;
 /** Unanswered entries older than this are forgotten (their ALIVE was lost). */
@@ -48,11 +83,13 @@ export interface PacingStats {
   resets: number;
   /** Smoothed round-trip time in ms, undefined before the first sample. */
   srttMs: number | undefined;
+  /** Average gap between the server sequence numbers of this client's replies (≈ active clients). */
+  share: number;
 }
 
 /** The ALIVE-clocked send window of one client. */
 export class PacingWindow {
-  readonly stats: PacingStats = { recoveries: 0, resets: 0, srttMs: undefined };
+  readonly stats: PacingStats = { recoveries: 0, resets: 0, srttMs: undefined, share: 1 };
   /** Send time and size of each unanswered DATA, oldest first. */
   #sentAt: number[] = [];
   #sizes: number[] = [];
@@ -68,6 +105,12 @@ export class PacingWindow {
   #silentExpiries = 0;
   /** Last ALIVE, or the send that ended a time with nothing outstanding. */
   #lastProgress = 0;
+  /** This client's share of the server, from the server's sequence numbers. */
+  readonly #share = new ServerShare();
+  /** Whether any ALIVE has arrived. */
+  #alivesSeen = false;
+  /** With less than one message of share, no DATA goes before this time. */
+  #spacedUntil = 0;
 
   /**
    * @param maxWindow most unanswered DATA; 0 = unpaced
@@ -85,19 +128,24 @@ export class PacingWindow {
 
   /** The current window in messages (at most `maxWindow`), not counting probe credits. */
   get window(): number {
-    return Math.max(1, Math.floor(this.#cwnd));
+    return Math.max(1, Math.floor(Math.min(this.#cwnd, this.#sharedCap())));
+  }
+
+  /** Messages this client may have in flight as its share of the server's buffer (at least 1). */
+  #sharedCap(): number {
+    return Math.max(1, SHARED_BUDGET / this.stats.share);
   }
 
   /**
-   * Whether a DATA of `size` payload bytes may be sent. With `now`, entries
-   * too old to be in any buffer are forgotten first.
+   * Whether a DATA (or GOODBYE) of `size` payload bytes may be sent at `now`.
+   * Entries too old to be in any buffer are forgotten first.
    */
-  canSend(size: number, now?: number): boolean {
+  canSend(size: number, now: number): boolean {
     if (this.maxWindow === 0) return true;
-    if (now !== undefined) this.#forgetAncient(now);
-    if (this.inFlight === 0) return true;
+    this.#forgetAncient(now);
+    if (this.inFlight === 0) return now >= this.#spacedUntil;
     return this.inFlight < this.window + this.#probes &&
-      this.#bytes + size <= this.maxBytes + this.#probes * size;
+      this.#bytes + size <= this.maxBytes / this.stats.share + this.#probes * size;
   }
 
   /** A DATA of `size` bytes was sent at `now`. */
@@ -107,6 +155,11 @@ export class PacingWindow {
     this.#sentAt.push(now);
     this.#sizes.push(size);
     this.#bytes += size;
+    // A share below one message: one message per round trip / share, so
+    // that all clients together keep about SHARED_BUDGET in flight.
+    const share = SHARED_BUDGET / this.stats.share;
+    const srtt = this.stats.srttMs;
+    this.#spacedUntil = share < 1 && srtt !== undefined ? now + srtt / share : 0;
   }
 
   /** A round-trip sample that is not tied to a DATA (the HELLO exchange). */
@@ -122,8 +175,19 @@ export class PacingWindow {
     }
   }
 
+  /**
+   * The sequence number of an ALIVE from the server, in arrival order:
+   * updates this client's estimated share of the server. (Not the HELLO's:
+   * the gap from it to the first ALIVE counts everyone's HELLOs.)
+   */
+  onServerSeq(seq: number): void {
+    this.#share.onReply(seq, Math.max(MIN_SHARE_SPAN, 2 * this.window));
+    this.stats.share = this.#share.value;
+  }
+
   /** An ALIVE arrived at `now`. */
   onAlive(now: number): void {
+    this.#alivesSeen = true;
     this.#lastProgress = now;
     this.#backoff = 1;
     this.#silentExpiries = 0;
@@ -132,15 +196,30 @@ export class PacingWindow {
     this.#bytes -= this.#sizes[this.#head];
     this.#head++;
     if (this.inFlight === 0) this.#probes = 0;
-    this.#cwnd += this.#cwnd < this.#ssthresh ? 1 : 1 / this.#cwnd;
-    if (this.#cwnd > this.maxWindow) this.#cwnd = this.maxWindow;
+    // Grow only once this client knows its share of the server (clients that
+    // start together must not all grow before they see one another), and only
+    // as far as the window can be used: not beyond the limit or the share.
+    if (this.#share.samples >= MIN_SHARE_SAMPLES) {
+      this.#cwnd += this.#cwnd < this.#ssthresh ? 1 : 1 / this.#cwnd;
+      this.#cwnd = Math.min(this.#cwnd, this.maxWindow, this.#sharedCap());
+    }
     this.#compact();
   }
 
-  /** When a window that is full (and has more to send) reopens without ALIVEs. */
-  recoverAt(): number | undefined {
-    if (this.maxWindow === 0 || this.inFlight === 0) return undefined;
-    return this.#lastProgress + this.quietMs;
+  /**
+   * When a window that keeps a message waiting opens without an ALIVE: the
+   * end of the quiet period while DATA are outstanding, else the end of the
+   * spacing. Ask only while a message waits (the window is closed).
+   */
+  pollTimeout(): number | undefined {
+    if (this.maxWindow === 0) return undefined;
+    if (this.inFlight > 0) return this.#lastProgress + this.quietMs;
+    return this.#spacedUntil > 0 ? this.#spacedUntil : undefined;
+  }
+
+  /** The time from `pollTimeout()` has come: a quiet period that passed is an expiry. */
+  handleTimeout(now: number): void {
+    if (this.inFlight > 0 && now >= this.#lastProgress + this.quietMs) this.onQuiet(now);
   }
 
   /**
@@ -153,7 +232,7 @@ export class PacingWindow {
     this.#backoff = Math.min(this.#backoff * 2, 1024);
     this.#lastProgress = now;
     if (this.#silentExpiries < EXPIRIES_BEFORE_RESET) {
-      this.#probes++;
+      if (this.#probeFits()) this.#probes++;
       return;
     }
     this.stats.resets++;
@@ -163,6 +242,16 @@ export class PacingWindow {
     this.#cwnd = 1;
   }
 
+  /**
+   * Whether one more message fits this client's share of the server's
+   * buffer. Not before the share is known: a crowd of clients that all
+   * probe at once is what overflows a buffer.
+   */
+  #probeFits(): boolean {
+    return this.#share.samples >= MIN_SHARE_SAMPLES &&
+      (this.inFlight + this.#probes + 1) * this.stats.share <= SHARED_BUDGET;
+  }
+
   /** The current quiet period, in ms. */
   get quietMs(): number {
     return Math.min(MAX_QUIET_MS, this.#rto() * this.#backoff);
@@ -170,8 +259,11 @@ export class PacingWindow {
 
   #rto(): number {
     const srtt = this.stats.srttMs;
+    if (!this.#alivesSeen) return FIRST_ALIVE_QUIET_MS;
     if (srtt === undefined) return INITIAL_RTO_MS;
-    return Math.max(MIN_QUIET_MS, srtt + 4 * this.#rttVar);
+    // A message waits behind those of every client the server is busy with,
+    // and a sudden crowd can raise the round trip faster than samples show.
+    return Math.max(MIN_QUIET_MS * this.stats.share, srtt + 4 * this.#rttVar);
   }
 
   #forgetAll(): void {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClientSession } from "../../lib/pudp/client_session.ts";
-import { MIN_QUIET_MS } from "../../lib/pudp/pacing.ts";
+import { FIRST_ALIVE_QUIET_MS, MIN_QUIET_MS } from "../../lib/pudp/pacing.ts";
 import { Command, decode, encode, P0P_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/net/transmit.ts";
 
@@ -10,8 +10,10 @@ const ID = 0x1234abcd;
 const T = 5000;
 const enc = new TextEncoder();
 
+let serverSeq = 0;
+/** A reply numbered like a server with no other clients: +1 per message. */
 function reply(command: number, sessionId = ID, magic?: number): Uint8Array {
-  return encode({ command, seq: 77, sessionId, payload: new Uint8Array() }, magic);
+  return encode({ command, seq: serverSeq++, sessionId, payload: new Uint8Array() }, magic);
 }
 
 function harness(opts: Partial<ConstructorParameters<typeof ClientSession>[1]> = {}) {
@@ -230,15 +232,19 @@ Deno.test("client: the magic is a setting", pure, () => {
 
 Deno.test("pacing: DATA beyond the window wait for ALIVEs; GOODBYE waits behind them", pure, () => {
   const h = ready({ window: 2 });
-  for (const s of ["a", "b", "c", "d"]) h.client.handleLine(enc.encode(s), 1);
-  assert.deepEqual(h.sent(), ["DATA 1 a", "DATA 2 b"]);
-  assert.equal(h.client.inFlight, 2);
+  for (const s of ["a", "b", "c", "d", "e"]) h.client.handleLine(enc.encode(s), 1);
+  assert.deepEqual(h.sent(), ["DATA 1 a"], "the window starts at one");
   h.from(Command.ALIVE, 2);
-  assert.deepEqual(h.sent(), ["DATA 3 c"]);
-  h.client.handleEof(3);
+  assert.deepEqual(h.sent(), ["DATA 2 b"], "one ALIVE says nothing about other clients yet");
+  h.from(Command.ALIVE, 3);
+  assert.deepEqual(h.sent(), ["DATA 3 c", "DATA 4 d"], "from the second it grows by one");
+  assert.equal(h.client.inFlight, 2);
+  h.client.handleEof(4);
   assert.deepEqual(h.sent(), [], "GOODBYE waits behind the queued line");
-  h.from(Command.ALIVE, 4);
-  assert.deepEqual(h.sent(), ["DATA 4 d", "GOODBYE 5"]);
+  h.from(Command.ALIVE, 5);
+  assert.deepEqual(h.sent(), ["DATA 5 e"]);
+  h.from(Command.ALIVE, 6);
+  assert.deepEqual(h.sent(), ["GOODBYE 6"], "GOODBYE takes a place in the window too");
 });
 
 Deno.test("pacing: window 0 sends unpaced", pure, () => {
@@ -249,9 +255,13 @@ Deno.test("pacing: window 0 sends unpaced", pure, () => {
 
 Deno.test("pacing: lost ALIVEs never stall the session; the SPEC timer still holds", pure, () => {
   const h = ready({ window: 2, timeoutMs: 60_000 }); // srtt 0: quiet = MIN_QUIET_MS
-  for (const s of ["a", "b", "c", "d", "e"]) h.client.handleLine(enc.encode(s), 10);
+  for (const s of ["y", "z", "a", "b", "c", "d", "e"]) h.client.handleLine(enc.encode(s), 10);
   h.client.handleEof(10);
-  assert.deepEqual(h.sent(), ["DATA 1 a", "DATA 2 b"]);
+  assert.equal(h.client.pollTimeout(), 10 + FIRST_ALIVE_QUIET_MS, "patient for the first ALIVE");
+  h.from(Command.ALIVE, 10);
+  h.from(Command.ALIVE, 10);
+  assert.deepEqual(h.sent(), ["DATA 1 y", "DATA 2 z", "DATA 3 a", "DATA 4 b"]);
+  // From now on no ALIVE comes.
   const recoverAt = h.client.pollTimeout()!;
   assert.equal(recoverAt, 10 + MIN_QUIET_MS);
   h.client.handleTimeout(recoverAt - 1);
@@ -266,15 +276,11 @@ Deno.test("pacing: lost ALIVEs never stall the session; the SPEC timer still hol
     last = at;
     h.client.handleTimeout(at);
     const now = h.sent();
-    assert.equal(
-      now.filter((m) => m.startsWith("DATA")).length,
-      1,
-      `one message per expiry: ${now}`,
-    );
+    assert.equal(now.length, 1, `one message per expiry: ${now}`);
     sent.push(...now);
   }
-  assert.deepEqual(sent, ["DATA 3 c", "DATA 4 d", "DATA 5 e", "GOODBYE 6"]);
-  assert.deepEqual(gaps, [MIN_QUIET_MS, 2 * MIN_QUIET_MS, 4 * MIN_QUIET_MS]);
+  assert.deepEqual(sent, ["DATA 5 c", "DATA 6 d", "DATA 7 e", "GOODBYE 8"]);
+  assert.deepEqual(gaps, [1, 2, 4, 8].map((k) => k * MIN_QUIET_MS));
   // Still nothing from the server: the closing timer ends it (exit 0 per SPEC).
   h.client.handleTimeout(h.client.pollTimeout()!);
   assert.deepEqual(h.client.result, { code: 0 });
@@ -307,4 +313,18 @@ Deno.test("backpressure: wantsLines turns false at the high-water mark and after
   assert.equal(h.client.wantsLines, true);
   h.client.handleEof(3);
   assert.equal(h.client.wantsLines, false);
+});
+
+Deno.test("backpressure: lines are wanted again only when the queue is down to half", pure, () => {
+  const h = ready({ highWater: 8, window: 1 });
+  h.sent();
+  for (let i = 0; i < 9; i++) h.client.handleLine(enc.encode("x"), 1);
+  // one DATA in flight, 8 queued: at the mark
+  assert.equal(h.client.wantsLines, false);
+  for (let n = 0; n < 3; n++) {
+    h.from(Command.ALIVE, 2);
+    assert.equal(h.client.wantsLines, false, `after ${n + 1} ALIVEs, 8-${n + 1} queued`);
+  }
+  h.from(Command.ALIVE, 2); // 4 queued: half
+  assert.equal(h.client.wantsLines, true);
 });

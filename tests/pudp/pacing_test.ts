@@ -5,14 +5,35 @@ import {
   MAX_QUIET_MS,
   MIN_QUIET_MS,
   PacingWindow,
+  SHARED_BUDGET,
 } from "../../lib/pudp/pacing.ts";
 
 const pure = { permissions: "none" } as const;
 
+let serverSeq = 0;
+/** An ALIVE from a server with no other clients: its numbers go up by one. */
+function alive(w: PacingWindow, now: number): void {
+  w.onServerSeq(serverSeq++);
+  w.onAlive(now);
+}
+
+/** A window that has seen enough ALIVEs (round trip 0) to be open to `maxWindow`, nothing in flight. */
+function grown(maxWindow: number, maxBytes: number): PacingWindow {
+  const w = new PacingWindow(maxWindow, maxBytes);
+  w.sampleRtt(0);
+  for (let i = 0; i < 100 * maxWindow && w.window < maxWindow; i++) {
+    w.onSend(1, 0);
+    alive(w, 0);
+  }
+  assert.equal(w.window, maxWindow);
+  assert.equal(w.inFlight, 0);
+  return w;
+}
+
 /** Sends while allowed (at most `limit`), returns how many went. */
 function fill(w: PacingWindow, now: number, size = 10, limit = 1000): number {
   let n = 0;
-  while (n < limit && w.canSend(size)) {
+  while (n < limit && w.canSend(size, now)) {
     w.onSend(size, now);
     n++;
   }
@@ -22,7 +43,7 @@ function fill(w: PacingWindow, now: number, size = 10, limit = 1000): number {
 Deno.test("pacing window: 0 means unpaced", pure, () => {
   const w = new PacingWindow(0, 100);
   assert.equal(fill(w, 0), 1000);
-  assert.equal(w.recoverAt(), undefined);
+  assert.equal(w.pollTimeout(), undefined);
 });
 
 Deno.test("pacing window: starts small and grows per ALIVE up to the limit", pure, () => {
@@ -30,10 +51,10 @@ Deno.test("pacing window: starts small and grows per ALIVE up to the limit", pur
   w.sampleRtt(1);
   assert.equal(fill(w, 0), INITIAL_WINDOW);
   let now = 0;
-  for (let round = 0; round < 20; round++) {
+  for (let round = 0; round < 40; round++) {
     now += 1;
     const n = w.inFlight;
-    for (let i = 0; i < n; i++) w.onAlive(now);
+    for (let i = 0; i < n; i++) alive(w, now);
     fill(w, now);
   }
   assert.equal(w.window, 32);
@@ -41,11 +62,11 @@ Deno.test("pacing window: starts small and grows per ALIVE up to the limit", pur
 });
 
 Deno.test("pacing window: one message is always allowed; bytes bound the rest", pure, () => {
-  const w = new PacingWindow(32, 1000);
-  assert.equal(w.canSend(5000), true, "nothing in flight");
+  const w = grown(32, 1000);
+  assert.equal(w.canSend(5000, 0), true, "nothing in flight");
   w.onSend(5000, 0);
-  assert.equal(w.canSend(1), false);
-  w.onAlive(1);
+  assert.equal(w.canSend(1, 0), false);
+  alive(w, 1);
   assert.equal(fill(w, 1, 400), 2);
 });
 
@@ -53,13 +74,12 @@ Deno.test(
   "pacing window: each silent expiry grants one probe; the third resets to one",
   pure,
   () => {
-    const w = new PacingWindow(32, 1 << 20);
-    w.sampleRtt(0); // quiet = MIN_QUIET_MS
+    const w = grown(32, 1 << 20); // quiet = MIN_QUIET_MS
     const first = fill(w, 100);
-    assert.equal(w.recoverAt(), 100 + MIN_QUIET_MS);
+    assert.equal(w.pollTimeout(), 100 + MIN_QUIET_MS);
     w.onQuiet(105);
     assert.equal(fill(w, 105), 1, "one probe");
-    assert.equal(w.recoverAt(), 105 + 2 * MIN_QUIET_MS, "doubled");
+    assert.equal(w.pollTimeout(), 105 + 2 * MIN_QUIET_MS, "doubled");
     w.onQuiet(115);
     assert.equal(fill(w, 115), 1, "another probe");
     assert.equal(w.inFlight, first + 2, "nothing forgotten yet");
@@ -69,7 +89,7 @@ Deno.test(
     assert.equal(fill(w, 135), 1, "window of one");
     for (let i = 0; i < 30; i++) w.onQuiet(200);
     assert.equal(w.quietMs, MAX_QUIET_MS, "bounded");
-    w.onAlive(300);
+    alive(w, 300);
     assert.equal(w.quietMs, MIN_QUIET_MS, "an ALIVE resets the backoff");
   },
 );
@@ -79,14 +99,8 @@ Deno.test(
   pure,
   () => {
     // The server stalls with a full window in its buffer, then answers it all.
-    const w = new PacingWindow(8, 1 << 20);
-    w.sampleRtt(0);
+    const w = grown(8, 1 << 20);
     let now = 0;
-    for (let r = 0; r < 10; r++) {
-      fill(w, now);
-      const n = w.inFlight;
-      for (let i = 0; i < n; i++) w.onAlive(now);
-    }
     fill(w, now);
     assert.equal(w.inFlight, 8);
     now += MIN_QUIET_MS;
@@ -95,7 +109,7 @@ Deno.test(
     let peak = w.inFlight;
     // The server wakes: 9 ALIVEs arrive; after each the client sends what it may.
     for (let i = 0; i < 9; i++) {
-      w.onAlive(++now);
+      alive(w, ++now);
       fill(w, now);
       peak = Math.max(peak, w.inFlight);
     }
@@ -117,5 +131,123 @@ Deno.test("pacing window: the quiet period follows the measured round trip", pur
   w.sampleRtt(40);
   assert.ok(w.quietMs >= 40, `quiet ${w.quietMs}`);
   w.onSend(1, 0);
-  assert.equal(w.recoverAt(), w.quietMs);
+  assert.equal(w.pollTimeout(), w.quietMs);
+});
+
+/** Feeds `count` replies with server sequence gaps of `gap`, answering one DATA each. */
+function replies(w: PacingWindow, count: number, gap: number, start = 0): number {
+  let seq = start;
+  for (let i = 0; i < count; i++) {
+    seq = (seq + gap) >>> 0;
+    w.onServerSeq(seq);
+    if (w.inFlight > 0) w.onAlive(i);
+    fill(w, i);
+  }
+  return seq;
+}
+
+Deno.test("pacing window: alone (gap 1) the share does not limit the window", pure, () => {
+  const w = new PacingWindow(32, 1 << 20);
+  w.sampleRtt(0);
+  fill(w, 0);
+  replies(w, 1000, 1);
+  assert.equal(w.window, 32);
+  assert.equal(w.stats.share, 1);
+});
+
+Deno.test(
+  "pacing window: sharing the server bounds the window to SHARED_BUDGET / gap",
+  pure,
+  () => {
+    for (const gap of [2, 16, 64, 200, 1000]) {
+      const w = new PacingWindow(32, 1 << 20);
+      w.sampleRtt(0);
+      fill(w, 0);
+      replies(w, 1000, gap);
+      const expected = Math.max(1, Math.min(32, Math.floor(SHARED_BUDGET / gap)));
+      assert.equal(w.window, expected, `gap ${gap}`);
+      assert.ok(w.inFlight <= expected, `gap ${gap}: ${w.inFlight} in flight`);
+    }
+  },
+);
+
+Deno.test("pacing window: the byte budget is shared the same way", pure, () => {
+  const w = new PacingWindow(32, 64_000);
+  w.sampleRtt(0);
+  fill(w, 0, 1000);
+  let seq = 0;
+  for (let i = 0; i < 200; i++) {
+    seq += 8;
+    w.onServerSeq(seq);
+    if (w.inFlight > 0) w.onAlive(i);
+    fill(w, i, 1000);
+  }
+  assert.ok(w.inFlight * 1000 <= 64_000 / 8 + 1000, `${w.inFlight} kB in flight`);
+});
+
+Deno.test("pacing window: repeated, reordered and wrapping server numbers", pure, () => {
+  const w = new PacingWindow(32, 1 << 20);
+  w.onServerSeq(0xffff_fffe);
+  w.onServerSeq(0xffff_ffff); // gap 1
+  w.onServerSeq(0); // wraps: gap 1
+  w.onServerSeq(0); // repeat: no sample
+  w.onServerSeq(0xffff_fff0); // older: no sample
+  assert.equal(w.stats.share, 1);
+});
+
+Deno.test("pacing window: a share below one message spaces the sends out", pure, () => {
+  const w = new PacingWindow(32, 1 << 20);
+  w.sampleRtt(10);
+  let seq = 0;
+  let now = 0;
+  for (let i = 0; i < 20; i++) {
+    w.onSend(1, now);
+    now += 10;
+    seq += 2 * SHARED_BUDGET; // twice as many clients as the budget
+    w.onServerSeq(seq);
+    w.onAlive(now);
+  }
+  assert.equal(w.window, 1);
+  assert.equal(w.stats.share, 2 * SHARED_BUDGET);
+  const sentAt = now;
+  w.onSend(1, sentAt);
+  w.onServerSeq(seq += 2 * SHARED_BUDGET);
+  w.onAlive(sentAt + 10);
+  // Half a message of share: one message per two round trips (srtt 10 ms).
+  assert.equal(w.canSend(1, sentAt + 10), false);
+  assert.equal(w.pollTimeout(), sentAt + 20);
+  assert.equal(w.canSend(1, sentAt + 20), true);
+});
+
+Deno.test("pacing window: no probe beyond the share; only the reset releases one", pure, () => {
+  const w = new PacingWindow(32, 1 << 20);
+  w.sampleRtt(0);
+  let seq = 0;
+  for (let i = 0; i < 5; i++) {
+    w.onSend(1, 0);
+    w.onServerSeq(seq += 200); // 200 clients: less than one message of share
+    w.onAlive(0);
+  }
+  const now = 10_000; // long after any spacing
+  w.onSend(1, now);
+  assert.equal(w.canSend(1, now), false);
+  w.handleTimeout(w.pollTimeout()!);
+  assert.equal(w.canSend(1, now), false, "a probe would not fit the share");
+  w.handleTimeout(w.pollTimeout()!);
+  assert.equal(w.canSend(1, now), false);
+  w.handleTimeout(w.pollTimeout()!);
+  assert.equal(w.stats.resets, 1);
+  assert.equal(w.inFlight, 0);
+});
+
+Deno.test("pacing window: no probe before the share is known", pure, () => {
+  const w = new PacingWindow(32, 1 << 20);
+  w.sampleRtt(0);
+  w.onSend(1, 0);
+  w.onServerSeq(1);
+  w.onAlive(1); // one ALIVE: no gap seen yet
+  w.onSend(1, 1);
+  w.handleTimeout(w.pollTimeout()!);
+  assert.equal(w.stats.recoveries, 1);
+  assert.equal(w.canSend(1, 1), false);
 });

@@ -1,0 +1,251 @@
+/**
+ * `deno task bench`: the pudp benchmark suite. A benchmark, not a test: it
+ * prints a table and writes bench/results.json; nothing here passes or fails
+ * on a number.
+ *
+ * - transfer: N lines (about 60 bytes each) from `pudp client` to `pudp
+ *   server` with stdout to a file, and the same client driving the bare
+ *   reflector (the baseline, bench/reflector.ts) in the same run, runs
+ *   interleaved, medians reported; the server's rate as a ratio of it;
+ * - unpaced: the same transfer with `--window 0` (the classic client);
+ * - fan-in: many concurrent `pudp client` processes;
+ * - sessions: sessions opened and closed per second, and the server's
+ *   resident memory per session held open.
+ *
+ * Usage: deno task bench [--lines N] [--runs N] [--clients N]
+ *        [--client-lines N] [--sessions N] [--held N] [--only a,b] [--out FILE]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { sourceCommand } from "../lib/cli/source_command.ts";
+import { BenchProcess, sleep } from "./processes.ts";
+import { SessionLoad } from "./session_load.ts";
+import {
+  type FanInRun,
+  type Receiver,
+  runFanIn,
+  runTransfer,
+  type TransferRun,
+  writeInput,
+} from "./transfer.ts";
+
+const SCENARIOS = ["transfer", "unpaced", "fanin", "sessions"] as const;
+type Scenario = typeof SCENARIOS[number];
+
+const { values } = parseArgs({
+  options: {
+    lines: { type: "string", default: "1000000" },
+    runs: { type: "string", default: "3" },
+    clients: { type: "string", default: "200" },
+    "client-lines": { type: "string", default: "1000" },
+    sessions: { type: "string", default: "100000" },
+    held: { type: "string", default: "10000" },
+    only: { type: "string", default: SCENARIOS.join(",") },
+    out: { type: "string", default: new URL("./results.json", import.meta.url).pathname },
+  },
+  strict: true,
+});
+
+function count(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`bench: --${name} must be a positive integer, not ${text}`);
+    Deno.exit(2);
+  }
+  return n;
+}
+
+const lines = count("lines", values.lines);
+const runs = count("runs", values.runs);
+const clients = count("clients", values.clients);
+const clientLines = count("client-lines", values["client-lines"]);
+const sessions = count("sessions", values.sessions);
+const held = count("held", values.held);
+const only = new Set(values.only.split(",")) as Set<string>;
+for (const s of only) {
+  if (!SCENARIOS.includes(s as Scenario)) {
+    console.error(`bench: unknown scenario ${s} (known: ${SCENARIOS.join(", ")})`);
+    Deno.exit(2);
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function machine() {
+  let cpu = "unknown CPU";
+  try {
+    cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? cpu;
+  } catch {
+    // not Linux
+  }
+  return {
+    date: new Date().toISOString(),
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    cpu,
+    cores: navigator.hardwareConcurrency,
+    deno: Deno.version.deno,
+  };
+}
+
+const tmp = await Deno.makeTempDir({ prefix: "pudp-bench-" });
+const results: Record<string, unknown> = { machine: machine() };
+const rows: string[][] = [];
+const log = (s: string) => console.error(`bench: ${s}`);
+
+try {
+  const m = results.machine as ReturnType<typeof machine>;
+  console.log(
+    `pudp bench, ${m.date.slice(0, 10)}: ${m.os}, ${m.cores} cores (${m.cpu}), Deno ${m.deno}`,
+  );
+
+  if (only.has("transfer") || only.has("unpaced")) {
+    const input = `${tmp}/input.txt`;
+    await writeInput(input, lines);
+    const out = `${tmp}/out.txt`;
+    if (only.has("transfer")) {
+      const by: Record<Receiver, TransferRun[]> = { pudp: [], reflector: [] };
+      for (let r = 0; r < runs; r++) {
+        // Alternate which goes first, so drift in machine load hits both.
+        const order: Receiver[] = r % 2 ? ["pudp", "reflector"] : ["reflector", "pudp"];
+        for (const receiver of order) {
+          const run = await runTransfer(receiver, input, lines, out);
+          log(`${receiver} run ${r + 1}: ${run.seconds.toFixed(2)} s, lost ${run.lost ?? "-"}`);
+          by[receiver].push(run);
+        }
+      }
+      const summary = (rs: TransferRun[]) => ({
+        runs: rs,
+        medianSeconds: median(rs.map((r) => r.seconds)),
+        medianRate: median(rs.map((r) => r.rate)),
+      });
+      const base = summary(by.reflector);
+      const pudp = summary(by.pudp);
+      const ratio = pudp.medianRate / base.medianRate;
+      results.transfer = { lines, reflector: base, pudp, ratio };
+      const cpu = (rs: TransferRun[]) =>
+        `client ${fmt(median(rs.map((r) => r.clientCpu ?? NaN)), 1)} s, ` +
+        `receiver ${fmt(median(rs.map((r) => r.receiverCpu ?? NaN)), 1)} s`;
+      rows.push([
+        `bare reflector (baseline), ${fmt(lines)} lines`,
+        `${fmt(base.medianSeconds, 2)} s`,
+        `${fmt(base.medianRate)} lines/s`,
+        "-",
+        "1.00",
+        cpu(by.reflector),
+      ]);
+      rows.push([
+        `pudp server, ${fmt(lines)} lines`,
+        `${fmt(pudp.medianSeconds, 2)} s`,
+        `${fmt(pudp.medianRate)} lines/s`,
+        fmt(Math.max(...by.pudp.map((r) => r.lost ?? 0))),
+        ratio.toFixed(2),
+        cpu(by.pudp),
+      ]);
+    }
+    if (only.has("unpaced")) {
+      const run = await runTransfer("pudp", input, lines, out, ["--window", "0"]);
+      log(`unpaced: ${run.seconds.toFixed(2)} s, lost ${run.lost}`);
+      results.unpaced = { lines, run };
+      rows.push([
+        `pudp server, ${fmt(lines)} lines, client --window 0`,
+        `${fmt(run.seconds, 2)} s`,
+        `${fmt(run.rate)} lines/s`,
+        `${fmt(run.lost ?? 0)} (${((run.lost ?? 0) / lines * 100).toFixed(1)}%)`,
+        "",
+        "",
+      ]);
+    }
+  }
+
+  if (only.has("fanin")) {
+    const run: FanInRun = await runFanIn(clients, clientLines, `${tmp}/fanin.txt`);
+    log(`fan-in: ${run.seconds.toFixed(2)} s, lost ${run.lost}`);
+    results.fanIn = run;
+    rows.push([
+      `fan-in, ${clients} clients x ${fmt(clientLines)} lines`,
+      `${fmt(run.seconds, 2)} s`,
+      `${fmt(run.rate)} msgs/s`,
+      fmt(run.lost) + (run.failedClients ? ` (${run.failedClients} clients failed)` : ""),
+      "",
+      "",
+    ]);
+  }
+
+  if (only.has("sessions")) {
+    results.sessions = await runSessions(sessions, held, rows);
+  }
+
+  printTable(rows);
+  await Deno.writeTextFile(values.out, JSON.stringify(results, null, 2) + "\n");
+  log(`wrote ${values.out}`);
+} finally {
+  await Deno.remove(tmp, { recursive: true });
+}
+
+async function runSessions(total: number, held: number, rows: string[][]) {
+  const server = () =>
+    new BenchProcess([...sourceCommand(), "server", "--host", "127.0.0.1", "--no-stdin", "0"]);
+  let cycled;
+  {
+    const s = server();
+    const load = new SessionLoad(await s.port());
+    cycled = await load.openAndClose(total, 64);
+    await load.dispose();
+    s.kill("SIGTERM");
+    await s.exit(30_000);
+  }
+  log(`sessions: ${cycled.completed} opened and closed in ${cycled.seconds.toFixed(2)} s`);
+  rows.push([
+    `sessions opened and closed, ${fmt(total)}`,
+    `${fmt(cycled.seconds, 2)} s`,
+    `${fmt(cycled.completed / cycled.seconds)} sessions/s`,
+    fmt(cycled.failed),
+    "",
+    "",
+  ]);
+
+  const s = server();
+  const load = new SessionLoad(await s.port());
+  await load.openAndClose(1_000, 64); // warm up: code compiled, heap grown
+  await sleep(500);
+  const before = s.rssBytes();
+  const ids: number[] = [];
+  const opened = await load.open(held, 64, ids);
+  await sleep(500);
+  const after = s.rssBytes();
+  await load.close(ids, 64);
+  await load.dispose();
+  s.kill("SIGTERM");
+  await s.exit(30_000);
+  const perSession = before !== undefined && after !== undefined
+    ? (after - before) / opened.completed
+    : undefined;
+  log(`held: ${opened.completed} open, RSS ${before} -> ${after}`);
+  rows.push([
+    `sessions held open, ${fmt(held)}`,
+    "",
+    perSession === undefined ? "n/a" : `${fmt(perSession)} bytes RSS/session`,
+    fmt(opened.failed),
+    "",
+    before === undefined
+      ? ""
+      : `RSS ${fmt(before / 2 ** 20, 1)} -> ${fmt(after! / 2 ** 20, 1)} MiB`,
+  ]);
+  return { cycled, held: { ...opened, rssBefore: before, rssAfter: after, perSession } };
+}
+
+function printTable(rows: string[][]) {
+  const head = ["scenario", "time", "rate", "lost", "vs baseline", "CPU / notes"];
+  const all = [head, ...rows];
+  const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  for (const r of all) {
+    console.log(r.map((c, i) => (c ?? "").padEnd(widths[i])).join("  ").trimEnd());
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * How many clients a PUDP server is busy with, seen from one client, as a
+ * pure object.
+ *
+ * How this works: the server numbers every message it sends from one counter
+ * shared by all sessions (SPEC). Between two replies to this client the
+ * counter moves by one, plus one for every message the server sent to
+ * someone else in between. So the average gap over the last few replies is
+ * the server's total message rate divided by this client's: about the number
+ * of clients sending as fast as this one. Averaging over a span (not a
+ * moving average per reply) matters: a client's replies come in bursts, gap 1
+ * inside a burst and a large gap between bursts.
+ *
+ * A gap after an idle pause says nothing about now, so each gap counts at
+ * most {@link MAX_GAP}; a repeat counts as 1, and an older number
+ * (reordering) is ignored.
+ *
+ * @module
+ */
+
+/** The most one gap between replies counts. */
+export const MAX_GAP = 1024;
+/** Most replies the average can span. */
+export const MAX_SPAN = 64;
+
+/** The server's sequence numbers, as this client receives them. */
+export class ServerShare {
+  /** Cumulative clamped gap after each reply, in a ring of MAX_SPAN + 1. */
+  readonly #positions = new Float64Array(MAX_SPAN + 1);
+  #replies = 0;
+  #position = 0;
+  #last: number | undefined;
+  #value = 1;
+
+  /** Average gap between the server's replies to this client (1 before any gap is seen). */
+  get value(): number {
+    return this.#value;
+  }
+
+  /** Gaps seen so far (the estimate means little before a few). */
+  get samples(): number {
+    return Math.max(0, this.#replies - 1);
+  }
+
+  /** A reply with the server's sequence number `seq`; averages over the last `span` gaps. */
+  onReply(seq: number, span: number): void {
+    if (this.#last !== undefined) {
+      const gap = (seq - this.#last) >>> 0;
+      if (gap >= 2 ** 31) return; // older than the last: reordered
+      // A repeat (gap 0: a duplicate, or a server that does not count) says
+      // nothing about sharing: it counts as 1.
+      this.#position += Math.min(Math.max(gap, 1), MAX_GAP);
+    }
+    this.#last = seq;
+    const size = this.#positions.length;
+    this.#positions[this.#replies % size] = this.#position;
+    this.#replies++;
+    const n = Math.min(this.#replies - 1, Math.max(1, Math.floor(span)), MAX_SPAN);
+    if (n === 0) return;
+    const then = this.#positions[(this.#replies - 1 - n) % size];
+    this.#value = Math.max(1, (this.#position - then) / n);
+  }
+}

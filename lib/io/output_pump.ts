@@ -6,10 +6,28 @@
  * batch under load, an immediate write when idle. Callers `kick()` after
  * every event and can wait for the pump to catch up (backpressure).
  *
+ * Writes to a file finish at once, which would make every batch one line.
+ * With {@link Coalescing}, a write starts at most every `intervalMs` unless
+ * `batchBytes` are waiting: the first line after a pause is written at once,
+ * lines under load are delayed by at most `intervalMs`.
+ *
  * @module
  */
 
+import { Alarm } from "./alarm.ts";
 import { SerialLoop } from "./serial_loop.ts";
+
+/** How an {@link OutputPump} gathers output into fewer writes. */
+export interface Coalescing {
+  /** Least time between the starts of two writes, in ms. */
+  intervalMs: number;
+  /** Write at once when this many bytes wait. */
+  batchBytes: number;
+  /** Bytes waiting in the source. */
+  pending: () => number;
+  /** Clock in ms. */
+  clock: () => number;
+}
 
 /** Anything with Deno's `write` contract (may write fewer bytes than given). */
 export interface ByteWriter {
@@ -20,16 +38,22 @@ export interface ByteWriter {
 export class OutputPump {
   readonly #loop: SerialLoop<Uint8Array>;
   #error: unknown;
+  readonly #alarm: Alarm | undefined;
+  #lastWriteAt = -Infinity;
+  #flushing = 0;
 
   /**
    * @param writer where the bytes go (usually Deno.stdout)
    * @param source returns everything pending (an empty array when nothing is)
+   * @param coalescing gather output into fewer writes (see {@link Coalescing})
    */
   constructor(
     readonly writer: ByteWriter,
     readonly source: () => Uint8Array,
+    readonly coalescing?: Coalescing,
   ) {
     this.#loop = new SerialLoop(() => this.#take(), (bytes) => this.#write(bytes));
+    if (coalescing) this.#alarm = new Alarm(coalescing.clock, () => this.kick());
   }
 
   /** Starts writing if there may be output and no write is in flight. */
@@ -44,14 +68,34 @@ export class OutputPump {
 
   /** Resolves when everything the source had is written, or the pump failed. */
   async flush(): Promise<void> {
-    this.kick();
-    await this.#loop.idle();
+    this.#flushing++;
+    try {
+      this.kick();
+      await this.#loop.idle();
+    } finally {
+      this.#flushing--;
+    }
+  }
+
+  /** Stops the coalescing timer (the pump still writes when kicked or flushed). */
+  close(): void {
+    this.#alarm?.cancel();
   }
 
   #take(): Uint8Array | undefined {
     if (this.#error !== undefined) return undefined;
+    const c = this.coalescing;
+    if (c && this.#flushing === 0) {
+      const writeAt = this.#lastWriteAt + c.intervalMs;
+      if (c.clock() < writeAt && c.pending() < c.batchBytes) {
+        if (c.pending() > 0) this.#alarm!.set(writeAt);
+        return undefined;
+      }
+    }
     const bytes = this.source();
-    return bytes.length === 0 ? undefined : bytes;
+    if (bytes.length === 0) return undefined;
+    if (c) this.#lastWriteAt = c.clock();
+    return bytes;
   }
 
   async #write(bytes: Uint8Array): Promise<void> {

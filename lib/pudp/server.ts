@@ -29,6 +29,19 @@ export interface ServerConfig extends Omit<ServerOptions, "escapeOutput"> {
 
 /** Stop reading the socket while this much output waits for stdout. */
 const OUTPUT_HIGH_WATER = 4 << 20;
+/**
+ * Output coalescing: a write at most every 2 ms unless 64 KiB wait. SPEC
+ * wants a line on stdout within 10 ms; under load this makes one write of
+ * about a hundred lines instead of one per line.
+ */
+const OUTPUT_INTERVAL_MS = 2;
+const OUTPUT_BATCH_BYTES = 64 * 1024;
+/**
+ * Replies sent at once. Their order does not matter (ALIVEs are alike, and a
+ * client handles GOODBYE whenever it comes); overlapping them saves an
+ * event-loop turn per datagram.
+ */
+const SENDS_IN_FLIGHT = 64;
 
 /** The summary line printed to stderr at exit. */
 export function summaryLine(s: ServerStats): string {
@@ -66,8 +79,13 @@ export async function runServer(
 
   const sender = new DatagramSender(socket, (e, t) => {
     if (config.verbose) log(`cannot send to ${formatAddress(t.to)}: ${errorText(e)}`);
+  }, SENDS_IN_FLIGHT);
+  const pump = new OutputPump(Deno.stdout, () => machine.pollOutput(), {
+    intervalMs: OUTPUT_INTERVAL_MS,
+    batchBytes: OUTPUT_BATCH_BYTES,
+    pending: () => machine.pendingOutput,
+    clock,
   });
-  const pump = new OutputPump(Deno.stdout, () => machine.pollOutput());
   const alarm = new Alarm(clock, () => {
     machine.handleTimeout(clock());
     afterEvent();
@@ -112,6 +130,7 @@ export async function runServer(
   socket.close();
   await receiving;
   await pump.flush();
+  pump.close();
   if (pump.error !== undefined) failure ??= `cannot write to stdout: ${errorText(pump.error)}`;
   log(summaryLine(machine.stats));
   if (failure !== undefined) {

@@ -62,3 +62,56 @@ Deno.test("pump: a write error stops the pump and is reported", pure, async () =
   await pump.flush();
   assert.match(String(pump.error), /Broken pipe/);
 });
+
+function coalescingPump(intervalMs: number, batchBytes: number) {
+  const buf = new ByteBuffer();
+  const w = recorder();
+  const clock = () => performance.now();
+  const pump = new OutputPump(w, () => buf.take(), {
+    intervalMs,
+    batchBytes,
+    pending: () => buf.length,
+    clock,
+  });
+  const add = (s: string) => {
+    buf.append(enc.encode(s));
+    pump.kick();
+  };
+  return { w, pump, add };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+Deno.test("pump coalescing: the first line after a pause is written at once", pure, async () => {
+  const { w, pump, add } = coalescingPump(50, 1 << 20);
+  add("first\n");
+  await tick();
+  assert.deepEqual(w.writes, ["first\n"]);
+  pump.close();
+});
+
+Deno.test("pump coalescing: lines within the interval go out together, on time", pure, async () => {
+  const { w, pump, add } = coalescingPump(30, 1 << 20);
+  add("a\n");
+  await tick();
+  add("b\n");
+  add("c\n");
+  await tick();
+  assert.deepEqual(w.writes, ["a\n"], "b and c wait for the interval");
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(w.writes, ["a\n", "b\nc\n"], "and are written without another kick");
+  pump.close();
+});
+
+Deno.test("pump coalescing: a full batch and flush() do not wait", pure, async () => {
+  const { w, pump, add } = coalescingPump(10_000, 4);
+  add("a\n");
+  await tick();
+  add("bcdef\n"); // at least batchBytes
+  await tick();
+  assert.deepEqual(w.writes, ["a\n", "bcdef\n"]);
+  add("g\n");
+  await pump.flush();
+  assert.deepEqual(w.writes, ["a\n", "bcdef\n", "g\n"]);
+  pump.close();
+});

@@ -40,3 +40,35 @@ Deno.test("sender: a failed send is reported and later ones still go", pure, asy
   assert.deepEqual(sent, [0, 2]);
   assert.deepEqual(errors, [1]);
 });
+
+Deno.test(
+  "sender: with maxInFlight N, at most N sends overlap and all complete",
+  pure,
+  async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const sent: number[] = [];
+    const sender = new DatagramSender(
+      {
+        async send(data) {
+          peak = Math.max(peak, ++inFlight);
+          await new Promise((r) => setTimeout(r, data[0] % 3));
+          inFlight--;
+          sent.push(data[0]);
+          return data.length;
+        },
+      },
+      () => assert.fail("no error expected"),
+      4,
+    );
+    for (let i = 0; i < 40; i++) sender.push({ data: new Uint8Array([i]), to });
+    await sender.drained();
+    assert.equal(peak, 4);
+    assert.deepEqual([...sent].sort((a, b) => a - b), [...Array(40).keys()]);
+  },
+);
+
+Deno.test("sender: drained() with nothing queued resolves at once", pure, async () => {
+  const sender = new DatagramSender({ send: () => Promise.resolve(0) }, () => {});
+  await sender.drained();
+});

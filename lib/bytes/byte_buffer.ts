@@ -39,6 +39,21 @@ export class ByteBuffer {
     this.#len += bytes.length;
   }
 
+  /**
+   * Appends a copy of `bytes` from index `start` on. Short ranges are copied
+   * byte by byte, which costs less than making a view for `set`.
+   */
+  appendFrom(bytes: Uint8Array, start: number): void {
+    const n = bytes.length - start;
+    if (n <= 0) return;
+    if (n > 256) return this.append(bytes.subarray(start));
+    this.#reserve(n);
+    const buf = this.#buf;
+    let at = this.#len;
+    for (let i = start; i < bytes.length; i++) buf[at++] = bytes[i];
+    this.#len = at;
+  }
+
   /** Appends one byte. */
   appendByte(byte: number): void {
     this.#reserve(1);

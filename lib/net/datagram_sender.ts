@@ -34,11 +34,13 @@ export class DatagramSender {
    * @param socket where to send
    * @param onError called with each failed send; sending goes on
    * @param maxInFlight sends overlapped at most (1: strictly in order)
+   * @param onDone called with each datagram once its send has finished (to reuse its memory)
    */
   constructor(
     readonly socket: DatagramSink,
     readonly onError: (error: unknown, t: Transmit) => void,
     maxInFlight = 1,
+    readonly onDone?: (t: Transmit) => void,
   ) {
     this.#maxInFlight = Math.max(1, maxInFlight);
   }
@@ -62,16 +64,17 @@ export class DatagramSender {
       this.#inFlight++;
       this.socket.send(t.data, { transport: "udp", hostname: t.to.hostname, port: t.to.port })
         .then(
-          () => this.#sent(),
+          () => this.#sent(t),
           (e) => {
             this.onError(e, t);
-            this.#sent();
+            this.#sent(t);
           },
         );
     }
   }
 
-  #sent(): void {
+  #sent(t: Transmit): void {
+    this.onDone?.(t);
     this.#inFlight--;
     this.#startSends();
     if (this.#inFlight === 0 && this.#queue.size === 0) {

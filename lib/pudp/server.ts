@@ -77,9 +77,14 @@ export async function runServer(
     }
   };
 
-  const sender = new DatagramSender(socket, (e, t) => {
-    if (config.verbose) log(`cannot send to ${formatAddress(t.to)}: ${errorText(e)}`);
-  }, SENDS_IN_FLIGHT);
+  const sender = new DatagramSender(
+    socket,
+    (e, t) => {
+      if (config.verbose) log(`cannot send to ${formatAddress(t.to)}: ${errorText(e)}`);
+    },
+    SENDS_IN_FLIGHT,
+    (t) => machine.recycle(t),
+  );
   const pump = new OutputPump(Deno.stdout, () => machine.pollOutput(), {
     intervalMs: OUTPUT_INTERVAL_MS,
     batchBytes: OUTPUT_BATCH_BYTES,

@@ -55,11 +55,14 @@ export class SessionLines {
     this.#prefix = hexSessionId(sessionId) + " ";
   }
 
-  /** `0x%08x [seq] <payload>`; escaped when `escape` is set. */
-  data(out: ByteBuffer, seq: number, payload: Uint8Array, escape: boolean): void {
+  /**
+   * `0x%08x [seq] <payload>`, the payload being `datagram` from byte `start`
+   * on; escaped when `escape` is set.
+   */
+  data(out: ByteBuffer, seq: number, datagram: Uint8Array, start: number, escape: boolean): void {
     this.#head(out, seq);
-    if (escape) appendEscaped(out, payload);
-    else out.append(payload);
+    if (escape) appendEscaped(out, datagram.subarray(start));
+    else out.appendFrom(datagram, start);
     out.appendByte(0x0a);
   }
 

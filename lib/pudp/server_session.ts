@@ -14,10 +14,18 @@
  * of the last → `Duplicate packet!`; older, a too-large gap or a command that
  * has no place inside a session → protocol error (GOODBYE, close).
  *
- * Deadlines: every session has the same timeout, so the session that was
- * active least recently expires first. The Map is kept in that order (a
- * session is moved to the end whenever it is active), which makes the
- * earliest deadline the first entry: one timer serves all sessions.
+ * Deadlines: every session has the same timeout, so the Map, in insertion
+ * order, is a queue of deadlines: one timer serves all sessions. Moving a
+ * session to the end on every message would cost two Map operations per
+ * message, so the queue is lazy (like a timer wheel's cascade): a message
+ * only moves `deadline`; each session keeps the `queuedDeadline` it had when
+ * it was put at the end, which is never later than its real one. When the
+ * timer fires, sessions at the front whose real deadline has moved are put
+ * at the end again; the others have expired.
+ *
+ * No allocation per message: headers are decoded into one reused object,
+ * payloads are copied straight from the receive buffer into the output, and
+ * reply datagrams are reused once the driver hands them back (`recycle`).
  *
  * @module
  */
@@ -28,9 +36,9 @@ import type { PeerAddress, Transmit } from "../net/transmit.ts";
 import { SessionLines } from "./server_output.ts";
 import {
   Command,
-  decode,
+  decodeHeader,
+  type Header,
   HEADER_SIZE,
-  type Message,
   PUDP_MAGIC,
   WireError,
   writeHeader,
@@ -85,7 +93,18 @@ interface Session {
   expected: number;
   /** Time at which the session expires unless a message arrives. */
   deadline: number;
+  /** `deadline` when the session was last put at the end of the queue (≤ deadline). */
+  queuedDeadline: number;
 }
+
+/** A reply datagram; reused after the driver hands it back. */
+interface Reply {
+  data: Uint8Array;
+  to: PeerAddress;
+}
+
+/** Most sent replies kept for reuse. */
+const REPLY_POOL = 1024;
 
 /** All sessions of one PUDP server. */
 export class ServerSessions {
@@ -103,6 +122,8 @@ export class ServerSessions {
   readonly #sessions = new Map<number, Session>();
   readonly #out = new ByteBuffer(64 * 1024);
   readonly #tx = new Fifo<Transmit>();
+  readonly #header: Header = { command: 0, seq: 0, sessionId: 0 };
+  readonly #replyPool: Reply[] = [];
   /** Sequence number of the next message the server sends, shared by all sessions. */
   #nextSeq = 0;
 
@@ -117,9 +138,9 @@ export class ServerSessions {
 
   /** Handles one arriving datagram. `bytes` may be reused by the caller afterwards. */
   handleDatagram(bytes: Uint8Array, from: PeerAddress, now: number): void {
-    let msg: Message;
+    const msg = this.#header;
     try {
-      msg = decode(bytes, this.options.magic);
+      decodeHeader(bytes, this.options.magic, msg);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
       this.stats.dropped++;
@@ -155,7 +176,7 @@ export class ServerSessions {
     switch (msg.command) {
       case Command.DATA:
         this.#send(session, Command.ALIVE);
-        session.lines.data(this.#out, msg.seq, msg.payload, this.options.escapeOutput);
+        session.lines.data(this.#out, msg.seq, bytes, HEADER_SIZE, this.options.escapeOutput);
         return;
       case Command.GOODBYE:
         this.#send(session, Command.GOODBYE);
@@ -169,8 +190,16 @@ export class ServerSessions {
 
   /** Closes every session whose deadline is at or before `now`. */
   handleTimeout(now: number): void {
+    // Sessions put back at the end come after every session that was there
+    // before, and their queuedDeadline is later than now: the loop stops there.
     for (const session of this.#sessions.values()) {
-      if (session.deadline > now) break; // ordered by deadline
+      if (session.queuedDeadline > now) break; // the queue is ordered by queuedDeadline
+      if (session.deadline > now) {
+        this.#sessions.delete(session.id);
+        session.queuedDeadline = session.deadline;
+        this.#sessions.set(session.id, session);
+        continue;
+      }
       this.stats.timeouts++;
       this.#send(session, Command.GOODBYE);
       this.#close(session);
@@ -185,15 +214,20 @@ export class ServerSessions {
     }
   }
 
-  /** The earliest session deadline, or undefined when no session is open. */
+  /** When to call `handleTimeout` (at or before the earliest deadline), or undefined without sessions. */
   pollTimeout(): number | undefined {
-    for (const session of this.#sessions.values()) return session.deadline;
+    for (const session of this.#sessions.values()) return session.queuedDeadline;
     return undefined;
   }
 
   /** The next datagram to send, or undefined. */
   pollTransmit(): Transmit | undefined {
     return this.#tx.shift();
+  }
+
+  /** Hands back a datagram from `pollTransmit()` that has been sent: its memory is reused. */
+  recycle(t: Transmit): void {
+    if (this.#replyPool.length < REPLY_POOL) this.#replyPool.push(t as Reply);
   }
 
   /** All stdout bytes produced since the last call (empty when none). */
@@ -206,7 +240,7 @@ export class ServerSessions {
     return this.#out.length;
   }
 
-  #create(msg: Message, from: PeerAddress, now: number): void {
+  #create(msg: Header, from: PeerAddress, now: number): void {
     if (this.#sessions.size >= this.options.maxSessions) {
       this.stats.dropped++;
       return;
@@ -217,6 +251,7 @@ export class ServerSessions {
       lines: new SessionLines(msg.sessionId),
       expected: msg.seq + 1,
       deadline: now + this.options.timeoutMs,
+      queuedDeadline: now + this.options.timeoutMs,
     };
     this.#sessions.set(session.id, session);
     this.stats.sessions++;
@@ -227,8 +262,6 @@ export class ServerSessions {
 
   #touch(session: Session, now: number): void {
     session.deadline = now + this.options.timeoutMs;
-    this.#sessions.delete(session.id);
-    this.#sessions.set(session.id, session);
   }
 
   #protocolError(session: Session): void {
@@ -243,9 +276,10 @@ export class ServerSessions {
   }
 
   #send(session: Session, command: number): void {
-    const data = new Uint8Array(HEADER_SIZE);
-    writeHeader(data, command, this.#nextSeq, session.id, this.options.magic);
+    const reply = this.#replyPool.pop() ?? { data: new Uint8Array(HEADER_SIZE), to: session.peer };
+    reply.to = session.peer;
+    writeHeader(reply.data, command, this.#nextSeq, session.id, this.options.magic);
     this.#nextSeq = (this.#nextSeq + 1) >>> 0;
-    this.#tx.push({ data, to: session.peer });
+    this.#tx.push(reply);
   }
 }

@@ -125,25 +125,36 @@ export function encode(msg: Message, magic: number = PUDP_MAGIC): Uint8Array {
 
 const EMPTY = new Uint8Array(0);
 
+/** The header fields of a message (the payload is the rest of the datagram). */
+export type Header = Omit<Message, "payload">;
+
 /**
- * Decodes one datagram. The payload is a view into `bytes` (copy it to keep it
- * past the next receive into the same buffer). Throws WireError if the datagram
- * is shorter than a header or has another magic or version.
+ * Decodes the header of one datagram into `into` (reused by a server, so a
+ * message costs no allocation). Throws WireError if the datagram is shorter
+ * than a header or has another magic or version.
  */
-export function decode(bytes: Uint8Array, magic: number = PUDP_MAGIC): Message {
+export function decodeHeader(bytes: Uint8Array, magic: number, into: Header): void {
   if (bytes.length < HEADER_SIZE) {
     throw new WireError(`datagram of ${bytes.length} bytes is shorter than a header`);
   }
   const got = (bytes[0] << 8) | bytes[1];
   if (got !== magic) throw new WireError(`bad magic 0x${got.toString(16).padStart(4, "0")}`);
   if (bytes[2] !== VERSION) throw new WireError(`unsupported version ${bytes[2]}`);
-  const command = bytes[3];
-  return {
-    command,
-    seq: readU32(bytes, 4),
-    sessionId: readU32(bytes, 8),
-    payload: command === Command.DATA ? bytes.subarray(HEADER_SIZE) : EMPTY,
-  };
+  into.command = bytes[3];
+  into.seq = readU32(bytes, 4);
+  into.sessionId = readU32(bytes, 8);
+}
+
+/**
+ * Decodes one datagram. The payload is a view into `bytes` (copy it to keep it
+ * past the next receive into the same buffer). Throws WireError if the datagram
+ * is shorter than a header or has another magic or version.
+ */
+export function decode(bytes: Uint8Array, magic: number = PUDP_MAGIC): Message {
+  const header = { command: 0, seq: 0, sessionId: 0 };
+  decodeHeader(bytes, magic, header);
+  const payload = header.command === Command.DATA ? bytes.subarray(HEADER_SIZE) : EMPTY;
+  return { ...header, payload };
 }
 
 function readU32(b: Uint8Array, at: number): number {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "npm:fast-check@4.10.2";
 import { ServerSessions } from "../../lib/pudp/server_session.ts";
 import { Command, decode, encode, type Message, P0P_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/net/transmit.ts";
@@ -244,6 +245,10 @@ Deno.test(
     h.server.handleDatagram(dgram(Command.DATA, 1, "keep", 1), A, 3000); // session 1 now until 8000
     h.lines();
     h.sent();
+    // The deadline queue is lazy: session 1 still sits in its old place.
+    assert.equal(h.server.pollTimeout(), 5000);
+    h.server.handleTimeout(5000);
+    assert.deepEqual(h.lines(), [], "an early timer closes nothing");
     assert.equal(h.server.pollTimeout(), 6000);
     h.server.handleTimeout(5999);
     assert.deepEqual(h.lines(), []);
@@ -266,7 +271,51 @@ Deno.test("server: a duplicate also counts as activity", pure, () => {
   const h = opened({ timeoutMs: 100 });
   h.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 50);
   h.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 120);
+  h.server.handleTimeout(h.server.pollTimeout()!); // early: the queue is lazy
+  assert.equal(h.server.openSessions, 1);
   assert.equal(h.server.pollTimeout(), 220);
+});
+
+Deno.test("server: the lazy deadline queue closes exactly the expired sessions", pure, () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 300 })), {
+        maxLength: 60,
+      }),
+      (events) => {
+        const timeout = 100;
+        const h = harness({ timeoutMs: timeout });
+        const deadline = new Map<number, number>();
+        const nextSeq = new Map<number, number>();
+        let now = 0;
+        for (const [id, step] of events) {
+          now += step;
+          // Let the timer fire as the driver would, then check against the model.
+          for (let at = h.server.pollTimeout(); at !== undefined && at <= now;) {
+            assert.ok(at >= 0);
+            h.server.handleTimeout(at);
+            for (const [sid, d] of deadline) if (d <= at) deadline.delete(sid);
+            const next = h.server.pollTimeout();
+            assert.ok(next === undefined || next > at, "the timer makes progress");
+            at = next;
+          }
+          assert.equal(h.server.openSessions, deadline.size);
+          const open = deadline.has(id + 1);
+          const seq = open ? nextSeq.get(id + 1)! : 0;
+          const peer = { hostname: "127.0.0.1", port: 5000 + id };
+          h.server.handleDatagram(
+            dgram(open ? Command.DATA : Command.HELLO, seq, "x", id + 1),
+            peer,
+            now,
+          );
+          deadline.set(id + 1, now + timeout);
+          nextSeq.set(id + 1, seq + 1);
+          const first = h.server.pollTimeout()!;
+          assert.ok(first <= Math.min(...deadline.values()), "never later than a deadline");
+        }
+      },
+    ),
+  );
 });
 
 Deno.test("server: shutdown says GOODBYE to every session", pure, () => {
@@ -315,4 +364,20 @@ Deno.test("server: HELLOs beyond --max-sessions are dropped and counted", pure, 
   assert.equal(h.server.openSessions, 2);
   assert.equal(h.server.stats.dropped, 1);
   assert.equal(h.lines().length, 2);
+});
+
+Deno.test("server: a recycled reply's memory is reused for the next one", pure, () => {
+  const h = opened();
+  h.server.handleDatagram(dgram(Command.DATA, 1, "a"), A, 1);
+  const first = h.server.pollTransmit()!;
+  const firstSeq = decode(first.data).seq;
+  h.server.recycle(first);
+  h.server.handleDatagram(dgram(Command.DATA, 2, "b"), A, 2);
+  const second = h.server.pollTransmit()!;
+  assert.equal(second.data, first.data, "same bytes reused");
+  const m = decode(second.data);
+  assert.deepEqual([m.command, m.seq, m.sessionId], [Command.ALIVE, firstSeq + 1, ID]);
+  // Without recycling, each reply has its own bytes.
+  h.server.handleDatagram(dgram(Command.DATA, 3, "c"), A, 3);
+  assert.notEqual(h.server.pollTransmit()!.data, second.data);
 });

@@ -129,9 +129,14 @@ try {
       const pudp = summary(by.pudp);
       const ratio = pudp.medianRate / base.medianRate;
       results.transfer = { lines, reflector: base, pudp, ratio };
-      const cpu = (rs: TransferRun[]) =>
-        `client ${fmt(median(rs.map((r) => r.clientCpu ?? NaN)), 1)} s, ` +
-        `receiver ${fmt(median(rs.map((r) => r.receiverCpu ?? NaN)), 1)} s`;
+      // CPU time says who limits the rate (a process near 100% of its wall
+      // time), and the receiver's CPU per line is its cost per message
+      // whoever the bottleneck is.
+      const cpu = (rs: TransferRun[]) => {
+        const receiver = median(rs.map((r) => r.receiverCpu ?? NaN));
+        return `client ${fmt(median(rs.map((r) => r.clientCpu ?? NaN)), 1)} s, ` +
+          `receiver ${fmt(receiver, 1)} s = ${fmt(receiver / lines * 1e6, 1)} µs/line`;
+      };
       rows.push([
         `bare reflector (baseline), ${fmt(lines)} lines`,
         `${fmt(base.medianSeconds, 2)} s`,

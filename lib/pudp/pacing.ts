@@ -53,12 +53,17 @@ export const MAX_QUIET_MS = 1_000;
  */
 export const INITIAL_WINDOW = 1;
 /**
- * Messages all clients of one server may have in flight together: half of
- * the about 256 small datagrams a default Linux socket buffer holds.
+ * Messages all clients of one server may have in flight together: a quarter
+ * of the about 256 small datagrams a default Linux socket buffer holds. The
+ * rest is room for clients that have not learnt their share yet (one
+ * message each) and for the noise of a busy machine.
  */
-export const SHARED_BUDGET = 128;
-/** Gaps between ALIVEs seen before the window may grow (one: from the second ALIVE on). */
-const MIN_SHARE_SAMPLES = 1;
+export const SHARED_BUDGET = 64;
+/**
+ * Gaps between ALIVEs averaged before the window may grow or a probe go
+ * (from the fifth ALIVE on): one gap can be far from the truth.
+ */
+const MIN_SHARE_SAMPLES = 4;
 /** Fewest replies the share estimate averages over (it spans two windows). */
 const MIN_SHARE_SPAN = 4;
 /** Quiet period before the first round-trip sample. */

@@ -232,19 +232,21 @@ Deno.test("client: the magic is a setting", pure, () => {
 
 Deno.test("pacing: DATA beyond the window wait for ALIVEs; GOODBYE waits behind them", pure, () => {
   const h = ready({ window: 2 });
-  for (const s of ["a", "b", "c", "d", "e"]) h.client.handleLine(enc.encode(s), 1);
+  for (const s of "abcdefgh") h.client.handleLine(enc.encode(s), 1);
   assert.deepEqual(h.sent(), ["DATA 1 a"], "the window starts at one");
-  h.from(Command.ALIVE, 2);
-  assert.deepEqual(h.sent(), ["DATA 2 b"], "one ALIVE says nothing about other clients yet");
-  h.from(Command.ALIVE, 3);
-  assert.deepEqual(h.sent(), ["DATA 3 c", "DATA 4 d"], "from the second it grows by one");
-  assert.equal(h.client.inFlight, 2);
-  h.client.handleEof(4);
-  assert.deepEqual(h.sent(), [], "GOODBYE waits behind the queued line");
-  h.from(Command.ALIVE, 5);
-  assert.deepEqual(h.sent(), ["DATA 5 e"]);
+  for (const [at, next] of [[2, "DATA 2 b"], [3, "DATA 3 c"], [4, "DATA 4 d"], [5, "DATA 5 e"]]) {
+    h.from(Command.ALIVE, at as number);
+    assert.deepEqual(h.sent(), [next], "a few ALIVEs first show how busy the server is");
+  }
   h.from(Command.ALIVE, 6);
-  assert.deepEqual(h.sent(), ["GOODBYE 6"], "GOODBYE takes a place in the window too");
+  assert.deepEqual(h.sent(), ["DATA 6 f", "DATA 7 g"], "then the window grows by one");
+  assert.equal(h.client.inFlight, 2);
+  h.client.handleEof(7);
+  assert.deepEqual(h.sent(), [], "GOODBYE waits behind the queued line");
+  h.from(Command.ALIVE, 8);
+  assert.deepEqual(h.sent(), ["DATA 8 h"]);
+  h.from(Command.ALIVE, 9);
+  assert.deepEqual(h.sent(), ["GOODBYE 9"], "GOODBYE takes a place in the window too");
 });
 
 Deno.test("pacing: window 0 sends unpaced", pure, () => {
@@ -255,12 +257,16 @@ Deno.test("pacing: window 0 sends unpaced", pure, () => {
 
 Deno.test("pacing: lost ALIVEs never stall the session; the SPEC timer still holds", pure, () => {
   const h = ready({ window: 2, timeoutMs: 60_000 }); // srtt 0: quiet = MIN_QUIET_MS
-  for (const s of ["y", "z", "a", "b", "c", "d", "e"]) h.client.handleLine(enc.encode(s), 10);
+  for (const s of ["v", "w", "x", "y", "z", "a", "b", "c", "d", "e"]) {
+    h.client.handleLine(enc.encode(s), 10);
+  }
   h.client.handleEof(10);
   assert.equal(h.client.pollTimeout(), 10 + FIRST_ALIVE_QUIET_MS, "patient for the first ALIVE");
-  h.from(Command.ALIVE, 10);
-  h.from(Command.ALIVE, 10);
-  assert.deepEqual(h.sent(), ["DATA 1 y", "DATA 2 z", "DATA 3 a", "DATA 4 b"]);
+  for (let i = 0; i < 5; i++) h.from(Command.ALIVE, 10);
+  assert.deepEqual(
+    h.sent(),
+    ["v", "w", "x", "y", "z", "a", "b"].map((s, i) => `DATA ${i + 1} ${s}`),
+  );
   // From now on no ALIVE comes.
   const recoverAt = h.client.pollTimeout()!;
   assert.equal(recoverAt, 10 + MIN_QUIET_MS);
@@ -279,7 +285,7 @@ Deno.test("pacing: lost ALIVEs never stall the session; the SPEC timer still hol
     assert.equal(now.length, 1, `one message per expiry: ${now}`);
     sent.push(...now);
   }
-  assert.deepEqual(sent, ["DATA 5 c", "DATA 6 d", "DATA 7 e", "GOODBYE 8"]);
+  assert.deepEqual(sent, ["DATA 8 c", "DATA 9 d", "DATA 10 e", "GOODBYE 11"]);
   assert.deepEqual(gaps, [1, 2, 4, 8].map((k) => k * MIN_QUIET_MS));
   // Still nothing from the server: the closing timer ends it (exit 0 per SPEC).
   h.client.handleTimeout(h.client.pollTimeout()!);

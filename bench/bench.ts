@@ -34,19 +34,36 @@ import {
 const SCENARIOS = ["transfer", "unpaced", "fanin", "sessions"] as const;
 type Scenario = typeof SCENARIOS[number];
 
-const { values } = parseArgs({
-  options: {
-    lines: { type: "string", default: "1000000" },
-    runs: { type: "string", default: "3" },
-    clients: { type: "string", default: "200" },
-    "client-lines": { type: "string", default: "1000" },
-    sessions: { type: "string", default: "100000" },
-    held: { type: "string", default: "10000" },
-    only: { type: "string", default: SCENARIOS.join(",") },
-    out: { type: "string", default: new URL("./results.json", import.meta.url).pathname },
-  },
-  strict: true,
-});
+const USAGE = "usage: deno task bench [--lines N] [--runs N] [--clients N] [--client-lines N] " +
+  "[--sessions N] [--held N] [--only transfer,unpaced,fanin,sessions] [--out FILE]";
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        lines: { type: "string", default: "1000000" },
+        runs: { type: "string", default: "3" },
+        clients: { type: "string", default: "200" },
+        "client-lines": { type: "string", default: "1000" },
+        sessions: { type: "string", default: "100000" },
+        held: { type: "string", default: "10000" },
+        only: { type: "string", default: SCENARIOS.join(",") },
+        out: { type: "string", default: new URL("./results.json", import.meta.url).pathname },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error(`bench: ${e instanceof Error ? e.message : e} (see --help)`);
+    Deno.exit(2);
+  }
+}
+
+const values = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 
 function count(name: string, text: string): number {
   const n = Number(text);

@@ -1,0 +1,53 @@
+/**
+ * `deno task bench` end to end at a tiny size: every scenario runs, nothing
+ * is lost, and results.json holds the figures the README table shows. No
+ * timing is asserted (speed is the benchmark's business, not the tests').
+ */
+
+import assert from "node:assert/strict";
+import { ROOT_DIR } from "./helpers/cli.ts";
+
+Deno.test("bench: a tiny run of every scenario writes its table and results.json", async () => {
+  const out = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        "bench/bench.ts",
+        ...["--lines", "3000", "--runs", "1", "--clients", "3", "--client-lines", "200"],
+        ...["--sessions", "300", "--held", "200", "--out", out],
+      ],
+      cwd: ROOT_DIR,
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    for (const row of ["bare reflector", "pudp server", "--window 0", "fan-in", "held open"]) {
+      assert.ok(text.includes(row), `table row ${row}:\n${text}`);
+    }
+    const r = JSON.parse(await Deno.readTextFile(out));
+    assert.equal(r.transfer.pudp.runs[0].lost, 0);
+    assert.ok(r.transfer.ratio > 0);
+    assert.equal(r.fanIn.lost, 0);
+    assert.equal(r.fanIn.failedClients, 0);
+    assert.equal(r.sessions.cycled.completed, 300);
+    assert.equal(r.sessions.held.completed, 200);
+    assert.ok(r.unpaced.run.lost >= 0);
+  } finally {
+    await Deno.remove(out);
+  }
+});
+
+Deno.test("bench: a bad option is one line and exit 2", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "bench/bench.ts", "--bogus"],
+    cwd: ROOT_DIR,
+    stdin: "null",
+  }).output();
+  assert.equal(code, 2);
+  assert.match(
+    new TextDecoder().decode(stderr).trim(),
+    /^bench: Unknown option '--bogus' \(see --help\)$/,
+  );
+});

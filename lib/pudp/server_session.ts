@@ -14,14 +14,11 @@
  * of the last → `Duplicate packet!`; older, a too-large gap or a command that
  * has no place inside a session → protocol error (GOODBYE, close).
  *
- * Deadlines: every session has the same timeout, so the Map, in insertion
- * order, is a queue of deadlines: one timer serves all sessions. Moving a
- * session to the end on every message would cost two Map operations per
- * message, so the queue is lazy (like a timer wheel's cascade): a message
- * only moves `deadline`; each session keeps the `queuedDeadline` it had when
- * it was put at the end, which is never later than its real one. When the
- * timer fires, sessions at the front whose real deadline has moved are put
- * at the end again; the others have expired.
+ * Deadlines: every session has the same timeout, so the session that was
+ * active least recently expires first. Sessions are kept in a doubly linked
+ * list in that order (a message moves its session to the end: four pointer
+ * writes, no hashing, no allocation), which makes the earliest deadline the
+ * head of the list: one timer serves all sessions.
  *
  * No allocation per message: headers are decoded into one reused object,
  * payloads are copied straight from the receive buffer into the output, and
@@ -93,8 +90,9 @@ interface Session {
   expected: number;
   /** Time at which the session expires unless a message arrives. */
   deadline: number;
-  /** `deadline` when the session was last put at the end of the queue (≤ deadline). */
-  queuedDeadline: number;
+  /** Neighbours in the list of sessions, least recently active first. */
+  prev: Session | undefined;
+  next: Session | undefined;
 }
 
 /** A reply datagram; reused after the driver hands it back. */
@@ -118,8 +116,11 @@ export class ServerSessions {
     protocolErrors: 0,
     timeouts: 0,
   };
-  /** Open sessions, least recently active first. */
+  /** Open sessions by id. */
   readonly #sessions = new Map<number, Session>();
+  /** The least and the most recently active session (ends of the deadline list). */
+  #oldest: Session | undefined;
+  #newest: Session | undefined;
   readonly #out = new ByteBuffer(64 * 1024);
   readonly #tx = new Fifo<Transmit>();
   readonly #header: Header = { command: 0, seq: 0, sessionId: 0 };
@@ -190,19 +191,10 @@ export class ServerSessions {
 
   /** Closes every session whose deadline is at or before `now`. */
   handleTimeout(now: number): void {
-    // Sessions put back at the end come after every session that was there
-    // before, and their queuedDeadline is later than now: the loop stops there.
-    for (const session of this.#sessions.values()) {
-      if (session.queuedDeadline > now) break; // the queue is ordered by queuedDeadline
-      if (session.deadline > now) {
-        this.#sessions.delete(session.id);
-        session.queuedDeadline = session.deadline;
-        this.#sessions.set(session.id, session);
-        continue;
-      }
+    for (let s = this.#oldest; s !== undefined && s.deadline <= now; s = this.#oldest) {
       this.stats.timeouts++;
-      this.#send(session, Command.GOODBYE);
-      this.#close(session);
+      this.#send(s, Command.GOODBYE);
+      this.#close(s);
     }
   }
 
@@ -214,10 +206,9 @@ export class ServerSessions {
     }
   }
 
-  /** When to call `handleTimeout` (at or before the earliest deadline), or undefined without sessions. */
+  /** The earliest session deadline, or undefined when no session is open. */
   pollTimeout(): number | undefined {
-    for (const session of this.#sessions.values()) return session.queuedDeadline;
-    return undefined;
+    return this.#oldest?.deadline;
   }
 
   /** The next datagram to send, or undefined. */
@@ -251,9 +242,11 @@ export class ServerSessions {
       lines: new SessionLines(msg.sessionId),
       expected: msg.seq + 1,
       deadline: now + this.options.timeoutMs,
-      queuedDeadline: now + this.options.timeoutMs,
+      prev: undefined,
+      next: undefined,
     };
     this.#sessions.set(session.id, session);
+    this.#append(session);
     this.stats.sessions++;
     this.stats.messages++;
     this.#send(session, Command.HELLO);
@@ -262,6 +255,28 @@ export class ServerSessions {
 
   #touch(session: Session, now: number): void {
     session.deadline = now + this.options.timeoutMs;
+    if (session !== this.#newest) {
+      this.#unlink(session);
+      this.#append(session);
+    }
+  }
+
+  /** Puts a session at the end of the deadline list. */
+  #append(s: Session): void {
+    s.prev = this.#newest;
+    s.next = undefined;
+    if (this.#newest) this.#newest.next = s;
+    else this.#oldest = s;
+    this.#newest = s;
+  }
+
+  /** Takes a session out of the deadline list. */
+  #unlink(s: Session): void {
+    if (s.prev) s.prev.next = s.next;
+    else this.#oldest = s.next;
+    if (s.next) s.next.prev = s.prev;
+    else this.#newest = s.prev;
+    s.prev = s.next = undefined;
   }
 
   #protocolError(session: Session): void {
@@ -272,6 +287,7 @@ export class ServerSessions {
 
   #close(session: Session): void {
     this.#sessions.delete(session.id);
+    this.#unlink(session);
     session.lines.closed(this.#out);
   }
 

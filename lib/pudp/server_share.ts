@@ -31,10 +31,16 @@ export class ServerShare {
   #position = 0;
   #last: number | undefined;
   #value = 1;
+  #lastGap = 0;
 
   /** Average gap between the server's replies to this client (1 before any gap is seen). */
   get value(): number {
     return this.#value;
+  }
+
+  /** The clamped gap before the latest reply (0 before the second reply). */
+  get lastGap(): number {
+    return this.#lastGap;
   }
 
   /** Gaps seen so far (the estimate means little before a few). */
@@ -49,7 +55,8 @@ export class ServerShare {
       if (gap >= 2 ** 31) return; // older than the last: reordered
       // A repeat (gap 0: a duplicate, or a server that does not count) says
       // nothing about sharing: it counts as 1.
-      this.#position += Math.min(Math.max(gap, 1), MAX_GAP);
+      this.#lastGap = Math.min(Math.max(gap, 1), MAX_GAP);
+      this.#position += this.#lastGap;
     }
     this.#last = seq;
     const size = this.#positions.length;

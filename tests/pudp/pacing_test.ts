@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  EXPIRIES_BEFORE_RESET,
   INITIAL_WINDOW,
-  MAX_ENTRY_AGE_MS,
   MAX_QUIET_MS,
   MIN_QUIET_MS,
   PacingWindow,
@@ -117,12 +117,17 @@ Deno.test(
   },
 );
 
-Deno.test("pacing window: entries older than MAX_ENTRY_AGE_MS are forgotten", pure, () => {
+Deno.test("pacing window: age alone releases nothing; a slow server keeps its credit", pure, () => {
   const w = new PacingWindow(2, 1 << 20);
+  w.sampleRtt(1);
   w.onSend(1, 0);
   w.onSend(1, 0);
-  assert.equal(w.canSend(1, 10), false);
-  assert.equal(w.canSend(1, MAX_ENTRY_AGE_MS + 1), true);
+  // A server starved of CPU answers after 5 s: without expiries nothing more may go.
+  assert.equal(w.canSend(1, 5_000), false);
+  assert.equal(w.inFlight, 2);
+  // Only the quiet-period expiries release messages, and only after the reset.
+  for (let i = 0; i < EXPIRIES_BEFORE_RESET; i++) w.handleTimeout(w.pollTimeout()!);
+  assert.equal(w.stats.resets, 1);
   assert.equal(w.inFlight, 0);
 });
 
@@ -251,3 +256,24 @@ Deno.test("pacing window: no probe before the share is known", pure, () => {
   assert.equal(w.stats.recoveries, 1);
   assert.equal(w.canSend(1, 1), false);
 });
+
+Deno.test(
+  "pacing window: one gap beyond the whole budget cuts a grown window at once",
+  pure,
+  () => {
+    const w = grown(32, 1 << 20);
+    assert.equal(fill(w, 0), 32);
+    // 200 clients arrive: the next ALIVE comes 200 server messages after the last.
+    serverSeq += 200;
+    alive(w, 1);
+    assert.ok(w.stats.share < 10, "the average alone still lags");
+    assert.equal(w.window, 1);
+    assert.equal(fill(w, 1), 0, "31 still in flight: nothing more may go");
+    // Gaps within the budget (two clients of 32) do not cut.
+    const v = grown(32, 1 << 20);
+    fill(v, 0);
+    serverSeq += SHARED_BUDGET - 1;
+    alive(v, 1);
+    assert.ok(v.window >= 16, `window ${v.window}`);
+  },
+);

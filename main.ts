@@ -11,10 +11,11 @@
 import denoJson from "./deno.json" with { type: "json" };
 import type { Command } from "./lib/cli/command.ts";
 import { errorText, UsageError } from "./lib/cli/errors.ts";
+import { impairCommand } from "./lib/impair/command.ts";
 import { clientCommand, serverCommand } from "./lib/pudp/commands.ts";
 
 /** Every subcommand, in the order `pudp --help` lists them. */
-const COMMANDS: Command[] = [serverCommand, clientCommand];
+const COMMANDS: Command[] = [serverCommand, clientCommand, impairCommand];
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;

@@ -14,6 +14,7 @@ export function sourceCommand(): string[] {
     "--quiet",
     "--allow-net",
     "--allow-read",
+    "--allow-write",
     "--config",
     new URL("deno.json", root).pathname,
     new URL("main.ts", root).pathname,

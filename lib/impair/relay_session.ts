@@ -1,0 +1,340 @@
+/**
+ * The state machine of `pudp impair`: a UDP relay that injects seeded
+ * faults, as a pure object (no sockets, no clock).
+ *
+ * How this works: each client address is a flow, numbered in order of its
+ * first datagram; the driver gives it its own upstream socket, so replies
+ * can be told apart. Every datagram that arrives, either way, gets a
+ * decision from {@link decide} (by flow, direction and its number in that
+ * direction) and one log record:
+ * - `drop`: not forwarded;
+ * - `duplicate`: forwarded twice, back to back;
+ * - `reorder`: held back until the next datagram of its flow and direction
+ *   has been forwarded, or {@link REORDER_HOLD_MS} has passed (a second
+ *   record, `release`, says which);
+ * - `pass`: forwarded.
+ * A delay (and jitter) puts the datagram on a timer heap; with jitter,
+ * datagrams can overtake one another, as they do in netem.
+ *
+ * Inputs: `handleDatagram(direction, bytes, client, now)`,
+ * `handleTimeout(now)`. Outputs: `pollTransmit()`, `pollLog()`,
+ * `pollClosedFlow()` (flows idle for `idleMs`, whose socket the driver
+ * closes) and `pollTimeout()`.
+ *
+ * @module
+ */
+
+import { formatAddress, type PeerAddress } from "../net/transmit.ts";
+import { commandName, decodeHeader, type Header, WireError } from "../pudp/wire.ts";
+import { Fifo } from "../util/fifo.ts";
+import { MinHeap } from "../util/min_heap.ts";
+import { decide, type Direction, type FaultOptions } from "./fault_plan.ts";
+
+/** Longest time a reordered datagram waits for one to overtake it. */
+export const REORDER_HOLD_MS = 100;
+
+/** What the relay is asked to do. */
+export interface RelayOptions extends FaultOptions {
+  /** PUDP magic used to describe datagrams in the log. */
+  magic: number;
+  /** Most clients relayed at once; datagrams from more are refused. */
+  maxFlows: number;
+  /** A flow with no datagram either way for this long is closed. */
+  idleMs: number;
+}
+
+/** One datagram for the driver to send. */
+export interface RelayTransmit {
+  /** "up": from the flow's own socket to the server; "down": from the listening socket to the client. */
+  direction: Direction;
+  /** The flow's key (see {@link flowKey}). */
+  flow: string;
+  /** The flow's client. */
+  client: PeerAddress;
+  data: Uint8Array;
+}
+
+/** What happened to one datagram (one JSON line of `--log`). */
+export interface RelayLogRecord {
+  /** ms since the relay started. */
+  t: number;
+  dir: Direction;
+  /** The flow's client, HOST:PORT. */
+  client: string;
+  /** The datagram's number in its flow and direction, from 0. */
+  n: number;
+  size: number;
+  action: "pass" | "drop" | "duplicate" | "reorder" | "release" | "refuse";
+  /** Added delay, when there was one. */
+  delay_ms?: number;
+  /** For `release`: the datagram that overtook it, or null when the hold timed out. */
+  overtaken_by?: number | null;
+  /** The PUDP header, when the datagram decodes as one. */
+  pudp?: { command: string; seq: number; session: string };
+}
+
+/** Counters for the summary line. */
+export interface RelayStats {
+  up: DirectionStats;
+  down: DirectionStats;
+  flows: number;
+  refused: number;
+}
+
+/** Counters of one direction. */
+export interface DirectionStats {
+  datagrams: number;
+  dropped: number;
+  duplicated: number;
+  reordered: number;
+  delayed: number;
+}
+
+/** The key of a client's flow. */
+export function flowKey(client: PeerAddress): string {
+  return formatAddress(client);
+}
+
+interface Held {
+  transmit: RelayTransmit;
+  n: number;
+  delayMs: number;
+  released: boolean;
+}
+
+interface Flow {
+  key: string;
+  index: number;
+  client: PeerAddress;
+  /** Datagrams seen so far, per direction. */
+  count: { up: number; down: number };
+  held: { up: Held | undefined; down: Held | undefined };
+  lastActivity: number;
+}
+
+type Scheduled =
+  | { due: number; order: number; kind: "send"; transmit: RelayTransmit }
+  | { due: number; order: number; kind: "release"; held: Held; flow: Flow; direction: Direction };
+
+/** The relay's flows, faults and timers. */
+export class RelaySessions {
+  readonly stats: RelayStats = {
+    up: emptyStats(),
+    down: emptyStats(),
+    flows: 0,
+    refused: 0,
+  };
+  /** Flows by key, least recently active first (re-inserted on activity). */
+  readonly #flows = new Map<string, Flow>();
+  readonly #ready = new Fifo<RelayTransmit>();
+  readonly #log = new Fifo<RelayLogRecord>();
+  readonly #closed = new Fifo<string>();
+  readonly #timers = new MinHeap<Scheduled>((a, b) =>
+    a.due < b.due || (a.due === b.due && a.order < b.order)
+  );
+  #order = 0;
+  #nextFlow = 0;
+  readonly #header: Header = { command: 0, seq: 0, sessionId: 0 };
+
+  /** @param startedAt the time log records count from */
+  constructor(readonly options: RelayOptions, readonly startedAt: number) {}
+
+  /** Flows open now. */
+  get openFlows(): number {
+    return this.#flows.size;
+  }
+
+  /**
+   * A datagram arrived: "up" from `client` on the listening socket, "down"
+   * on the upstream socket of `client`'s flow. The bytes are kept, so the
+   * driver must not reuse them.
+   */
+  handleDatagram(direction: Direction, bytes: Uint8Array, client: PeerAddress, now: number): void {
+    const key = flowKey(client);
+    let flow = this.#flows.get(key);
+    if (flow === undefined) {
+      if (direction === "down") return; // a reply for a flow already closed
+      if (this.#flows.size >= this.options.maxFlows) {
+        this.stats.refused++;
+        this.#record(now, direction, key, -1, bytes, "refuse");
+        return;
+      }
+      flow = {
+        key,
+        index: this.#nextFlow++,
+        client,
+        count: { up: 0, down: 0 },
+        held: { up: undefined, down: undefined },
+        lastActivity: now,
+      };
+      this.stats.flows++;
+    } else {
+      this.#flows.delete(key);
+    }
+    flow.lastActivity = now;
+    this.#flows.set(key, flow);
+
+    const stats = this.stats[direction];
+    stats.datagrams++;
+    const n = flow.count[direction]++;
+    const fate = decide(this.options, flow.index, direction, n);
+    const transmit: RelayTransmit = { direction, flow: key, client: flow.client, data: bytes };
+    const delay = fate.delayMs > 0 ? fate.delayMs : undefined;
+    if (delay !== undefined) stats.delayed++;
+    if (fate.drop) {
+      stats.dropped++;
+      this.#record(now, direction, key, n, bytes, "drop");
+      return;
+    }
+    const held = flow.held[direction];
+    if (fate.reorder && held === undefined) {
+      stats.reordered++;
+      this.#record(now, direction, key, n, bytes, "reorder", delay);
+      const h: Held = { transmit, n, delayMs: fate.delayMs, released: false };
+      flow.held[direction] = h;
+      this.#timers.push({
+        due: now + REORDER_HOLD_MS,
+        order: this.#order++,
+        kind: "release",
+        held: h,
+        flow,
+        direction,
+      });
+      return;
+    }
+    if (fate.duplicate) stats.duplicated++;
+    this.#record(now, direction, key, n, bytes, fate.duplicate ? "duplicate" : "pass", delay);
+    this.#schedule(transmit, now, fate.delayMs);
+    if (fate.duplicate) this.#schedule(transmit, now, fate.delayMs);
+    if (held !== undefined) {
+      // The held datagram goes right after the one that overtook it.
+      flow.held[direction] = undefined;
+      held.released = true;
+      this.#recordRelease(now, direction, key, held, n);
+      this.#schedule(held.transmit, now, Math.max(fate.delayMs, held.delayMs));
+    }
+  }
+
+  /** Timers up to `now`: delayed datagrams fall due, holds end, idle flows close. */
+  handleTimeout(now: number): void {
+    for (let top = this.#timers.peek(); top && top.due <= now; top = this.#timers.peek()) {
+      this.#timers.pop();
+      if (top.kind === "send") {
+        this.#ready.push(top.transmit);
+      } else if (!top.held.released) {
+        top.held.released = true;
+        top.flow.held[top.direction] = undefined;
+        this.#recordRelease(now, top.direction, top.flow.key, top.held, null);
+        this.#schedule(top.held.transmit, now, top.held.delayMs);
+      }
+    }
+    for (const flow of this.#flows.values()) {
+      if (flow.lastActivity + this.options.idleMs > now) break;
+      this.#close(flow);
+    }
+  }
+
+  /** The next datagram to send, or undefined. */
+  pollTransmit(): RelayTransmit | undefined {
+    return this.#ready.shift();
+  }
+
+  /** The next log record, or undefined. */
+  pollLog(): RelayLogRecord | undefined {
+    return this.#log.shift();
+  }
+
+  /** The key of a flow that was closed (its socket can go), or undefined. */
+  pollClosedFlow(): string | undefined {
+    return this.#closed.shift();
+  }
+
+  /** When `handleTimeout` must next be called, or undefined. */
+  pollTimeout(): number | undefined {
+    // Holds that ended early (overtaken) leave their timer behind: skip those.
+    for (let top = this.#timers.peek(); top?.kind === "release" && top.held.released;) {
+      this.#timers.pop();
+      top = this.#timers.peek();
+    }
+    let at = this.#timers.peek()?.due;
+    for (const flow of this.#flows.values()) {
+      const idle = flow.lastActivity + this.options.idleMs;
+      if (at === undefined || idle < at) at = idle;
+      break; // the least recently active flow is first
+    }
+    return at;
+  }
+
+  /** Closes every flow (the relay stops); held datagrams are not sent. */
+  shutdown(): void {
+    for (const flow of [...this.#flows.values()]) this.#close(flow);
+  }
+
+  #close(flow: Flow): void {
+    this.#flows.delete(flow.key);
+    for (const h of [flow.held.up, flow.held.down]) if (h) h.released = true;
+    this.#closed.push(flow.key);
+  }
+
+  #schedule(transmit: RelayTransmit, now: number, delayMs: number): void {
+    if (delayMs <= 0) this.#ready.push(transmit);
+    else this.#timers.push({ due: now + delayMs, order: this.#order++, kind: "send", transmit });
+  }
+
+  #recordRelease(
+    now: number,
+    direction: Direction,
+    key: string,
+    held: Held,
+    overtakenBy: number | null,
+  ): void {
+    this.#record(
+      now,
+      direction,
+      key,
+      held.n,
+      held.transmit.data,
+      "release",
+      undefined,
+      overtakenBy,
+    );
+  }
+
+  #record(
+    now: number,
+    dir: Direction,
+    client: string,
+    n: number,
+    bytes: Uint8Array,
+    action: RelayLogRecord["action"],
+    delayMs?: number,
+    overtakenBy?: number | null,
+  ): void {
+    const record: RelayLogRecord = {
+      t: Math.round((now - this.startedAt) * 1000) / 1000,
+      dir,
+      client,
+      n,
+      size: bytes.length,
+      action,
+    };
+    if (delayMs !== undefined) record.delay_ms = Math.round(delayMs * 1000) / 1000;
+    if (overtakenBy !== undefined) record.overtaken_by = overtakenBy;
+    try {
+      decodeHeader(bytes, this.options.magic, this.#header);
+      const h = this.#header;
+      record.pudp = {
+        command: commandName(h.command),
+        seq: h.seq,
+        session: "0x" + h.sessionId.toString(16).padStart(8, "0"),
+      };
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e; // not PUDP: logged without a header
+    }
+    this.#log.push(record);
+  }
+}
+
+function emptyStats(): DirectionStats {
+  return { datagrams: 0, dropped: 0, duplicated: 0, reordered: 0, delayed: 0 };
+}

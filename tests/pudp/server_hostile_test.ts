@@ -1,0 +1,131 @@
+/**
+ * The server state machine against arbitrary datagrams from several
+ * addresses (fast-check): it never throws, sessions never leak, and a
+ * session id stays bound to the address that opened it.
+ */
+
+import assert from "node:assert/strict";
+import fc from "npm:fast-check@4.10.2";
+import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { Command, decode, encode, HEADER_SIZE, PUDP_MAGIC } from "../../lib/pudp/wire.ts";
+import type { PeerAddress } from "../../lib/net/transmit.ts";
+
+const pure = { permissions: "none" } as const;
+const TIMEOUT_MS = 1000;
+const MAX_SESSIONS = 6;
+
+const addresses: PeerAddress[] = [
+  { hostname: "127.0.0.1", port: 4000 },
+  { hostname: "127.0.0.1", port: 4001 },
+  { hostname: "127.0.0.2", port: 4000 },
+  { hostname: "::1", port: 4000 },
+];
+
+/** Datagrams that matter to the server: a few ids, small seqs, any command, any tail. */
+const wellFormed = fc.record({
+  command: fc.integer({ min: 0, max: 5 }),
+  seq: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.constantFrom(0xffff_ffff, 0x8000_0000)),
+  sessionId: fc.integer({ min: 1, max: 8 }),
+  payload: fc.uint8Array({ maxLength: 20 }),
+}).map((m) => encode(m));
+
+/** A well-formed datagram with bytes flipped, cut or extended. */
+const mutated = fc.tuple(
+  wellFormed,
+  fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
+    maxLength: 4,
+  }),
+  fc.integer({ min: -14, max: 4 }),
+).map(([bytes, flips, resize]) => {
+  const b = new Uint8Array(Math.max(0, bytes.length + resize));
+  b.set(bytes.subarray(0, b.length));
+  for (const [at, v] of flips) if (b.length > 0) b[at % b.length] = v;
+  return b;
+});
+
+const datagram = fc.oneof(wellFormed, mutated, fc.uint8Array({ maxLength: 40 }));
+
+const event = fc.record({
+  bytes: datagram,
+  from: fc.integer({ min: 0, max: addresses.length - 1 }),
+  step: fc.integer({ min: 0, max: 400 }),
+});
+
+Deno.test(
+  "server: arbitrary datagrams from several addresses never throw, leak or rebind",
+  pure,
+  () => {
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 120 }), (events) => {
+        const server = new ServerSessions({ timeoutMs: TIMEOUT_MS, maxSessions: MAX_SESSIONS });
+        /** The address each open session was created by (from its HELLO reply). */
+        const boundTo = new Map<number, PeerAddress>();
+        let now = 0;
+        const drain = () => {
+          for (let t = server.pollTransmit(); t; t = server.pollTransmit()) {
+            const reply = decode(t.data, PUDP_MAGIC);
+            const bound = boundTo.get(reply.sessionId);
+            if (reply.command === Command.HELLO) {
+              assert.equal(bound, undefined, "HELLO reply only for a new session");
+              boundTo.set(reply.sessionId, t.to);
+            } else {
+              assert.ok(bound, `reply for session ${reply.sessionId} that was never created`);
+              assert.deepEqual(
+                t.to,
+                bound,
+                "replies go only to the address that opened the session",
+              );
+            }
+            if (reply.command === Command.GOODBYE) boundTo.delete(reply.sessionId);
+            server.recycle(t);
+          }
+          server.pollOutput();
+        };
+        for (const e of events) {
+          now += e.step;
+          for (
+            let at = server.pollTimeout();
+            at !== undefined && at <= now;
+            at = server.pollTimeout()
+          ) {
+            server.handleTimeout(at);
+            drain();
+          }
+          server.handleDatagram(e.bytes, addresses[e.from], now);
+          drain();
+          assert.ok(server.openSessions <= MAX_SESSIONS);
+          assert.equal(
+            server.openSessions,
+            boundTo.size,
+            "every open session is known by its HELLO",
+          );
+        }
+        // No leak: once every deadline has passed, nothing is left open.
+        server.handleTimeout(now + TIMEOUT_MS);
+        drain();
+        assert.equal(server.openSessions, 0);
+        assert.equal(server.pollTimeout(), undefined);
+        const s = server.stats;
+        assert.equal(s.dropped + s.messages, events.length, "every datagram counted once");
+      }),
+      { numRuns: 1000 },
+    );
+  },
+);
+
+Deno.test(
+  "server: a datagram shorter than a header, or of another magic, is dropped and counted",
+  pure,
+  () => {
+    const server = new ServerSessions({ timeoutMs: TIMEOUT_MS });
+    for (let n = 0; n < HEADER_SIZE; n++) server.handleDatagram(new Uint8Array(n), addresses[0], 0);
+    server.handleDatagram(
+      encode({ command: 0, seq: 0, sessionId: 1, payload: new Uint8Array() }, 0x1234),
+      addresses[0],
+      0,
+    );
+    assert.equal(server.stats.dropped, HEADER_SIZE + 1);
+    assert.equal(server.openSessions, 0);
+    assert.equal(server.pollTransmit(), undefined);
+  },
+);

@@ -42,13 +42,6 @@
  *   between two of ours: the window is cut to the share that gap leaves at
  *   once (a client that grew its window alone must not keep it when 200
  *   others start).
- * - A client that is the server's only busy one (average gap below
- *   {@link ALONE_SHARE}) can tell its lost ALIVEs exactly: every number the
- *   server used went to it, so a gap of g means g - 1 of its replies were
- *   lost. Their entries are answered too, without a round-trip sample, so
- *   lost ALIVEs neither shrink its window nor inflate its round trip. (In a
- *   crowd the gaps say nothing about one client's losses; there the quiet
- *   period does the work.)
  *
  * `maxWindow` 0 disables pacing (the classic unpaced client).
  *
@@ -91,8 +84,6 @@ const INITIAL_RTO_MS = 100;
  * server's buffer. (A first ALIVE that is really lost costs one such wait.)
  */
 export const FIRST_ALIVE_QUIET_MS = 1_000;
-/** Below this average gap between its replies a client takes itself to be the server's only busy one. */
-export const ALONE_SHARE = 1.5;
 /** Consecutive silent expiries after which the outstanding DATA are taken as gone. */
 export const EXPIRIES_BEFORE_RESET = 3;
 
@@ -102,8 +93,6 @@ export interface PacingStats {
   recoveries: number;
   /** Times the outstanding count was reset after consecutive expiries. */
   resets: number;
-  /** ALIVEs known lost from the gaps in the server's numbers (alone only). */
-  lostAlives: number;
   /** Smoothed round-trip time in ms, undefined before the first sample. */
   srttMs: number | undefined;
   /** Average gap between the server sequence numbers of this client's replies (≈ active clients). */
@@ -112,13 +101,7 @@ export interface PacingStats {
 
 /** The ALIVE-clocked send window of one client. */
 export class PacingWindow {
-  readonly stats: PacingStats = {
-    recoveries: 0,
-    resets: 0,
-    lostAlives: 0,
-    srttMs: undefined,
-    share: 1,
-  };
+  readonly stats: PacingStats = { recoveries: 0, resets: 0, srttMs: undefined, share: 1 };
   /** Send time and size of each unanswered DATA, oldest first. */
   #sentAt: number[] = [];
   #sizes: number[] = [];
@@ -140,8 +123,6 @@ export class PacingWindow {
   #alivesSeen = false;
   /** With less than one message of share, no DATA goes before this time. */
   #spacedUntil = 0;
-  /** Replies the last gap says were lost (alone only), answered with the next ALIVE. */
-  #lostReplies = 0;
 
   /**
    * @param maxWindow most unanswered DATA; 0 = unpaced
@@ -213,7 +194,6 @@ export class PacingWindow {
     this.#share.onReply(seq, Math.max(MIN_SHARE_SPAN, 2 * this.window));
     this.stats.share = this.#share.value;
     const gap = this.#share.lastGap;
-    this.#lostReplies = gap > 1 && this.#share.value < ALONE_SHARE ? gap - 1 : 0;
     if (gap > SHARED_BUDGET) {
       this.#cwnd = Math.min(this.#cwnd, Math.max(1, SHARED_BUDGET / gap));
       this.#ssthresh = Math.max(2, Math.min(this.#ssthresh, this.#cwnd));
@@ -227,13 +207,6 @@ export class PacingWindow {
     this.#backoff = 1;
     this.#silentExpiries = 0;
     if (this.maxWindow === 0 || this.inFlight === 0) return;
-    // DATA whose ALIVEs the gap says were lost: answered, without a sample.
-    for (; this.#lostReplies > 0 && this.inFlight > 1; this.#lostReplies--) {
-      this.stats.lostAlives++;
-      this.#bytes -= this.#sizes[this.#head];
-      this.#head++;
-    }
-    this.#lostReplies = 0;
     this.sampleRtt(now - this.#sentAt[this.#head]);
     this.#bytes -= this.#sizes[this.#head];
     this.#head++;

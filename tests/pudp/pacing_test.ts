@@ -277,35 +277,3 @@ Deno.test(
     assert.ok(v.window >= 16, `window ${v.window}`);
   },
 );
-
-Deno.test(
-  "pacing window: alone, a gap in the server's numbers answers the DATA of lost ALIVEs",
-  pure,
-  () => {
-    const w = grown(8, 1 << 20);
-    assert.equal(fill(w, 0), 8);
-    // The ALIVEs of the first two DATA are lost: the third arrives 3 numbers on.
-    serverSeq += 2;
-    alive(w, 1);
-    assert.equal(w.inFlight, 5, "three DATA answered by one ALIVE");
-    assert.equal(w.stats.lostAlives, 2);
-    // The round trip is the third DATA's, not the first's: the window stays full-size.
-    assert.ok(w.window >= 8);
-  },
-);
-
-Deno.test("pacing window: in a crowd a gap says nothing about this client's losses", pure, () => {
-  const w = new PacingWindow(8, 1 << 20);
-  w.sampleRtt(0);
-  for (let i = 0; i < 8; i++) {
-    w.onSend(1, 0);
-    serverSeq += 3; // two others share the server
-    alive(w, 0);
-  }
-  w.onSend(1, 0);
-  w.onSend(1, 0);
-  serverSeq += 5;
-  alive(w, 1);
-  assert.equal(w.inFlight, 1);
-  assert.equal(w.stats.lostAlives, 0);
-});

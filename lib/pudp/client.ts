@@ -161,7 +161,7 @@ export async function runClient(
     const p = session.pacing.stats;
     log(
       `pudp client: ${s.dataSent} DATA sent, ${s.alivesReceived} ALIVE received, ` +
-        `${p.recoveries} window recoveries, ${p.resets} resets, ` +
+        `${p.recoveries} window recoveries, ${p.reclaimed} reclaimed, ${p.resets} resets, ` +
         `srtt ${p.srttMs?.toFixed(3) ?? "-"} ms`,
     );
   }

@@ -12,12 +12,15 @@
  *   "leaked" credit); which one cannot be told, so it is not guessed.
  * - If the window stays full with no ALIVE for one quiet period (an RTO
  *   from the round trip, at least MIN_QUIET_MS for each client sharing the
- *   server, doubled on each consecutive expiry), one more message may go (a
- *   probe credit) if it fits this client's share of the server's buffer:
- *   leaked credits are won back one per expiry, and the client never stalls. The outstanding entries are kept: most often the
- *   server is only busy and its buffer still holds them, and forgetting them
- *   would let the late ALIVEs for them open the window far beyond what the
- *   buffer can take.
+ *   server, doubled on each consecutive expiry), the oldest entry is taken
+ *   as answered (its ALIVE lost), so one more message may go, if that fits
+ *   this client's share of the server's buffer: leaked credits are won back
+ *   one per expiry, and the client never stalls. Only one per expiry: most
+ *   often the server is only busy and its buffer still holds them.
+ * - Karn's rule: entries outstanding at an expiry give no round-trip
+ *   sample. A leaked entry in front of them shifts every match by one, and
+ *   the time the window sat full would be measured as round trip, which
+ *   lengthens the quiet period, which keeps the window full longer.
  * - After 3 consecutive expiries without any ALIVE the outstanding messages
  *   are taken as gone: the count restarts from zero with a window of one, and
  *   the threshold halves (like TCP after a retransmission timeout). Age
@@ -89,10 +92,12 @@ export const EXPIRIES_BEFORE_RESET = 3;
 
 /** Counters for diagnostics and benchmarks. */
 export interface PacingStats {
-  /** Quiet periods that expired (each granted a probe credit). */
+  /** Quiet periods that expired. */
   recoveries: number;
   /** Times the outstanding count was reset after consecutive expiries. */
   resets: number;
+  /** Expiries that took the oldest outstanding DATA as answered (its ALIVE lost). */
+  reclaimed: number;
   /** Smoothed round-trip time in ms, undefined before the first sample. */
   srttMs: number | undefined;
   /** Average gap between the server sequence numbers of this client's replies (≈ active clients). */
@@ -101,7 +106,13 @@ export interface PacingStats {
 
 /** The ALIVE-clocked send window of one client. */
 export class PacingWindow {
-  readonly stats: PacingStats = { recoveries: 0, resets: 0, srttMs: undefined, share: 1 };
+  readonly stats: PacingStats = {
+    recoveries: 0,
+    resets: 0,
+    reclaimed: 0,
+    srttMs: undefined,
+    share: 1,
+  };
   /** Send time and size of each unanswered DATA, oldest first. */
   #sentAt: number[] = [];
   #sizes: number[] = [];
@@ -111,8 +122,16 @@ export class PacingWindow {
   #ssthresh: number;
   #rttVar = 0;
   #backoff = 1;
-  /** Probe credits granted by expiries: the window is this much larger. */
-  #probes = 0;
+  /** Entries removed from the front so far (answered, reclaimed or forgotten). */
+  #removed = 0;
+  /** Sends so far. */
+  #sent = 0;
+  /**
+   * Entries numbered below this give no round-trip sample (Karn's rule):
+   * they were outstanding at an expiry, so a leaked entry may stand in
+   * front of them and the ALIVE that pops one may answer a later DATA.
+   */
+  #noSampleBefore = 0;
   /** Expiries since the last ALIVE. */
   #silentExpiries = 0;
   /** Last ALIVE, or the send that ended a time with nothing outstanding. */
@@ -138,7 +157,7 @@ export class PacingWindow {
     return this.#sentAt.length - this.#head;
   }
 
-  /** The current window in messages (at most `maxWindow`), not counting probe credits. */
+  /** The current window in messages (at most `maxWindow`). */
   get window(): number {
     return Math.max(1, Math.floor(Math.min(this.#cwnd, this.#sharedCap())));
   }
@@ -154,8 +173,8 @@ export class PacingWindow {
   canSend(size: number, now: number): boolean {
     if (this.maxWindow === 0) return true;
     if (this.inFlight === 0) return now >= this.#spacedUntil;
-    return this.inFlight < this.window + this.#probes &&
-      this.#bytes + size <= this.maxBytes / this.stats.share + this.#probes * size;
+    return this.inFlight < this.window &&
+      this.#bytes + size <= this.maxBytes / this.stats.share;
   }
 
   /** A DATA of `size` bytes was sent at `now`. */
@@ -164,6 +183,7 @@ export class PacingWindow {
     if (this.inFlight === 0) this.#lastProgress = now; // the quiet period counts from here
     this.#sentAt.push(now);
     this.#sizes.push(size);
+    this.#sent++;
     this.#bytes += size;
     // A share below one message: one message per round trip / share, so
     // that all clients together keep about SHARED_BUDGET in flight.
@@ -207,10 +227,8 @@ export class PacingWindow {
     this.#backoff = 1;
     this.#silentExpiries = 0;
     if (this.maxWindow === 0 || this.inFlight === 0) return;
-    this.sampleRtt(now - this.#sentAt[this.#head]);
-    this.#bytes -= this.#sizes[this.#head];
-    this.#head++;
-    if (this.inFlight === 0) this.#probes = 0;
+    if (this.#removed >= this.#noSampleBefore) this.sampleRtt(now - this.#sentAt[this.#head]);
+    this.#removeOldest();
     // Grow only once this client knows its share of the server (clients that
     // start together must not all grow before they see one another), and only
     // as far as the window can be used: not beyond the limit or the share.
@@ -239,7 +257,7 @@ export class PacingWindow {
   }
 
   /**
-   * The quiet period passed with the window full: grant a probe credit and
+   * The quiet period passed with the window full: reclaim the oldest entry (if it fits the share) and
    * back off; after EXPIRIES_BEFORE_RESET in a row, forget what is outstanding.
    */
   onQuiet(now: number): void {
@@ -248,7 +266,11 @@ export class PacingWindow {
     this.#backoff = Math.min(this.#backoff * 2, 1024);
     this.#lastProgress = now;
     if (this.#silentExpiries < EXPIRIES_BEFORE_RESET) {
-      if (this.#probeFits()) this.#probes++;
+      this.#noSampleBefore = this.#sent;
+      if (this.#probeFits()) {
+        this.stats.reclaimed++;
+        this.#removeOldest();
+      }
       return;
     }
     this.stats.resets++;
@@ -265,7 +287,7 @@ export class PacingWindow {
    */
   #probeFits(): boolean {
     return this.#share.samples >= MIN_SHARE_SAMPLES &&
-      (this.inFlight + this.#probes + 1) * this.stats.share <= SHARED_BUDGET;
+      (this.inFlight + 1) * this.stats.share <= SHARED_BUDGET;
   }
 
   /** The current quiet period, in ms. */
@@ -282,12 +304,19 @@ export class PacingWindow {
     return Math.max(MIN_QUIET_MS * this.stats.share, srtt + 4 * this.#rttVar);
   }
 
+  /** Removes the oldest entry (answered, or taken as leaked). */
+  #removeOldest(): void {
+    this.#bytes -= this.#sizes[this.#head];
+    this.#head++;
+    this.#removed++;
+  }
+
   #forgetAll(): void {
+    this.#removed += this.inFlight;
     this.#sentAt = [];
     this.#sizes = [];
     this.#head = 0;
     this.#bytes = 0;
-    this.#probes = 0;
   }
 
   #compact(): void {

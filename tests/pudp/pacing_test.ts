@@ -71,18 +71,19 @@ Deno.test("pacing window: one message is always allowed; bytes bound the rest", 
 });
 
 Deno.test(
-  "pacing window: each silent expiry grants one probe; the third resets to one",
+  "pacing window: each silent expiry reclaims the oldest entry; the third resets to one",
   pure,
   () => {
     const w = grown(32, 1 << 20); // quiet = MIN_QUIET_MS
     const first = fill(w, 100);
     assert.equal(w.pollTimeout(), 100 + MIN_QUIET_MS);
     w.onQuiet(105);
-    assert.equal(fill(w, 105), 1, "one probe");
+    assert.equal(w.stats.reclaimed, 1);
+    assert.equal(fill(w, 105), 1, "one more message");
     assert.equal(w.pollTimeout(), 105 + 2 * MIN_QUIET_MS, "doubled");
     w.onQuiet(115);
-    assert.equal(fill(w, 115), 1, "another probe");
-    assert.equal(w.inFlight, first + 2, "nothing forgotten yet");
+    assert.equal(fill(w, 115), 1, "another");
+    assert.equal(w.inFlight, first, "only one entry reclaimed per expiry");
     w.onQuiet(135);
     assert.equal(w.stats.resets, 1);
     assert.equal(w.inFlight, 0, "third silent expiry: outstanding taken as gone");
@@ -275,5 +276,25 @@ Deno.test(
     serverSeq += SHARED_BUDGET - 1;
     alive(v, 1);
     assert.ok(v.window >= 16, `window ${v.window}`);
+  },
+);
+
+Deno.test(
+  "pacing window: Karn's rule: entries outstanding at an expiry give no round-trip sample",
+  pure,
+  () => {
+    const w = grown(4, 1 << 20);
+    w.sampleRtt(1);
+    const before = w.stats.srttMs!;
+    assert.equal(fill(w, 0), 4);
+    w.onQuiet(1000); // one ALIVE was lost; the window sat full for a second
+    fill(w, 1000);
+    // ALIVEs for the 3 entries still outstanding: no sample, so no round trip of a second.
+    for (let i = 0; i < 3; i++) alive(w, 1000.5);
+    assert.equal(w.stats.srttMs, before);
+    // The entry sent after the expiry is sampled again.
+    alive(w, 1000.5);
+    assert.notEqual(w.stats.srttMs, before);
+    assert.ok(w.stats.srttMs! < 2);
   },
 );

@@ -1,0 +1,205 @@
+/**
+ * A running `pudp server` against hostile traffic on loopback: random and
+ * mutated datagrams, and HELLO floods. Every loop is bounded; every
+ * datagram is accounted for, including those the kernel dropped (the
+ * socket's own drop counter in /proc/net/udp).
+ */
+
+import assert from "node:assert/strict";
+import { Command, encode } from "../../lib/pudp/wire.ts";
+import { runClient, sessionLines, spawnCli, startServer } from "../helpers/cli.ts";
+
+/** A small seeded generator (xorshift32), so a failing run can be repeated. */
+function random(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 32;
+  };
+}
+
+/** Resident memory of a process, in bytes. */
+function rss(pid: number): number {
+  const m = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+) kB/);
+  return Number(m![1]) * 1024;
+}
+
+/** Datagrams the kernel dropped at the UDP socket bound to `port` on 127.0.0.1. */
+function socketDrops(port: number): number {
+  const hexPort = ":" + port.toString(16).toUpperCase().padStart(4, "0");
+  for (const line of Deno.readTextFileSync("/proc/net/udp").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === "0100007F" + hexPort) return Number(f[f.length - 1]);
+  }
+  throw new Error(`no UDP socket on port ${port}`);
+}
+
+/** Sends `count` datagrams made by `make(i)` from `sockets` in turn, pausing briefly every `burst`. */
+async function blast(
+  sockets: Deno.DatagramConn[],
+  port: number,
+  count: number,
+  make: (i: number) => Uint8Array,
+  burst = 128,
+): Promise<void> {
+  const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
+  for (let i = 0; i < count; i++) {
+    await sockets[i % sockets.length].send(make(i), to);
+    if (i % burst === burst - 1) await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+function summaryCounts(stderr: string): { sessions: number; messages: number; dropped: number } {
+  const m = stderr.match(/(\d+) sessions, (\d+) messages, \d+ lost, \d+ duplicates, (\d+) dropped/);
+  assert.ok(m, `no summary line in:\n${stderr}`);
+  return { sessions: Number(m[1]), messages: Number(m[2]), dropped: Number(m[3]) };
+}
+
+function count(text: string, what: string): number {
+  return text.split(what).length - 1;
+}
+
+async function legitimateClient(port: number): Promise<void> {
+  const input = Array.from({ length: 100 }, (_, i) => `legit ${i}`);
+  const client = await runClient(port, input.join("\n") + "\n");
+  assert.equal(client.code, 0, client.stderr);
+}
+
+Deno.test("hostile: 120,000 random and mutated datagrams; the server stays up, bounded, and serves", async () => {
+  const server = await startServer(["--timeout", "5"]);
+  await using _ = server.process;
+  const pid = server.process.child.pid;
+  const sockets = ["127.0.0.1", "127.0.0.2", "127.0.0.3"].map((hostname) =>
+    Deno.listenDatagram({ hostname, port: 0, transport: "udp" })
+  );
+  try {
+    const before = rss(pid);
+    const next = random(20261121);
+    const int = (n: number) => Math.floor(next() * n);
+    const N = 120_000;
+    await blast(sockets, server.port, N, () => {
+      const kind = int(3);
+      if (kind === 0) return crypto.getRandomValues(new Uint8Array(int(80)));
+      const msg = encode({
+        command: int(6),
+        seq: int(4) === 0 ? int(2 ** 32) : int(20),
+        sessionId: 1 + int(64), // a few ids, so sessions get traffic of every kind
+        payload: crypto.getRandomValues(new Uint8Array(int(40))),
+      });
+      if (kind === 1) return msg;
+      for (let f = 1 + int(3); f > 0; f--) msg[int(msg.length)] = int(256); // mutate
+      return msg.subarray(0, Math.max(0, msg.length - int(4) * int(5)));
+    });
+    const grown = rss(pid) - before;
+    await legitimateClient(server.port);
+    const kernelDrops = socketDrops(server.port);
+    await server.process.closeStdin();
+    const out = await server.process.exit();
+    assert.equal(out.code, 0, out.stderr);
+    const s = summaryCounts(out.stderr);
+    // Every datagram is handled or dropped by the server, or dropped by the kernel.
+    const legit = 102; // HELLO, 100 DATA, GOODBYE
+    assert.equal(s.messages + s.dropped + kernelDrops, N + legit);
+    assert.ok(s.messages + s.dropped > N / 2, `the server saw ${s.messages + s.dropped} of ${N}`);
+    assert.ok(grown < 48 << 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+    const legitId = out.stdout.match(/^(0x[0-9a-f]{8}) \[1\] legit 0$/m)?.[1];
+    assert.ok(legitId, "the legitimate session was served");
+    assert.equal(sessionLines(out.stdout, legitId).filter((l) => l.includes("legit")).length, 100);
+  } finally {
+    for (const s of sockets) s.close();
+  }
+});
+
+/** Waits (bounded) until every session the server created has been closed. */
+async function allClosed(stdout: { text: string }, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const created = count(stdout.text, "Session created");
+    const closed = count(stdout.text, "Session closed");
+    if (created > 0 && closed === created) return;
+    assert.ok(performance.now() < deadline, `${closed} of ${created} sessions closed`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A HELLO with a random session id. */
+function randomHello(next: () => number): Uint8Array {
+  const sessionId = 1 + Math.floor(next() * 0xffff_fffe);
+  return encode({ command: Command.HELLO, seq: 0, sessionId, payload: new Uint8Array() });
+}
+
+/** The memory bound README states for a flood at the default --max-sessions of 100,000. */
+const FLOOD_RSS_BOUND = 256 << 20;
+
+Deno.test("hostile: a flood of 200,000 HELLOs: open sessions keep being served, memory stays bounded, idle sessions expire", async () => {
+  const server = await startServer(["--timeout", "8"]);
+  await using _ = server.process;
+  const pid = server.process.child.pid;
+  const sockets = [Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" })];
+  // A legitimate session opened before the flood.
+  await using established = spawnCli(["client", "127.0.0.1", String(server.port)], "piped");
+  try {
+    await established.write("before 1\n");
+    await server.process.stdout.waitFor((t) => t.includes("] before 1\n"), 10_000, "first line");
+    const next = random(7);
+    const N = 200_000;
+    await blast(sockets, server.port, N, () => randomHello(next), 256);
+    const peak = rss(pid);
+    console.log(`flood: RSS ${(peak / 2 ** 20).toFixed(1)} MiB`);
+    assert.ok(peak < FLOOD_RSS_BOUND, `RSS ${(peak / 2 ** 20).toFixed(1)} MiB`);
+    // The open session is still served: the rest of its lines all arrive.
+    const rest = Array.from({ length: 99 }, (_, i) => `before ${i + 2}`);
+    await established.write(rest.join("\n") + "\n");
+    await established.closeStdin();
+    const result = await established.exit(30_000);
+    assert.equal(result.code, 0, result.stderr);
+    // Idle flood sessions expire on the shared timer; then new sessions get in.
+    await allClosed(server.process.stdout, 30_000);
+    await legitimateClient(server.port);
+    const kernelDrops = socketDrops(server.port);
+    await server.process.closeStdin();
+    const out = await server.process.exit();
+    assert.equal(out.code, 0, out.stderr);
+    const s = summaryCounts(out.stderr);
+    assert.equal(s.messages + s.dropped + kernelDrops, N + 102 + 102);
+    assert.equal(count(out.stdout, "Session created"), s.sessions);
+    console.log(
+      `flood: ${s.sessions} sessions, ${s.dropped} dropped by the server, ${kernelDrops} by the kernel`,
+    );
+    const id = out.stdout.match(/^(0x[0-9a-f]{8}) \[1\] before 1$/m)![1];
+    const lines = sessionLines(out.stdout, id).filter((l) => l.includes("before"));
+    assert.deepEqual(lines, Array.from({ length: 100 }, (_, i) => `[${i + 1}] before ${i + 1}`));
+  } finally {
+    for (const s of sockets) s.close();
+  }
+});
+
+Deno.test("hostile: HELLOs beyond --max-sessions are dropped and counted; room comes back on expiry", async () => {
+  const server = await startServer(["--timeout", "1", "--max-sessions", "1000"]);
+  await using _ = server.process;
+  const sockets = [Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" })];
+  try {
+    const next = random(11);
+    const N = 5000;
+    await blast(sockets, server.port, N, () => randomHello(next), 32);
+    const full = await runClient(server.port, "refused\n", ["--timeout", "0.5"]);
+    assert.equal(full.code, 1, "no room: the HELLO is dropped, the client hears nothing");
+    assert.match(full.stderr, /no answer/);
+    await allClosed(server.process.stdout, 10_000);
+    await legitimateClient(server.port);
+    const kernelDrops = socketDrops(server.port);
+    await server.process.closeStdin();
+    const out = await server.process.exit();
+    const s = summaryCounts(out.stderr);
+    assert.equal(s.sessions, 1001, "1000 from the flood, then the legitimate one");
+    // The refused client sent HELLO and GOODBYE; the legitimate one 102 datagrams.
+    assert.equal(s.messages + s.dropped + kernelDrops, N + 2 + 102);
+    assert.ok(s.dropped >= N - 1000 - kernelDrops, `${s.dropped} dropped`);
+  } finally {
+    for (const s of sockets) s.close();
+  }
+});

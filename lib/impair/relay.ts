@@ -15,6 +15,7 @@
 
 import { errorText, ExchangeError } from "../cli/errors.ts";
 import { Alarm } from "../io/alarm.ts";
+import { StopRequest } from "../io/stop_request.ts";
 import { DatagramSender } from "../net/datagram_sender.ts";
 import { resolveHost } from "../net/resolve.ts";
 import { formatAddress, type PeerAddress } from "../net/transmit.ts";
@@ -81,16 +82,8 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
   const clock = () => performance.now();
   const machine = new RelaySessions(config, clock());
   const encoder = new TextEncoder();
-  let failure: string | undefined;
-  let stopping = false;
-  const stop = Promise.withResolvers<void>();
-  const requestStop = (why?: string) => {
-    failure ??= why;
-    if (!stopping) {
-      stopping = true;
-      stop.resolve();
-    }
-  };
+  const stop = new StopRequest();
+  const requestStop = stop.request;
   const onSendError = (e: unknown) => {
     if (config.verbose) log(`cannot send: ${errorText(e)}`);
   };
@@ -163,8 +156,7 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
     machine.handleDatagram("up", bytes, from, clock());
   }, (e) => requestStop(`cannot receive: ${errorText(e)}`)));
 
-  await stop.promise;
-  stopping = true;
+  await stop.requested;
   alarm.cancel();
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
@@ -180,8 +172,8 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
   writeLog();
   logFile?.close();
   log(relaySummaryLine(machine.stats));
-  if (failure !== undefined) {
-    log(failure);
+  if (stop.failure !== undefined) {
+    log(stop.failure);
     return 1;
   }
   return 0;
@@ -198,10 +190,10 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
       try {
         datagram = await socket.receive(buf);
       } catch (e) {
-        if (!stopping && onError && !(e instanceof Deno.errors.BadResource)) onError(e);
+        if (!stop.stopping && onError && !(e instanceof Deno.errors.BadResource)) onError(e);
         return;
       }
-      if (stopping) return;
+      if (stop.stopping) return;
       handle(datagram[0].slice(), datagram[1] as Deno.NetAddr);
       afterEvent();
     }

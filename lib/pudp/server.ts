@@ -12,6 +12,7 @@
 
 import { errorText, ExchangeError } from "../cli/errors.ts";
 import { Alarm } from "../io/alarm.ts";
+import { StopRequest } from "../io/stop_request.ts";
 import { OutputPump } from "../io/output_pump.ts";
 import { DatagramSender } from "../net/datagram_sender.ts";
 import { formatAddress } from "../net/transmit.ts";
@@ -66,16 +67,8 @@ export async function runServer(
   }
   const machine = new ServerSessions({ ...config, escapeOutput: Deno.stdout.isTerminal() });
   const clock = () => performance.now();
-  let failure: string | undefined;
-  let stopping = false;
-  const stop = Promise.withResolvers<void>();
-  const requestStop = (why?: string) => {
-    failure ??= why;
-    if (!stopping) {
-      stopping = true;
-      stop.resolve();
-    }
-  };
+  const stop = new StopRequest();
+  const requestStop = stop.request;
 
   const sender = new DatagramSender(
     socket,
@@ -111,12 +104,12 @@ export async function runServer(
 
   const receiving = (async () => {
     const buf = new Uint8Array(65_536);
-    while (!stopping) {
+    while (!stop.stopping) {
       let datagram: [Uint8Array, Deno.Addr];
       try {
         datagram = await socket.receive(buf);
       } catch (e) {
-        if (!stopping) requestStop(`cannot receive: ${errorText(e)}`);
+        if (!stop.stopping) requestStop(`cannot receive: ${errorText(e)}`);
         return;
       }
       machine.handleDatagram(datagram[0], datagram[1] as Deno.NetAddr, clock());
@@ -125,7 +118,7 @@ export async function runServer(
     }
   })();
 
-  await stop.promise;
+  await stop.requested;
   machine.shutdown();
   afterEvent();
   alarm.cancel();
@@ -136,10 +129,10 @@ export async function runServer(
   await receiving;
   await pump.flush();
   pump.close();
-  if (pump.error !== undefined) failure ??= `cannot write to stdout: ${errorText(pump.error)}`;
+  if (pump.error !== undefined) stop.failure ??= `cannot write to stdout: ${errorText(pump.error)}`;
   log(summaryLine(machine.stats));
-  if (failure !== undefined) {
-    log(failure);
+  if (stop.failure !== undefined) {
+    log(stop.failure);
     return 1;
   }
   return 0;

@@ -1,0 +1,33 @@
+/**
+ * The "stop now" latch of a long-running driver (server, relay): the first
+ * request wins, and the first failure reason given is kept.
+ *
+ * @module
+ */
+
+/** A one-shot stop signal with an optional failure reason. */
+export class StopRequest {
+  /** Why the driver stops with a failure, if it does. */
+  failure: string | undefined;
+  #stopping = false;
+  readonly #stopped = Promise.withResolvers<void>();
+
+  /** Whether a stop has been requested. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Resolves at the first request. */
+  get requested(): Promise<void> {
+    return this.#stopped.promise;
+  }
+
+  /** Requests the stop; `why` marks it a failure (the first reason is kept). */
+  request = (why?: string): void => {
+    this.failure ??= why;
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#stopped.resolve();
+    }
+  };
+}

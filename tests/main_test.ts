@@ -51,6 +51,20 @@ Deno.test("cli: usage errors print one line to stderr and exit 2", async () => {
       /^pudp client: Option '--window' argument is ambiguous \(see/,
     ],
     [["client", "--timeout"], /^pudp client: Option '--timeout <value>' argument missing/],
+    [["impair", "0", "localhost"], /^pudp impair: missing PORT/],
+    [["impair", "--loss", "1.5", "0", "localhost", "1"], /^pudp impair: bad --loss '1.5'/],
+    [["impair", "--dup", "150%", "0", "localhost", "1"], /^pudp impair: bad --dup '150%'/],
+    [
+      ["impair", "--delay", "-1", "0", "localhost", "1"],
+      /^pudp impair: Option '--delay' argument is ambiguous/,
+    ],
+    [["impair", "--jitter", "x", "0", "localhost", "1"], /^pudp impair: bad --jitter 'x'/],
+    [
+      ["impair", "--direction", "sideways", "0", "localhost", "1"],
+      /^pudp impair: bad --direction 'sideways'/,
+    ],
+    [["impair", "--seed", "-", "0", "localhost", "1"], /^pudp impair: bad --seed '-'/],
+    [["impair", "0", "localhost", "0"], /^pudp impair: bad port '0'/],
   ];
   for (const [args, pattern] of cases) {
     const out = await run(...args);
@@ -68,6 +82,13 @@ Deno.test("cli: usage errors print one line to stderr and exit 2", async () => {
     );
     assert.doesNotMatch(out.stderr, /\bat .*:\d+:\d+/, "no stack trace");
   }
+});
+
+Deno.test("cli: impair cannot open its log file: exit 1, one line", async () => {
+  const out = await run("impair", "--log", "/nonexistent/dir/log.jsonl", "0", "127.0.0.1", "9");
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /^pudp impair: cannot open log file \/nonexistent\/dir\/log.jsonl: /);
+  assert.equal(out.stderr.trim().split("\n").length, 1);
 });
 
 Deno.test("cli: an unresolvable host is an exchange failure: exit 1, one line", async () => {

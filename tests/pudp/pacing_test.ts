@@ -298,3 +298,20 @@ Deno.test(
     assert.ok(w.stats.srttMs! < 2);
   },
 );
+
+Deno.test("pacing window: in a crowd an expiry grants a probe and keeps every entry", pure, () => {
+  const w = new PacingWindow(32, 1 << 20);
+  w.sampleRtt(1);
+  for (let i = 0; i < 8; i++) {
+    w.onSend(1, 0);
+    serverSeq += 4; // four clients share the server
+    alive(w, 0);
+  }
+  const sent = fill(w, 100);
+  assert.ok(sent >= 1);
+  w.handleTimeout(w.pollTimeout()!);
+  assert.equal(w.stats.reclaimed, 0, "nothing taken as answered");
+  assert.equal(w.inFlight, sent);
+  assert.equal(fill(w, 200), 1, "one probe");
+  assert.equal(w.inFlight, sent + 1);
+});

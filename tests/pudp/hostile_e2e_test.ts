@@ -7,7 +7,13 @@
 
 import assert from "node:assert/strict";
 import { Command, encode } from "../../lib/pudp/wire.ts";
-import { runClient, sessionLines, spawnCli, startServer } from "../helpers/cli.ts";
+import {
+  runClient,
+  type RunningServer,
+  sessionLines,
+  spawnCli,
+  startServer,
+} from "../helpers/cli.ts";
 
 /** A small seeded generator (xorshift32), so a failing run can be repeated. */
 function random(seed: number): () => number {
@@ -59,6 +65,15 @@ function summaryCounts(stderr: string): { sessions: number; messages: number; dr
   return { sessions: Number(m[1]), messages: Number(m[2]), dropped: Number(m[3]) };
 }
 
+/** Reads the kernel's drop count, stops the server with EOF (exit 0) and parses its summary. */
+async function stopAndCount(server: RunningServer) {
+  const kernelDrops = socketDrops(server.port);
+  await server.process.closeStdin();
+  const out = await server.process.exit();
+  assert.equal(out.code, 0, out.stderr);
+  return { out, s: summaryCounts(out.stderr), kernelDrops };
+}
+
 function count(text: string, what: string): number {
   return text.split(what).length - 1;
 }
@@ -96,11 +111,7 @@ Deno.test("hostile: 120,000 random and mutated datagrams; the server stays up, b
     });
     const grown = rss(pid) - before;
     await legitimateClient(server.port);
-    const kernelDrops = socketDrops(server.port);
-    await server.process.closeStdin();
-    const out = await server.process.exit();
-    assert.equal(out.code, 0, out.stderr);
-    const s = summaryCounts(out.stderr);
+    const { out, s, kernelDrops } = await stopAndCount(server);
     // Every datagram is handled or dropped by the server, or dropped by the kernel.
     const legit = 102; // HELLO, 100 DATA, GOODBYE
     assert.equal(s.messages + s.dropped + kernelDrops, N + legit);
@@ -160,11 +171,7 @@ Deno.test("hostile: a flood of 200,000 HELLOs: open sessions keep being served, 
     // Idle flood sessions expire on the shared timer; then new sessions get in.
     await allClosed(server.process.stdout, 30_000);
     await legitimateClient(server.port);
-    const kernelDrops = socketDrops(server.port);
-    await server.process.closeStdin();
-    const out = await server.process.exit();
-    assert.equal(out.code, 0, out.stderr);
-    const s = summaryCounts(out.stderr);
+    const { out, s, kernelDrops } = await stopAndCount(server);
     assert.equal(s.messages + s.dropped + kernelDrops, N + 102 + 102);
     assert.equal(count(out.stdout, "Session created"), s.sessions);
     console.log(
@@ -191,10 +198,7 @@ Deno.test("hostile: HELLOs beyond --max-sessions are dropped and counted; room c
     assert.match(full.stderr, /no answer/);
     await allClosed(server.process.stdout, 10_000);
     await legitimateClient(server.port);
-    const kernelDrops = socketDrops(server.port);
-    await server.process.closeStdin();
-    const out = await server.process.exit();
-    const s = summaryCounts(out.stderr);
+    const { s, kernelDrops } = await stopAndCount(server);
     assert.equal(s.sessions, 1001, "1000 from the flood, then the legitimate one");
     // The refused client sent HELLO and GOODBYE; the legitimate one 102 datagrams.
     assert.equal(s.messages + s.dropped + kernelDrops, N + 2 + 102);

@@ -5,8 +5,9 @@
  *
  * - transfer: N lines (about 60 bytes each) from `pudp client` to `pudp
  *   server` with stdout to a file, and the same client driving the bare
- *   reflector (the baseline, bench/reflector.ts) in the same run, runs
- *   interleaved, medians reported; the server's rate as a ratio of it;
+ *   reflector (the baseline, bench/reflector.ts) in the same run, in
+ *   rounds of one run each back to back; medians reported, and the server's
+ *   rate as a ratio of the reflector's: the median of the rounds' ratios;
  * - unpaced: the same transfer with `--window 0` (the classic client);
  * - fan-in: many concurrent `pudp client` processes;
  * - sessions: sessions opened and closed per second, and the server's
@@ -128,14 +129,20 @@ try {
     const out = `${tmp}/out.txt`;
     if (only.has("transfer")) {
       const by: Record<Receiver, TransferRun[]> = { pudp: [], reflector: [] };
+      // Each round runs the two back to back, alternating which goes first,
+      // and yields one ratio: the load of a shared machine drifts by more
+      // than the difference measured, so a round's two runs see about the
+      // same machine, while runs far apart in time do not.
+      const ratios: number[] = [];
       for (let r = 0; r < runs; r++) {
-        // Alternate which goes first, so drift in machine load hits both.
         const order: Receiver[] = r % 2 ? ["pudp", "reflector"] : ["reflector", "pudp"];
         for (const receiver of order) {
           const run = await runTransfer(receiver, input, lines, out);
           log(`${receiver} run ${r + 1}: ${run.seconds.toFixed(2)} s, lost ${run.lost ?? "-"}`);
           by[receiver].push(run);
         }
+        ratios.push(by.pudp[r].rate / by.reflector[r].rate);
+        log(`round ${r + 1}: pudp at ${ratios[r].toFixed(3)}x the reflector's rate`);
       }
       const summary = (rs: TransferRun[]) => ({
         runs: rs,
@@ -144,8 +151,8 @@ try {
       });
       const base = summary(by.reflector);
       const pudp = summary(by.pudp);
-      const ratio = pudp.medianRate / base.medianRate;
-      results.transfer = { lines, reflector: base, pudp, ratio };
+      const ratio = median(ratios);
+      results.transfer = { lines, reflector: base, pudp, ratios, ratio };
       // CPU time says who limits the rate (a process near 100% of its wall
       // time), and the receiver's CPU per line is its cost per message
       // whoever the bottleneck is.

@@ -68,11 +68,22 @@ export class ByteBuffer {
 
   /** Appends a non-negative integer in decimal ASCII digits. */
   appendDecimal(value: number): void {
-    if (value < 10) {
-      this.appendByte(0x30 + value);
+    if (!Number.isSafeInteger(value) || value < 0) {
+      this.appendAscii(String(value));
       return;
     }
-    this.appendAscii(String(value));
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    this.#reserve(digits);
+    // Digits are written from the last one back, so no string is made.
+    const buf = this.#buf;
+    let at = this.#len + digits;
+    this.#len = at;
+    let rest = value;
+    do {
+      buf[--at] = 0x30 + rest % 10;
+      rest = Math.floor(rest / 10);
+    } while (rest > 0);
   }
 
   /** Returns a copy of the held bytes and empties the buffer. */

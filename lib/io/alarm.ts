@@ -37,6 +37,11 @@ export class Alarm {
     }, delay);
   }
 
+  /** Whether the alarm is set and has not gone off yet. */
+  get armed(): boolean {
+    return this.#handle !== undefined;
+  }
+
   /** Stops the alarm. */
   cancel(): void {
     if (this.#handle !== undefined) clearTimeout(this.#handle);

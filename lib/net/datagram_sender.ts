@@ -62,7 +62,8 @@ export class DatagramSender {
       const t = this.#queue.shift();
       if (t === undefined) break;
       this.#inFlight++;
-      this.socket.send(t.data, { transport: "udp", hostname: t.to.hostname, port: t.to.port })
+      // Deno's send reads only hostname and port of the address: no object per send.
+      this.socket.send(t.data, t.to as Deno.NetAddr)
         .then(
           () => this.#sent(t),
           (e) => {

@@ -28,6 +28,24 @@ export function inputLines(count: number, tag = "line"): string[] {
   return lines;
 }
 
+/** Pause before each timed run, after the disk writes are flushed. */
+const SETTLE_MS = 500;
+
+/**
+ * Lets the machine settle before a timed run: the input just written and the
+ * previous run's output (tens of MB of dirty pages each) are written back
+ * now, not by the kernel's flusher in the middle of the next run, where it
+ * would take CPU from whichever receiver happens to be measured then.
+ */
+export async function settle(): Promise<void> {
+  try {
+    await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output();
+  } catch {
+    // no sync(1) here: the pause alone
+  }
+  await sleep(SETTLE_MS);
+}
+
 /** One transfer measured. */
 export interface TransferRun {
   /** Wall seconds of the client process, from start to exit. */
@@ -55,6 +73,7 @@ export async function runTransfer(
   outPath: string,
   clientArgs: string[] = [],
 ): Promise<TransferRun> {
+  await settle();
   const receiverArgv = receiver === "pudp"
     ? [...sourceCommand(), "server", "--host", "127.0.0.1", "--no-stdin", "0"]
     : [Deno.execPath(), "run", "--quiet", "--allow-net", REFLECTOR];
@@ -131,6 +150,7 @@ export async function runFanIn(
   linesPerClient: number,
   outPath: string,
 ): Promise<FanInRun> {
+  await settle();
   const server = new BenchProcess(
     [...sourceCommand(), "server", "--host", "127.0.0.1", "--no-stdin", "0"],
     { stdoutPath: outPath },

@@ -23,10 +23,27 @@ export interface DatagramSink {
   send(data: Uint8Array, to: Deno.Addr): Promise<number>;
 }
 
+/**
+ * One send in flight. Its completion handlers are made once and the slot is
+ * reused, so a send allocates no closures.
+ */
+class SendSlot {
+  t: Transmit | undefined;
+  readonly done: () => void;
+  readonly failed: (e: unknown) => void;
+
+  constructor(finish: (slot: SendSlot, error?: { e: unknown }) => void) {
+    this.done = () => finish(this);
+    this.failed = (e) => finish(this, { e });
+  }
+}
+
 /** A send queue over one socket. */
 export class DatagramSender {
   readonly #queue = new Fifo<Transmit>();
   readonly #maxInFlight: number;
+  /** Slots not in use; `maxInFlight` minus this many sends are in flight. */
+  readonly #freeSlots: SendSlot[] = [];
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
 
@@ -62,19 +79,18 @@ export class DatagramSender {
       const t = this.#queue.shift();
       if (t === undefined) break;
       this.#inFlight++;
+      const slot = this.#freeSlots.pop() ?? new SendSlot(this.#finish);
+      slot.t = t;
       // Deno's send reads only hostname and port of the address: no object per send.
-      this.socket.send(t.data, t.to as Deno.NetAddr)
-        .then(
-          () => this.#sent(t),
-          (e) => {
-            this.onError(e, t);
-            this.#sent(t);
-          },
-        );
+      this.socket.send(t.data, t.to as Deno.NetAddr).then(slot.done, slot.failed);
     }
   }
 
-  #sent(t: Transmit): void {
+  readonly #finish = (slot: SendSlot, error?: { e: unknown }): void => {
+    const t = slot.t!;
+    slot.t = undefined;
+    this.#freeSlots.push(slot);
+    if (error) this.onError(error.e, t);
     this.onDone?.(t);
     this.#inFlight--;
     this.#startSends();
@@ -83,5 +99,5 @@ export class DatagramSender {
       this.#idleWaiters = [];
       for (const w of waiters) w();
     }
-  }
+  };
 }

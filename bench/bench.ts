@@ -32,6 +32,9 @@ import {
   writeInput,
 } from "./transfer.ts";
 
+/** Lines of the untimed warm-up transfer to each receiver. */
+const WARM_UP_LINES = 50_000;
+
 const SCENARIOS = ["transfer", "unpaced", "fanin", "sessions"] as const;
 type Scenario = typeof SCENARIOS[number];
 
@@ -134,6 +137,14 @@ try {
       // than the difference measured, so a round's two runs see about the
       // same machine, while runs far apart in time do not.
       const ratios: number[] = [];
+      // A short untimed round first: the code caches of the client, the
+      // server and the reflector are warm before anything is measured.
+      const warmLines = Math.min(lines, WARM_UP_LINES);
+      const warmInput = `${tmp}/warm-up.txt`;
+      await writeInput(warmInput, warmLines);
+      for (const receiver of ["reflector", "pudp"] as const) {
+        await runTransfer(receiver, warmInput, warmLines, out);
+      }
       for (let r = 0; r < runs; r++) {
         const order: Receiver[] = r % 2 ? ["pudp", "reflector"] : ["reflector", "pudp"];
         for (const receiver of order) {

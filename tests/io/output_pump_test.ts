@@ -115,3 +115,20 @@ Deno.test("pump coalescing: a full batch and flush() do not wait", pure, async (
   assert.deepEqual(w.writes, ["a\n", "bcdef\n", "g\n"]);
   pump.close();
 });
+
+Deno.test(
+  "pump coalescing: a batch that fills while the interval runs goes at once",
+  pure,
+  async () => {
+    const { w, pump, add } = coalescingPump(10_000, 8);
+    add("a\n");
+    await tick();
+    add("b\n"); // waits: the alarm is set for the end of the interval
+    await tick();
+    assert.deepEqual(w.writes, ["a\n"]);
+    add("cdefgh\n"); // now at least batchBytes wait: no waiting for the alarm
+    await tick();
+    assert.deepEqual(w.writes, ["a\n", "b\ncdefgh\n"]);
+    pump.close();
+  },
+);

@@ -72,3 +72,30 @@ Deno.test("sender: drained() with nothing queued resolves at once", pure, async 
   const sender = new DatagramSender({ send: () => Promise.resolve(0) }, () => {});
   await sender.drained();
 });
+
+Deno.test(
+  "sender: overlapped sends that finish out of order hand back each datagram once, errors too",
+  pure,
+  async () => {
+    const done: number[] = [];
+    const failed: number[] = [];
+    const sender = new DatagramSender(
+      {
+        async send(data) {
+          // Later datagrams finish first within each group of three.
+          await new Promise((r) => setTimeout(r, 3 - (data[0] % 3)));
+          if (data[0] % 5 === 0) throw new Error("Network unreachable");
+          return data.length;
+        },
+      },
+      (_e, t) => failed.push(t.data[0]),
+      3,
+      (t) => done.push(t.data[0]),
+    );
+    for (let i = 0; i < 30; i++) sender.push({ data: new Uint8Array([i]), to });
+    await sender.drained();
+    assert.deepEqual([...done].sort((a, b) => a - b), [...Array(30).keys()]);
+    assert.deepEqual(failed.sort((a, b) => a - b), [0, 5, 10, 15, 20, 25]);
+    assert.notDeepEqual(done, [...Array(30).keys()], "the sends really finished out of order");
+  },
+);

@@ -15,11 +15,15 @@ import {
   startServer,
 } from "../helpers/cli.ts";
 
-/** Starts `pudp impair` in front of `serverPort`; returns it and its port. */
-async function startImpair(
-  serverPort: number,
-  args: string[],
-): Promise<{ process: CliProcess; port: number }> {
+/**
+ * Starts a `pudp server` and a `pudp impair` with `args` in front of it;
+ * returns both, with the ports to reach them.
+ */
+async function startServerBehindImpair(args: string[]): Promise<{
+  server: { process: CliProcess; port: number };
+  relay: { process: CliProcess; port: number };
+}> {
+  const server = await startServer();
   const process = spawnCli([
     "impair",
     "--host",
@@ -27,11 +31,11 @@ async function startImpair(
     ...args,
     "0",
     "127.0.0.1",
-    String(serverPort),
+    String(server.port),
   ]);
   await process.stderr.waitFor((t) => /listening on \S+:\d+/.test(t), 15_000, "listening line");
   const port = Number(process.stderr.text.match(/listening on \S+:(\d+)/)![1]);
-  return { process, port };
+  return { server, relay: { process, port } };
 }
 
 /** The first seed (from 1) for which `ok(seed)` holds. */
@@ -64,9 +68,7 @@ Deno.test("impair: loss and duplication upstream match the server's Lost and Dup
     !decide({ ...faults, seed: s }, 0, "up", N + 1).drop
   );
   const logPath = await Deno.makeTempFile({ suffix: ".jsonl" });
-  const server = await startServer();
-  await using _s = server.process;
-  const relay = await startImpair(server.port, [
+  const { server, relay } = await startServerBehindImpair([
     "--loss",
     "0.05",
     "--dup",
@@ -78,6 +80,7 @@ Deno.test("impair: loss and duplication upstream match the server's Lost and Dup
     "--log",
     logPath,
   ]);
+  await using _s = server.process;
   await using _r = relay.process;
   const input = lines(N);
   const client = await runClient(relay.port, input.join("\n") + "\n", ["--timeout", "3"]);
@@ -138,9 +141,7 @@ Deno.test("impair: a reordered DATA ends the session as SPEC says; the client ex
   const seed = findSeed((s) => firstReorder(s) >= 200 && firstReorder(s) <= 1000);
   const k = firstReorder(seed);
   const logPath = await Deno.makeTempFile({ suffix: ".jsonl" });
-  const server = await startServer();
-  await using _s = server.process;
-  const relay = await startImpair(server.port, [
+  const { server, relay } = await startServerBehindImpair([
     "--reorder",
     "0.01",
     "--direction",
@@ -150,6 +151,7 @@ Deno.test("impair: a reordered DATA ends the session as SPEC says; the client ex
     "--log",
     logPath,
   ]);
+  await using _s = server.process;
   await using _r = relay.process;
   const client = await runClient(relay.port, lines(N).join("\n") + "\n");
   assert.equal(client.code, 1);
@@ -175,9 +177,7 @@ Deno.test("impair: ALIVEs lost downstream neither stall the paced client nor los
   const faults: FaultOptions = { ...NO_FAULTS, loss: 0.1, direction: "down", seed: 0 };
   // The HELLO reply (datagram 0 down) must arrive, or the client rightly gives up.
   const seed = findSeed((s) => !decide({ ...faults, seed: s }, 0, "down", 0).drop);
-  const server = await startServer();
-  await using _s = server.process;
-  const relay = await startImpair(server.port, [
+  const { server, relay } = await startServerBehindImpair([
     "--loss",
     "0.1",
     "--direction",
@@ -185,6 +185,7 @@ Deno.test("impair: ALIVEs lost downstream neither stall the paced client nor los
     "--seed",
     String(seed),
   ]);
+  await using _s = server.process;
   await using _r = relay.process;
   const input = lines(N);
   const client = await runClient(relay.port, input.join("\n") + "\n", [

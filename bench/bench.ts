@@ -132,11 +132,6 @@ try {
     const out = `${tmp}/out.txt`;
     if (only.has("transfer")) {
       const by: Record<Receiver, TransferRun[]> = { pudp: [], reflector: [] };
-      // Each round runs the two back to back, alternating which goes first,
-      // and yields one ratio: the load of a shared machine drifts by more
-      // than the difference measured, so a round's two runs see about the
-      // same machine, while runs far apart in time do not.
-      const ratios: number[] = [];
       // A short untimed round first: the code caches of the client, the
       // server and the reflector are warm before anything is measured.
       const warmLines = Math.min(lines, WARM_UP_LINES);
@@ -145,6 +140,11 @@ try {
       for (const receiver of ["reflector", "pudp"] as const) {
         await runTransfer(receiver, warmInput, warmLines, out);
       }
+      // Each round runs the two back to back, alternating which goes first,
+      // and yields one ratio: the load of a shared machine drifts by more
+      // than the difference measured, so a round's two runs see about the
+      // same machine, while runs far apart in time do not.
+      const ratios: number[] = [];
       for (let r = 0; r < runs; r++) {
         const order: Receiver[] = r % 2 ? ["pudp", "reflector"] : ["reflector", "pudp"];
         for (const receiver of order) {

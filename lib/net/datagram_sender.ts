@@ -42,7 +42,7 @@ class SendSlot {
 export class DatagramSender {
   readonly #queue = new Fifo<Transmit>();
   readonly #maxInFlight: number;
-  /** Slots not in use; `maxInFlight` minus this many sends are in flight. */
+  /** Slots of finished sends, kept for the next ones (at most `maxInFlight` are ever made). */
   readonly #freeSlots: SendSlot[] = [];
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];

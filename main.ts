@@ -1,7 +1,7 @@
 /**
  * pudp: small client/server data-transfer protocols over UDP and TCP.
  *
- * Argument parsing and dispatch. This is the only place that calls
+ * Builds the command tree and runs it. This is the only place that calls
  * `Deno.exit`: the client's stdin worker may be blocked in a read that cannot
  * be interrupted, so the process ends explicitly once a command is done.
  *
@@ -9,82 +9,57 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import type { Command } from "./lib/cli/command.ts";
-import { errorText, UsageError } from "./lib/cli/errors.ts";
+import type { Group } from "./lib/cli/command_tree.ts";
+import { type CliProgram, runCli } from "./lib/cli/dispatch.ts";
 import { impairCommand } from "./lib/impair/command.ts";
 import { clientCommand, serverCommand } from "./lib/pudp/commands.ts";
-
-/** Every subcommand, in the order `pudp --help` lists them. */
-const COMMANDS: Command[] = [serverCommand, clientCommand, impairCommand];
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
-function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  return `pudp ${VERSION}: small client/server data-transfer protocols over UDP and TCP
+/** Every command, in the order `pudp --help` lists them. */
+export const ROOT: Group = {
+  kind: "group",
+  name: "pudp",
+  summary: "",
+  description: `pudp ${VERSION}: PUDP, a session protocol over UDP, and a fault-injecting relay`,
+  children: [serverCommand, clientCommand, impairCommand],
+};
 
-Usage: pudp <command> [options] [arguments]
-
-Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
-
+/** The whole CLI. */
+export const PROGRAM: CliProgram = {
+  root: ROOT,
+  version: VERSION,
+  rootTrailer: `
 Options:
-  -h, --help     show this help (also: pudp <command> --help)
+  -h, --help     show this help (also: pudp <command> --help, pudp help <command>)
   -V, --version  print the version
 
-Exit status: 0 success, 1 the exchange failed, 2 usage error.
-`;
-}
+Exit status: 0 success, 1 the exchange failed, 2 usage error,
+130/143 a client stopped by SIGINT/SIGTERM.
+`,
+};
 
 const encoder = new TextEncoder();
 
-function writeOut(text: string): void {
-  Deno.stdout.writeSync(encoder.encode(text));
-}
-
-function stderrLine(line: string): void {
-  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+/** Writes all of `text` to a synchronous Deno writer. */
+function writeAll(w: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  for (let done = 0; done < bytes.length;) done += w.writeSync(bytes.subarray(done));
 }
 
 /** Runs the CLI with `args`; returns the exit status. */
-export async function main(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined) {
-    Deno.stderr.writeSync(encoder.encode(usage())); // a usage error: the text goes to stderr
-    return 2;
-  }
-  if (name === "-h" || name === "--help") {
-    writeOut(usage());
-    return 0;
-  }
-  if (name === "-V" || name === "--version") {
-    writeOut(`pudp ${VERSION}\n`);
-    return 0;
-  }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (command === undefined) {
-    stderrLine(`pudp: unknown command '${name}' (see 'pudp --help')`);
-    return 2;
-  }
-  if (rest.includes("-h") || rest.includes("--help")) {
-    writeOut(command.help);
-    return 0;
-  }
-  const verbose = rest.includes("--verbose");
-  const log = (line: string) =>
-    stderrLine(line.startsWith("pudp") ? line : `pudp ${name}: ${line}`);
-  try {
-    return await command.run(rest, log);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      stderrLine(`pudp ${name}: ${e.message} (see 'pudp ${name} --help')`);
-      return 2;
-    }
-    if (verbose && e instanceof Error && e.stack) stderrLine(e.stack);
-    else log(errorText(e));
-    return 1;
-  }
+export function main(args: string[]): Promise<number> {
+  return runCli(PROGRAM, args, {
+    out: (text) => writeAll(Deno.stdout, text),
+    err: (text) => {
+      try {
+        writeAll(Deno.stderr, text);
+      } catch {
+        // Nowhere left to say it.
+      }
+    },
+  });
 }
 
 if (import.meta.main) {

@@ -3,7 +3,7 @@
  */
 
 import assert from "node:assert/strict";
-import { spawnCli } from "./helpers/cli.ts";
+import { sourceCommand, spawnCli } from "./helpers/cli.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 async function run(...args: string[]) {
@@ -22,12 +22,29 @@ Deno.test("cli: --help lists the commands; --version prints the version", async 
   assert.equal(version.stdout, `pudp ${denoJson.version}\n`);
 });
 
-Deno.test("cli: pudp <cmd> --help works for every command", async () => {
-  for (const cmd of ["server", "client"]) {
-    const out = await run(cmd, "--help");
+Deno.test("cli: pudp <cmd> --help and pudp help <cmd> work for every command", async () => {
+  for (const cmd of [["server"], ["client"], ["impair"]]) {
+    const out = await run(...cmd, "--help");
     assert.equal(out.code, 0);
-    assert.match(out.stdout, new RegExp(`^Usage: pudp ${cmd} `));
+    assert.match(out.stdout, new RegExp(`^Usage: pudp ${cmd.join(" ")} `));
     assert.equal(out.stderr, "");
+    const viaHelp = await run("help", ...cmd);
+    assert.equal(viaHelp.code, 0);
+    assert.equal(viaHelp.stdout, out.stdout);
+  }
+});
+
+Deno.test("cli: help written to a full stdout is one line on stderr, exit 1", async () => {
+  for (const args of [["--help"], ["help", "server"], ["--version"]]) {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `exec "$@" > /dev/full`, "sh", ...sourceCommand(), ...args],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    assert.match(stderr, /^pudp: cannot write to stdout: No space left on device/);
+    assert.equal(stderr.trim().split("\n").length, 1, stderr);
   }
 });
 
@@ -37,26 +54,29 @@ Deno.test("cli: usage errors print one line to stderr and exit 2", async () => {
     [["bogus"], /^pudp: unknown command 'bogus'/],
     [["server"], /^pudp server: missing PORT/],
     [["server", "65536"], /^pudp server: bad port '65536'/],
-    [["server", "-1"], /^pudp server: Unknown option '-1'/],
+    [["server", "-1"], /^pudp server: bad port '-1'/],
+    [["server", "--timeout", "-1", "0"], /^pudp server: bad --timeout '-1': expected a positive/],
     [["server", "abc"], /^pudp server: bad port 'abc'/],
     [["server", "--timeout", "0", "0"], /^pudp server: bad --timeout '0'/],
     [["server", "--max-gap", "x", "0"], /^pudp server: bad --max-gap 'x'/],
     [["server", "--magic", "0x10000", "0"], /^pudp server: bad --magic '0x10000'/],
-    [["server", "--bogus", "0"], /^pudp server: Unknown option '--bogus'/],
+    [["server", "--bogus", "0"], /^pudp server: unknown option '--bogus'/],
+    [["server", "--no-stdin=1", "0"], /^pudp server: --no-stdin takes no value/],
+    [["help", "server", "extra"], /^pudp server: no help for 'extra'/],
     [["server", "1", "2"], /^pudp server: unexpected argument '2'/],
     [["client", "localhost"], /^pudp client: missing PORT/],
     [["client", "localhost", "0"], /^pudp client: bad port '0': expected a number from 1 to 65535/],
     [
       ["client", "--window", "-3", "localhost", "1"],
-      /^pudp client: Option '--window' argument is ambiguous \(see/,
+      /^pudp client: bad --window '-3': expected a whole number from 0 to 1000000 \(see/,
     ],
-    [["client", "--timeout"], /^pudp client: Option '--timeout <value>' argument missing/],
+    [["client", "--timeout"], /^pudp client: --timeout needs a value \(SECONDS\)/],
     [["impair", "0", "localhost"], /^pudp impair: missing PORT/],
     [["impair", "--loss", "1.5", "0", "localhost", "1"], /^pudp impair: bad --loss '1.5'/],
     [["impair", "--dup", "150%", "0", "localhost", "1"], /^pudp impair: bad --dup '150%'/],
     [
       ["impair", "--delay", "-1", "0", "localhost", "1"],
-      /^pudp impair: Option '--delay' argument is ambiguous/,
+      /^pudp impair: bad --delay '-1': expected milliseconds/,
     ],
     [["impair", "--jitter", "x", "0", "localhost", "1"], /^pudp impair: bad --jitter 'x'/],
     [
@@ -69,7 +89,7 @@ Deno.test("cli: usage errors print one line to stderr and exit 2", async () => {
   for (const [args, pattern] of cases) {
     const out = await run(...args);
     assert.equal(out.code, 2, `${args.join(" ")}: exit ${out.code}`);
-    if (args.length === 0) { // bare `pudp`: the usage text, on stderr
+    if (args.length === 0 || (args.length === 1 && args[0] === "ids")) { // a bare group: its usage text, on stderr
       assert.match(out.stderr, pattern);
       assert.equal(out.stdout, "");
       continue;

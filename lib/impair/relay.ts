@@ -14,11 +14,10 @@
  */
 
 import { errorText, ExchangeError } from "../cli/errors.ts";
-import { Alarm } from "../io/alarm.ts";
-import { StopRequest } from "../io/stop_request.ts";
-import { DatagramSender } from "../net/datagram_sender.ts";
 import { resolveHost } from "../net/resolve.ts";
 import { formatAddress, type PeerAddress } from "../net/transmit.ts";
+import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import { Driver } from "../runtime/driver.ts";
 import { type RelayOptions, RelaySessions, type RelayStats } from "./relay_session.ts";
 
 /** What `pudp impair` was asked to do. */
@@ -34,9 +33,6 @@ export interface RelayConfig extends RelayOptions {
   verbose: boolean;
 }
 
-/** Largest UDP datagram. */
-const RECEIVE_BUFFER = 65_536;
-
 /** The summary line printed to stderr at exit. */
 export function relaySummaryLine(s: RelayStats): string {
   const side = (name: string, d: RelayStats["up"]) =>
@@ -46,59 +42,62 @@ export function relaySummaryLine(s: RelayStats): string {
     `${s.refused} refused`;
 }
 
-interface Upstream {
-  socket: Deno.DatagramConn;
-  sender: DatagramSender;
-}
-
 /** Runs the relay until SIGINT/SIGTERM. Returns the exit status. */
 export async function runRelay(config: RelayConfig, log: (line: string) => void): Promise<number> {
   const target = await resolveHost(config.targetHost);
   const targetAddr: PeerAddress = { hostname: target.hostname, port: config.targetPort };
-  let listener: Deno.DatagramConn;
-  try {
-    listener = Deno.listenDatagram({
-      hostname: config.host,
-      port: config.listenPort,
-      transport: "udp",
-    });
-  } catch (e) {
-    throw new ExchangeError(
-      `cannot listen on ${formatAddress({ hostname: config.host, port: config.listenPort })}: ${
-        errorText(e)
-      }`,
-    );
-  }
+  const onSendError = (e: unknown) => {
+    if (config.verbose) log(`cannot send: ${errorText(e)}`);
+  };
+  const listener = UdpEndpoint.bind({ hostname: config.host, port: config.listenPort }, {
+    onSendError,
+  });
   let logFile: Deno.FsFile | undefined;
   if (config.logPath !== undefined) {
     try {
       logFile = Deno.openSync(config.logPath, { write: true, create: true, truncate: true });
     } catch (e) {
-      listener.close();
+      await listener.close();
       throw new ExchangeError(`cannot open log file ${config.logPath}: ${errorText(e)}`);
     }
   }
 
-  const clock = () => performance.now();
-  const machine = new RelaySessions(config, clock());
+  const machine = new RelaySessions(config, performance.now());
   const encoder = new TextEncoder();
-  const stop = new StopRequest();
-  const requestStop = stop.request;
-  const onSendError = (e: unknown) => {
-    if (config.verbose) log(`cannot send: ${errorText(e)}`);
-  };
-  const downstream = new DatagramSender(listener, onSendError);
-  const upstreams = new Map<string, Upstream>();
-  const receivers: Promise<void>[] = [];
+  const upstreams = new Map<string, UdpEndpoint>();
+  const driver = new Driver(machine, () => {
+    for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) {
+      if (t.direction === "down") {
+        listener.send({ data: t.data, to: t.client });
+      } else {
+        try {
+          const up = upstreams.get(t.flow) ?? openUpstream(t.flow, t.client);
+          up.send({ data: t.data, to: targetAddr });
+        } catch (e) {
+          if (config.verbose) log(`cannot open a socket for ${t.flow}: ${errorText(e)}`);
+        }
+      }
+    }
+    for (let key = machine.pollClosedFlow(); key; key = machine.pollClosedFlow()) {
+      const up = upstreams.get(key);
+      upstreams.delete(key);
+      up?.close();
+    }
+    writeLog();
+  });
+  const now = driver.clock;
+  const stopWith = driver.stop.request;
 
-  const openUpstream = (key: string, client: PeerAddress): Upstream => {
-    const socket = Deno.listenDatagram({ hostname: target.anyAddress, port: 0, transport: "udp" });
-    const up = { socket, sender: new DatagramSender(socket, onSendError) };
+  /** Each datagram is copied: the machine may hold it (delay, reorder). */
+  const openUpstream = (key: string, client: PeerAddress): UdpEndpoint => {
+    const up = UdpEndpoint.bind({ hostname: target.anyAddress, port: 0 }, { onSendError });
     upstreams.set(key, up);
-    receivers.push(receiveLoop(socket, (bytes, from) => {
+    up.receive((bytes, from) => {
+      if (driver.stop.stopping) return;
       if (from.hostname !== targetAddr.hostname || from.port !== targetAddr.port) return;
-      machine.handleDatagram("down", bytes, client, clock());
-    }));
+      machine.handleDatagram("down", bytes.slice(), client, now());
+      driver.afterEvent();
+    }, () => {});
     return up;
   };
 
@@ -112,90 +111,28 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
         const bytes = encoder.encode(text);
         for (let off = 0; off < bytes.length;) off += logFile.writeSync(bytes.subarray(off));
       } catch (e) {
-        requestStop(`cannot write to ${config.logPath}: ${errorText(e)}`);
+        stopWith(`cannot write to ${config.logPath}: ${errorText(e)}`);
       }
     }
   };
 
-  const afterEvent = () => {
-    for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) {
-      if (t.direction === "down") {
-        downstream.push({ data: t.data, to: t.client });
-      } else {
-        try {
-          const up = upstreams.get(t.flow) ?? openUpstream(t.flow, t.client);
-          up.sender.push({ data: t.data, to: targetAddr });
-        } catch (e) {
-          if (config.verbose) log(`cannot open a socket for ${t.flow}: ${errorText(e)}`);
-        }
-      }
-    }
-    for (let key = machine.pollClosedFlow(); key; key = machine.pollClosedFlow()) {
-      const up = upstreams.get(key);
-      upstreams.delete(key);
-      if (up) up.sender.drained().then(() => up.socket.close());
-    }
-    writeLog();
-    alarm.set(machine.pollTimeout());
-  };
-  const alarm = new Alarm(clock, () => {
-    machine.handleTimeout(clock());
-    afterEvent();
-  });
+  listener.receive((bytes, from) => {
+    if (driver.stop.stopping) return;
+    machine.handleDatagram("up", bytes.slice(), from, now());
+    driver.afterEvent();
+  }, (e) => stopWith(`cannot receive: ${errorText(e)}`));
 
-  const onSignal = () => requestStop();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  log(
-    `listening on ${formatAddress(listener.addr as Deno.NetAddr)}, relaying to ${
+  return driver.serve({
+    ready: `listening on ${formatAddress(listener.address)}, relaying to ${
       formatAddress(targetAddr)
     } (seed ${config.seed})`,
-  );
-
-  receivers.push(receiveLoop(listener, (bytes, from) => {
-    machine.handleDatagram("up", bytes, from, clock());
-  }, (e) => requestStop(`cannot receive: ${errorText(e)}`)));
-
-  await stop.requested;
-  alarm.cancel();
-  Deno.removeSignalListener("SIGINT", onSignal);
-  Deno.removeSignalListener("SIGTERM", onSignal);
-  machine.shutdown();
-  afterEvent();
-  await downstream.drained();
-  listener.close();
-  for (const up of upstreams.values()) {
-    await up.sender.drained();
-    up.socket.close();
-  }
-  await Promise.all(receivers);
-  writeLog();
-  logFile?.close();
-  log(relaySummaryLine(machine.stats));
-  if (stop.failure !== undefined) {
-    log(stop.failure);
-    return 1;
-  }
-  return 0;
-
-  /** Receives until the socket closes; each datagram is copied, handled, and the machine drained. */
-  async function receiveLoop(
-    socket: Deno.DatagramConn,
-    handle: (bytes: Uint8Array, from: Deno.NetAddr) => void,
-    onError?: (e: unknown) => void,
-  ): Promise<void> {
-    const buf = new Uint8Array(RECEIVE_BUFFER);
-    for (;;) {
-      let datagram: [Uint8Array, Deno.Addr];
-      try {
-        datagram = await socket.receive(buf);
-      } catch (e) {
-        if (!stop.stopping && onError && !(e instanceof Deno.errors.BadResource)) onError(e);
-        return;
-      }
-      if (stop.stopping) return;
-      handle(datagram[0].slice(), datagram[1] as Deno.NetAddr);
-      afterEvent();
-    }
-  }
+    shutdown: () => machine.shutdown(),
+    close: async () => {
+      await listener.close();
+      await Promise.all([...upstreams.values()].map((up) => up.close()));
+      writeLog();
+      logFile?.close();
+    },
+    summary: () => relaySummaryLine(machine.stats),
+  }, log);
 }

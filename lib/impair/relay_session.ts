@@ -13,8 +13,10 @@
  *   has been forwarded, or {@link REORDER_HOLD_MS} has passed (a second
  *   record, `release`, says which);
  * - `pass`: forwarded.
- * A delay (and jitter) puts the datagram on a timer heap; with jitter,
- * datagrams can overtake one another, as they do in netem.
+ * A delay (and jitter) puts the datagram on a timer; with jitter,
+ * datagrams can overtake one another, as they do in netem. Every wait
+ * (delays, holds, each flow's idle time) is a {@link Timer} in one
+ * {@link TimerTable}.
  *
  * Inputs: `handleDatagram(direction, bytes, client, now)`,
  * `handleTimeout(now)`. Outputs: `pollTransmit()`, `pollLog()`,
@@ -27,7 +29,7 @@
 import { formatAddress, type PeerAddress } from "../net/transmit.ts";
 import { commandName, decodeHeader, type Header, WireError } from "../pudp/wire.ts";
 import { Fifo } from "../util/fifo.ts";
-import { MinHeap } from "../util/min_heap.ts";
+import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { decide, type Direction, type FaultOptions } from "./fault_plan.ts";
 
 /** Longest time a reordered datagram waits for one to overtake it. */
@@ -99,22 +101,28 @@ interface Held {
   transmit: RelayTransmit;
   n: number;
   delayMs: number;
-  released: boolean;
+  /** Ends the hold when nothing overtakes it in time. */
+  timer: Timer<Due>;
 }
 
-interface Flow {
-  key: string;
-  index: number;
-  client: PeerAddress;
+class Flow {
   /** Datagrams seen so far, per direction. */
-  count: { up: number; down: number };
-  held: { up: Held | undefined; down: Held | undefined };
-  lastActivity: number;
+  readonly count = { up: 0, down: 0 };
+  readonly held: { up: Held | undefined; down: Held | undefined } = {
+    up: undefined,
+    down: undefined,
+  };
+  /** Closes the flow after `idleMs` without a datagram. */
+  readonly idle: Timer<Due> = new Timer<Due>({ kind: "idle", flow: this });
+
+  constructor(readonly key: string, readonly index: number, readonly client: PeerAddress) {}
 }
 
-type Scheduled =
-  | { due: number; order: number; kind: "send"; transmit: RelayTransmit }
-  | { due: number; order: number; kind: "release"; held: Held; flow: Flow; direction: Direction };
+/** What a timer of the relay is for. */
+type Due =
+  | { kind: "send"; transmit: RelayTransmit }
+  | { kind: "release"; flow: Flow; direction: Direction }
+  | { kind: "idle"; flow: Flow };
 
 /** The relay's flows, faults and timers. */
 export class RelaySessions {
@@ -124,15 +132,12 @@ export class RelaySessions {
     flows: 0,
     refused: 0,
   };
-  /** Flows by key, least recently active first (re-inserted on activity). */
+  /** Flows by key. */
   readonly #flows = new Map<string, Flow>();
   readonly #ready = new Fifo<RelayTransmit>();
   readonly #log = new Fifo<RelayLogRecord>();
   readonly #closed = new Fifo<string>();
-  readonly #timers = new MinHeap<Scheduled>((a, b) =>
-    a.due < b.due || (a.due === b.due && a.order < b.order)
-  );
-  #order = 0;
+  readonly #timers = new TimerTable<Due>();
   #nextFlow = 0;
   readonly #header: Header = { command: 0, seq: 0, sessionId: 0 };
 
@@ -159,20 +164,11 @@ export class RelaySessions {
         this.#record(now, direction, key, -1, bytes, "refuse");
         return;
       }
-      flow = {
-        key,
-        index: this.#nextFlow++,
-        client,
-        count: { up: 0, down: 0 },
-        held: { up: undefined, down: undefined },
-        lastActivity: now,
-      };
+      flow = new Flow(key, this.#nextFlow++, client);
+      this.#flows.set(key, flow);
       this.stats.flows++;
-    } else {
-      this.#flows.delete(key);
     }
-    flow.lastActivity = now;
-    this.#flows.set(key, flow);
+    this.#timers.set(flow.idle, now + this.options.idleMs);
 
     const stats = this.stats[direction];
     stats.datagrams++;
@@ -190,16 +186,9 @@ export class RelaySessions {
     if (fate.reorder && held === undefined) {
       stats.reordered++;
       this.#record(now, direction, key, n, bytes, "reorder", delay);
-      const h: Held = { transmit, n, delayMs: fate.delayMs, released: false };
-      flow.held[direction] = h;
-      this.#timers.push({
-        due: now + REORDER_HOLD_MS,
-        order: this.#order++,
-        kind: "release",
-        held: h,
-        flow,
-        direction,
-      });
+      const timer = new Timer<Due>({ kind: "release", flow, direction });
+      flow.held[direction] = { transmit, n, delayMs: fate.delayMs, timer };
+      this.#timers.set(timer, now + REORDER_HOLD_MS);
       return;
     }
     if (fate.duplicate) stats.duplicated++;
@@ -209,7 +198,7 @@ export class RelaySessions {
     if (held !== undefined) {
       // The held datagram goes right after the one that overtook it.
       flow.held[direction] = undefined;
-      held.released = true;
+      this.#timers.clear(held.timer);
       this.#recordRelease(now, direction, key, held, n);
       this.#schedule(held.transmit, now, Math.max(fate.delayMs, held.delayMs));
     }
@@ -217,20 +206,17 @@ export class RelaySessions {
 
   /** Timers up to `now`: delayed datagrams fall due, holds end, idle flows close. */
   handleTimeout(now: number): void {
-    for (let top = this.#timers.peek(); top && top.due <= now; top = this.#timers.peek()) {
-      this.#timers.pop();
-      if (top.kind === "send") {
-        this.#ready.push(top.transmit);
-      } else if (!top.held.released) {
-        top.held.released = true;
-        top.flow.held[top.direction] = undefined;
-        this.#recordRelease(now, top.direction, top.flow.key, top.held, null);
-        this.#schedule(top.held.transmit, now, top.held.delayMs);
+    for (let due = this.#timers.popDue(now); due; due = this.#timers.popDue(now)) {
+      if (due.kind === "send") {
+        this.#ready.push(due.transmit);
+      } else if (due.kind === "idle") {
+        this.#close(due.flow);
+      } else {
+        const held = due.flow.held[due.direction]!;
+        due.flow.held[due.direction] = undefined;
+        this.#recordRelease(now, due.direction, due.flow.key, held, null);
+        this.#schedule(held.transmit, now, held.delayMs);
       }
-    }
-    for (const flow of this.#flows.values()) {
-      if (flow.lastActivity + this.options.idleMs > now) break;
-      this.#close(flow);
     }
   }
 
@@ -251,18 +237,7 @@ export class RelaySessions {
 
   /** When `handleTimeout` must next be called, or undefined. */
   pollTimeout(): number | undefined {
-    // Holds that ended early (overtaken) leave their timer behind: skip those.
-    for (let top = this.#timers.peek(); top?.kind === "release" && top.held.released;) {
-      this.#timers.pop();
-      top = this.#timers.peek();
-    }
-    let at = this.#timers.peek()?.due;
-    for (const flow of this.#flows.values()) {
-      const idle = flow.lastActivity + this.options.idleMs;
-      if (at === undefined || idle < at) at = idle;
-      break; // the least recently active flow is first
-    }
-    return at;
+    return this.#timers.nextAt;
   }
 
   /** Closes every flow (the relay stops); held datagrams are not sent. */
@@ -272,13 +247,14 @@ export class RelaySessions {
 
   #close(flow: Flow): void {
     this.#flows.delete(flow.key);
-    for (const h of [flow.held.up, flow.held.down]) if (h) h.released = true;
+    this.#timers.clear(flow.idle);
+    for (const h of [flow.held.up, flow.held.down]) if (h) this.#timers.clear(h.timer);
     this.#closed.push(flow.key);
   }
 
   #schedule(transmit: RelayTransmit, now: number, delayMs: number): void {
     if (delayMs <= 0) this.#ready.push(transmit);
-    else this.#timers.push({ due: now + delayMs, order: this.#order++, kind: "send", transmit });
+    else this.#timers.set(new Timer<Due>({ kind: "send", transmit }), now + delayMs);
   }
 
   #recordRelease(

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { Alarm } from "./alarm.ts";
+import { Alarm } from "../runtime/alarm.ts";
 import { SerialLoop } from "./serial_loop.ts";
 
 /** How an {@link OutputPump} gathers output into fewer writes. */

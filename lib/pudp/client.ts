@@ -3,18 +3,19 @@
  *
  * Two threads, each blocked on one thing: the stdin worker (see
  * {@link StdinLines}) blocks in reads of stdin and hands lines over through a
- * shared ring; the main thread owns the UDP socket and the one timer. Lines
- * are taken from the ring only while the session wants them, so a slow or
- * silent server holds stdin back instead of growing memory.
+ * shared ring; the main thread owns the UDP socket and the one timer of the
+ * {@link Driver}. Lines are taken from the ring only while the session wants
+ * them, so a slow or silent server holds stdin back instead of growing
+ * memory. SIGINT/SIGTERM interrupt the session (GOODBYE, then exit 130/143).
  *
  * @module
  */
 
-import { errorText, ExchangeError } from "../cli/errors.ts";
-import { Alarm } from "../io/alarm.ts";
-import { DatagramSender } from "../net/datagram_sender.ts";
+import { errorText } from "../cli/errors.ts";
 import { resolveHost } from "../net/resolve.ts";
 import { formatAddress } from "../net/transmit.ts";
+import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import { Driver, SIGNAL_EXIT } from "../runtime/driver.ts";
 import { StdinLines } from "../stdin/stdin_lines.ts";
 import { type ClientOptions, type ClientResult, ClientSession } from "./client_session.ts";
 import { MAX_PAYLOAD } from "./wire.ts";
@@ -36,12 +37,6 @@ export async function runClient(
 ): Promise<ClientResult> {
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
-  let socket: Deno.DatagramConn;
-  try {
-    socket = Deno.listenDatagram({ hostname: peer.anyAddress, port: 0, transport: "udp" });
-  } catch (e) {
-    throw new ExchangeError(`cannot open a UDP socket: ${errorText(e)}`);
-  }
   const label = formatAddress({
     hostname: config.host.replace(/^\[(.*)\]$/, "$1"),
     port: config.port,
@@ -54,7 +49,6 @@ export async function runClient(
     quitOnQ: Deno.stdin.isTerminal(),
     serverLabel: label,
   });
-  const clock = () => performance.now();
   const done = Promise.withResolvers<ClientResult>();
   let failure: ClientResult | undefined;
   const fail = (message: string) => {
@@ -62,49 +56,38 @@ export async function runClient(
     done.resolve(failure);
   };
 
-  const sender = new DatagramSender(
-    socket,
-    (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
-  );
-  const alarm = new Alarm(clock, () => {
-    session.handleTimeout(clock());
-    afterEvent();
+  const endpoint = UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 }, {
+    onSendError: (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
   });
   let wakeStdin: (() => void) | undefined;
-  const afterEvent = () => {
-    for (let t = session.pollTransmit(); t; t = session.pollTransmit()) sender.push(t);
-    if (session.result) {
-      alarm.cancel();
-      done.resolve(session.result);
-    } else {
-      alarm.set(session.pollTimeout());
-    }
+  const driver = new Driver(session, () => {
+    for (let t = session.pollTransmit(); t; t = session.pollTransmit()) endpoint.send(t);
+    if (session.result) done.resolve(session.result);
     if (wakeStdin && (session.wantsLines || session.result)) {
       const wake = wakeStdin;
       wakeStdin = undefined;
       wake();
     }
-  };
+  });
+  const clock = driver.clock;
+  const afterEvent = driver.afterEvent;
+  driver.onSignals((signal) => {
+    session.handleInterrupt(SIGNAL_EXIT[signal], clock());
+    afterEvent();
+  });
 
   const stdin = StdinLines.start(MAX_PAYLOAD);
   session.start(clock());
   afterEvent();
 
   // Main thread, event 1: datagrams.
-  (async () => {
-    const buf = new Uint8Array(65_536);
-    while (!session.result) {
-      let datagram: [Uint8Array, Deno.Addr];
-      try {
-        datagram = await socket.receive(buf);
-      } catch (e) {
-        if (!session.result) fail(`cannot receive: ${errorText(e)}`);
-        return;
-      }
-      session.handleDatagram(datagram[0], datagram[1] as Deno.NetAddr, clock());
-      afterEvent();
-    }
-  })();
+  endpoint.receive((bytes, from) => {
+    if (session.result) return;
+    session.handleDatagram(bytes, from, clock());
+    afterEvent();
+  }, (e) => {
+    if (!session.result) fail(`cannot receive: ${errorText(e)}`);
+  });
 
   // Main thread, event 2: lines from the stdin worker.
   (async () => {
@@ -153,9 +136,8 @@ export async function runClient(
   })();
 
   const result = await done.promise;
-  alarm.cancel();
-  await sender.drained();
-  socket.close();
+  driver.quiet();
+  await endpoint.close();
   if (config.verbose) {
     const s = session.stats;
     const p = session.pacing.stats;

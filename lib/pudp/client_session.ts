@@ -24,12 +24,19 @@
  *
  * Pacing: with `window` > 0 a {@link PacingWindow} bounds the DATA sent and
  * not yet answered by an ALIVE, and reopens by itself when ALIVEs are lost.
- * SPEC's `--timeout` timer runs independently of it.
+ * SPEC's `--timeout` timer runs independently of it. Both deadlines are
+ * timers in one {@link TimerTable}.
+ *
+ * Interrupted (`handleInterrupt`, the driver's SIGINT/SIGTERM): GOODBYE goes
+ * at once, lines not yet sent are dropped, and the session closes with the
+ * signal's exit code at the server's GOODBYE or after at most
+ * {@link INTERRUPT_WAIT_MS}.
  *
  * @module
  */
 
 import { formatAddress, type PeerAddress, type Transmit } from "../net/transmit.ts";
+import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
 import { PacingWindow } from "./pacing.ts";
 import { Command, decode, encode, type Message, PUDP_MAGIC, WireError } from "./wire.ts";
@@ -72,9 +79,16 @@ export type ClientState = "hello-wait" | "ready" | "ready-timer" | "closing" | "
 
 /** How the session ended: exit code and, for failures, the one-line reason. */
 export interface ClientResult {
-  code: 0 | 1;
+  /** 0 done, 1 the exchange failed, 130/143 interrupted by SIGINT/SIGTERM. */
+  code: number;
   message?: string;
 }
+
+/** Longest wait for the server's GOODBYE after an interrupt, in ms. */
+export const INTERRUPT_WAIT_MS = 1000;
+
+/** What a timer of the client is for. */
+type ClientTimer = "spec" | "window";
 
 /** What the client counted. */
 export interface ClientStats {
@@ -104,8 +118,13 @@ export class ClientSession {
   /** The queue reached highWater and has not yet drained to half of it. */
   #backlogged = false;
   readonly #tx = new Fifo<Transmit>();
-  /** SPEC timer deadline. */
-  #timerAt: number | undefined;
+  readonly #timers = new TimerTable<ClientTimer>();
+  /** SPEC's timer. */
+  readonly #specTimer = new Timer<ClientTimer>("spec");
+  /** When the pacing window opens by itself while lines wait for it. */
+  readonly #windowTimer = new Timer<ClientTimer>("window");
+  /** The exit code of an interrupt, once one came. */
+  #interruptCode: number | undefined;
   /** When the HELLO was sent (first round-trip sample). */
   #helloAt = 0;
 
@@ -148,7 +167,7 @@ export class ClientSession {
   start(now: number): void {
     this.#helloAt = now;
     this.#send(Command.HELLO, new Uint8Array());
-    this.#timerAt = now + this.options.timeoutMs;
+    this.#timers.set(this.#specTimer, now + this.options.timeoutMs);
   }
 
   /**
@@ -191,7 +210,7 @@ export class ClientSession {
         if (this.#state !== "hello-wait") return;
         this.pacing.sampleRtt(now - this.#helloAt);
         this.#state = "ready";
-        this.#timerAt = undefined;
+        this.#timers.clear(this.#specTimer);
         return this.#pump(now);
       case Command.ALIVE:
         if (this.#state === "hello-wait") return;
@@ -200,20 +219,41 @@ export class ClientSession {
         this.pacing.onAlive(now);
         if (this.#state === "ready-timer") {
           this.#state = "ready";
-          this.#timerAt = undefined;
+          this.#timers.clear(this.#specTimer);
         }
         return this.#pump(now);
       case Command.GOODBYE:
-        if (this.#state === "closing") return this.#close({ code: 0 });
+        if (this.#state === "closing") return this.#close({ code: this.#interruptCode ?? 0 });
         return this.#close({ code: 1, message: "server closed the session" });
       default:
         return;
     }
   }
 
+  /**
+   * SIGINT or SIGTERM: say GOODBYE now and close with `code` (130, 143) at the
+   * server's GOODBYE or after {@link INTERRUPT_WAIT_MS} (or `--timeout`, if
+   * shorter). Lines not yet sent are not sent.
+   */
+  handleInterrupt(code: number, now: number): void {
+    if (this.#state === "closed") return;
+    if (this.#state !== "closing") this.#send(Command.GOODBYE, new Uint8Array());
+    this.#interruptCode = code;
+    this.#state = "closing";
+    this.#eofSeen = true;
+    this.#queue.clear();
+    this.#timers.set(this.#specTimer, now + Math.min(INTERRUPT_WAIT_MS, this.options.timeoutMs));
+  }
+
   /** The SPEC timer or the pacing quiet period has expired (early calls are harmless). */
   handleTimeout(now: number): void {
-    if (this.#timerAt !== undefined && now >= this.#timerAt) {
+    this.#syncWindowTimer();
+    for (let due = this.#timers.popDue(now); due !== undefined; due = this.#timers.popDue(now)) {
+      if (due === "window") {
+        this.pacing.handleTimeout(now);
+        this.#pump(now);
+        continue;
+      }
       switch (this.#state) {
         case "hello-wait":
           this.#send(Command.GOODBYE, new Uint8Array());
@@ -225,22 +265,23 @@ export class ClientSession {
           this.#send(Command.GOODBYE, new Uint8Array());
           return this.#close({ code: 1, message: "server stopped answering" });
         case "closing":
-          return this.#close({ code: 0 });
+          return this.#close({ code: this.#interruptCode ?? 0 });
       }
     }
-    const opensAt = this.#windowOpensAt();
-    if (opensAt !== undefined && now >= opensAt) {
-      this.pacing.handleTimeout(now);
-      this.#pump(now);
-    }
+    this.#syncWindowTimer();
   }
 
   /** The earliest time `handleTimeout` has work to do, or undefined. */
   pollTimeout(): number | undefined {
+    this.#syncWindowTimer();
+    return this.#timers.nextAt;
+  }
+
+  /** Points the window timer at when the window opens by itself (it moves with every event). */
+  #syncWindowTimer(): void {
     const opensAt = this.#windowOpensAt();
-    if (this.#timerAt === undefined) return opensAt;
-    if (opensAt === undefined) return this.#timerAt;
-    return Math.min(this.#timerAt, opensAt);
+    if (opensAt === undefined) this.#timers.clear(this.#windowTimer);
+    else if (opensAt !== this.#windowTimer.at) this.#timers.set(this.#windowTimer, opensAt);
   }
 
   /** The next datagram to send, or undefined. */
@@ -269,7 +310,7 @@ export class ClientSession {
         this.#queue.shift();
         this.#send(Command.GOODBYE, new Uint8Array());
         this.#state = "closing";
-        this.#timerAt = now + this.options.timeoutMs;
+        this.#timers.set(this.#specTimer, now + this.options.timeoutMs);
         break;
       }
       if (!this.pacing.canSend(item.length, now)) break;
@@ -279,7 +320,7 @@ export class ClientSession {
       this.pacing.onSend(item.length, now);
       if (this.#state === "ready") {
         this.#state = "ready-timer";
-        this.#timerAt = now + this.options.timeoutMs;
+        this.#timers.set(this.#specTimer, now + this.options.timeoutMs);
       }
     }
     if (this.#backlogged && this.#queue.size <= this.options.highWater / 2) {
@@ -299,7 +340,8 @@ export class ClientSession {
   #close(result: ClientResult): void {
     this.#state = "closed";
     this.#result = result;
-    this.#timerAt = undefined;
+    this.#timers.clear(this.#specTimer);
+    this.#timers.clear(this.#windowTimer);
     this.#queue.clear();
   }
 }

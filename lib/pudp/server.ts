@@ -1,22 +1,21 @@
 /**
  * `pudp server`: the event-loop driver around {@link ServerSessions}.
  *
- * One thread waits on everything at once: the UDP socket (one reused receive
- * buffer), stdin (EOF, or `q` on a terminal), SIGINT/SIGTERM and a single
- * {@link Alarm} for all session deadlines. After every event it drains the
- * machine: datagrams to the {@link DatagramSender}, stdout bytes to the
- * {@link OutputPump}, the next deadline to the alarm.
+ * One thread waits on everything at once: the UDP socket, stdin (EOF, or `q`
+ * on a terminal), SIGINT/SIGTERM and the one timer of the {@link Driver}.
+ * After every event the driver drains the machine: datagrams to the socket's
+ * sender (overlapped: replies need no order), stdout bytes to the
+ * {@link OutputPump}.
  *
  * @module
  */
 
-import { errorText, ExchangeError } from "../cli/errors.ts";
-import { Alarm } from "../io/alarm.ts";
-import { StopRequest } from "../io/stop_request.ts";
+import { errorText } from "../cli/errors.ts";
 import { OutputPump } from "../io/output_pump.ts";
-import { DatagramSender } from "../net/datagram_sender.ts";
 import { formatAddress } from "../net/transmit.ts";
-import { LineSplitter } from "../stdin/line_splitter.ts";
+import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import { Driver } from "../runtime/driver.ts";
+import { watchStdinQuit } from "../stdin/stdin_quit.ts";
 import { type ServerOptions, ServerSessions, type ServerStats } from "./server_session.ts";
 
 /** What `pudp server` was asked to do. */
@@ -51,112 +50,47 @@ export function summaryLine(s: ServerStats): string {
 }
 
 /** Runs the server until EOF/`q` on stdin or a signal. Returns the exit status. */
-export async function runServer(
-  config: ServerConfig,
-  log: (line: string) => void,
-): Promise<number> {
-  let socket: Deno.DatagramConn;
-  try {
-    socket = Deno.listenDatagram({ hostname: config.host, port: config.port, transport: "udp" });
-  } catch (e) {
-    throw new ExchangeError(
-      `cannot listen on ${formatAddress({ hostname: config.host, port: config.port })}: ${
-        errorText(e)
-      }`,
-    );
-  }
+export function runServer(config: ServerConfig, log: (line: string) => void): Promise<number> {
   const machine = new ServerSessions({ ...config, escapeOutput: Deno.stdout.isTerminal() });
-  const clock = () => performance.now();
-  const stop = new StopRequest();
-  const requestStop = stop.request;
-
-  const sender = new DatagramSender(
-    socket,
-    (e, t) => {
+  const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port }, {
+    maxInFlight: SENDS_IN_FLIGHT,
+    onSendError: (e, t) => {
       if (config.verbose) log(`cannot send to ${formatAddress(t.to)}: ${errorText(e)}`);
     },
-    SENDS_IN_FLIGHT,
-    (t) => machine.recycle(t),
-  );
+    onSent: (t) => machine.recycle(t),
+  });
+  const driver = new Driver(machine, () => {
+    for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) endpoint.send(t);
+    pump.kick();
+    if (pump.error !== undefined) stopWith(`cannot write to stdout: ${errorText(pump.error)}`);
+  });
+  const stopWith = driver.stop.request;
   const pump = new OutputPump(Deno.stdout, () => machine.pollOutput(), {
     intervalMs: OUTPUT_INTERVAL_MS,
     batchBytes: OUTPUT_BATCH_BYTES,
     pending: () => machine.pendingOutput,
-    clock,
+    clock: driver.clock,
   });
-  const alarm = new Alarm(clock, () => {
-    machine.handleTimeout(clock());
-    afterEvent();
-  });
-  const afterEvent = () => {
-    for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) sender.push(t);
-    pump.kick();
-    if (pump.error !== undefined) requestStop(`cannot write to stdout: ${errorText(pump.error)}`);
-    alarm.set(machine.pollTimeout());
-  };
 
-  const onSignal = () => requestStop();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  if (config.readStdin) watchStdin(requestStop);
-  // Printed once the server is fully set up, signal handlers included.
-  log(`listening on ${formatAddress(socket.addr as Deno.NetAddr)}`);
+  if (config.readStdin) watchStdinQuit(stopWith);
+  endpoint.receive((bytes, from) => {
+    if (driver.stop.stopping) return; // shut down: no new sessions
+    machine.handleDatagram(bytes, from, driver.clock());
+    driver.afterEvent();
+    return machine.pendingOutput > OUTPUT_HIGH_WATER ? pump.flush() : undefined;
+  }, (e) => stopWith(`cannot receive: ${errorText(e)}`));
 
-  const receiving = (async () => {
-    const buf = new Uint8Array(65_536);
-    while (!stop.stopping) {
-      let datagram: [Uint8Array, Deno.Addr];
-      try {
-        datagram = await socket.receive(buf);
-      } catch (e) {
-        if (!stop.stopping) requestStop(`cannot receive: ${errorText(e)}`);
-        return;
+  return driver.serve({
+    ready: `listening on ${formatAddress(endpoint.address)}`,
+    shutdown: () => machine.shutdown(),
+    close: async () => {
+      await endpoint.close();
+      await pump.flush();
+      pump.close();
+      if (pump.error !== undefined) {
+        driver.stop.failure ??= `cannot write to stdout: ${errorText(pump.error)}`;
       }
-      machine.handleDatagram(datagram[0], datagram[1] as Deno.NetAddr, clock());
-      afterEvent();
-      if (machine.pendingOutput > OUTPUT_HIGH_WATER) await pump.flush();
-    }
-  })();
-
-  await stop.requested;
-  machine.shutdown();
-  afterEvent();
-  alarm.cancel();
-  Deno.removeSignalListener("SIGINT", onSignal);
-  Deno.removeSignalListener("SIGTERM", onSignal);
-  await sender.drained();
-  socket.close();
-  await receiving;
-  await pump.flush();
-  pump.close();
-  if (pump.error !== undefined) stop.failure ??= `cannot write to stdout: ${errorText(pump.error)}`;
-  log(summaryLine(machine.stats));
-  if (stop.failure !== undefined) {
-    log(stop.failure);
-    return 1;
-  }
-  return 0;
-}
-
-/** Calls `stop` at EOF on stdin, or at a line `q` when stdin is a terminal. */
-function watchStdin(stop: () => void): void {
-  const terminal = Deno.stdin.isTerminal();
-  let quit = false;
-  const lines = new LineSplitter(64, (line, endOfLine) => {
-    if (terminal && endOfLine && line.length === 1 && line[0] === 0x71) quit = true;
-  });
-  (async () => {
-    const buf = new Uint8Array(4096);
-    try {
-      for (;;) {
-        const n = await Deno.stdin.read(buf);
-        if (n === null) break;
-        lines.push(buf.subarray(0, n));
-        if (quit) break;
-      }
-    } catch {
-      // An unreadable stdin ends the server like EOF does.
-    }
-    stop();
-  })();
+    },
+    summary: () => summaryLine(machine.stats),
+  }, log);
 }

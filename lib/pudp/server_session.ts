@@ -14,11 +14,10 @@
  * of the last → `Duplicate packet!`; older, a too-large gap or a command that
  * has no place inside a session → protocol error (GOODBYE, close).
  *
- * Deadlines: every session has the same timeout, so the session that was
- * active least recently expires first. Sessions are kept in a doubly linked
- * list in that order (a message moves its session to the end: four pointer
- * writes, no hashing, no allocation), which makes the earliest deadline the
- * head of the list: one timer serves all sessions.
+ * Deadlines: each session owns one {@link Timer} in the machine's
+ * {@link TimerTable}; a message moves it to `now + timeout` (no allocation),
+ * and the table's earliest timer is what `pollTimeout()` returns, so one OS
+ * timer in the driver serves all sessions.
  *
  * No allocation per message: headers are decoded into one reused object,
  * payloads are copied straight from the receive buffer into the output, and
@@ -28,6 +27,7 @@
  */
 
 import { ByteBuffer } from "../bytes/byte_buffer.ts";
+import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
 import type { PeerAddress, Transmit } from "../net/transmit.ts";
 import { SessionLines } from "./server_output.ts";
@@ -82,17 +82,17 @@ export interface ServerStats {
   timeouts: number;
 }
 
-interface Session {
-  readonly id: number;
-  readonly peer: PeerAddress;
-  readonly lines: SessionLines;
+class Session {
   /** Next sequence number expected from the client. */
   expected: number;
-  /** Time at which the session expires unless a message arrives. */
-  deadline: number;
-  /** Neighbours in the list of sessions, least recently active first. */
-  prev: Session | undefined;
-  next: Session | undefined;
+  /** Expires the session unless a message arrives. */
+  readonly timer: Timer<Session> = new Timer<Session>(this);
+  readonly lines: SessionLines;
+
+  constructor(readonly id: number, readonly peer: PeerAddress, firstSeq: number) {
+    this.lines = new SessionLines(id);
+    this.expected = firstSeq + 1;
+  }
 }
 
 /** A reply datagram; reused after the driver hands it back. */
@@ -118,9 +118,8 @@ export class ServerSessions {
   };
   /** Open sessions by id. */
   readonly #sessions = new Map<number, Session>();
-  /** The least and the most recently active session (ends of the deadline list). */
-  #oldest: Session | undefined;
-  #newest: Session | undefined;
+  /** One inactivity timer per session. */
+  readonly #timers = new TimerTable<Session>();
   readonly #out = new ByteBuffer(64 * 1024);
   readonly #tx = new Fifo<Transmit>();
   readonly #header: Header = { command: 0, seq: 0, sessionId: 0 };
@@ -191,7 +190,7 @@ export class ServerSessions {
 
   /** Closes every session whose deadline is at or before `now`. */
   handleTimeout(now: number): void {
-    for (let s = this.#oldest; s !== undefined && s.deadline <= now; s = this.#oldest) {
+    for (let s = this.#timers.popDue(now); s !== undefined; s = this.#timers.popDue(now)) {
       this.stats.timeouts++;
       this.#send(s, Command.GOODBYE);
       this.#close(s);
@@ -208,7 +207,7 @@ export class ServerSessions {
 
   /** The earliest session deadline, or undefined when no session is open. */
   pollTimeout(): number | undefined {
-    return this.#oldest?.deadline;
+    return this.#timers.nextAt;
   }
 
   /** The next datagram to send, or undefined. */
@@ -236,17 +235,10 @@ export class ServerSessions {
       this.stats.dropped++;
       return;
     }
-    const session: Session = {
-      id: msg.sessionId,
-      peer: { hostname: from.hostname, port: from.port },
-      lines: new SessionLines(msg.sessionId),
-      expected: msg.seq + 1,
-      deadline: now + this.options.timeoutMs,
-      prev: undefined,
-      next: undefined,
-    };
+    const peer = { hostname: from.hostname, port: from.port };
+    const session = new Session(msg.sessionId, peer, msg.seq);
     this.#sessions.set(session.id, session);
-    this.#append(session);
+    this.#touch(session, now);
     this.stats.sessions++;
     this.stats.messages++;
     this.#send(session, Command.HELLO);
@@ -254,29 +246,7 @@ export class ServerSessions {
   }
 
   #touch(session: Session, now: number): void {
-    session.deadline = now + this.options.timeoutMs;
-    if (session !== this.#newest) {
-      this.#unlink(session);
-      this.#append(session);
-    }
-  }
-
-  /** Puts a session at the end of the deadline list. */
-  #append(s: Session): void {
-    s.prev = this.#newest;
-    s.next = undefined;
-    if (this.#newest) this.#newest.next = s;
-    else this.#oldest = s;
-    this.#newest = s;
-  }
-
-  /** Takes a session out of the deadline list. */
-  #unlink(s: Session): void {
-    if (s.prev) s.prev.next = s.next;
-    else this.#oldest = s.next;
-    if (s.next) s.next.prev = s.prev;
-    else this.#newest = s.prev;
-    s.prev = s.next = undefined;
+    this.#timers.set(session.timer, now + this.options.timeoutMs);
   }
 
   #protocolError(session: Session): void {
@@ -287,7 +257,7 @@ export class ServerSessions {
 
   #close(session: Session): void {
     this.#sessions.delete(session.id);
-    this.#unlink(session);
+    this.#timers.clear(session.timer);
     session.lines.closed(this.#out);
   }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ClientSession } from "../../lib/pudp/client_session.ts";
+import { ClientSession, INTERRUPT_WAIT_MS } from "../../lib/pudp/client_session.ts";
 import { FIRST_ALIVE_QUIET_MS, MIN_QUIET_MS } from "../../lib/pudp/pacing.ts";
 import { Command, decode, encode, P0P_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/net/transmit.ts";
@@ -334,3 +334,46 @@ Deno.test("backpressure: lines are wanted again only when the queue is down to h
   h.from(Command.ALIVE, 2); // 4 queued: half
   assert.equal(h.client.wantsLines, true);
 });
+
+Deno.test(
+  "client: an interrupt sends GOODBYE at once and closes with its code at the server's GOODBYE",
+  pure,
+  () => {
+    const h = ready();
+    h.client.handleLine(enc.encode("one"), 10);
+    h.client.handleLine(enc.encode("two"), 10);
+    assert.deepEqual(h.sent(), ["DATA 1 one", "DATA 2 two"]);
+    h.client.handleInterrupt(130, 20);
+    assert.deepEqual(h.sent(), ["GOODBYE 3"]);
+    assert.equal(h.client.state, "closing");
+    assert.equal(h.client.wantsLines, false);
+    h.client.handleLine(enc.encode("after"), 21); // not sent
+    assert.deepEqual(h.sent(), []);
+    assert.equal(h.client.pollTimeout(), 20 + INTERRUPT_WAIT_MS);
+    h.from(Command.GOODBYE, 30);
+    assert.deepEqual(h.client.result, { code: 130 });
+  },
+);
+
+Deno.test(
+  "client: an interrupt with a silent server ends after INTERRUPT_WAIT_MS, never later",
+  pure,
+  () => {
+    const h = harness();
+    h.client.start(0);
+    h.sent();
+    h.client.handleInterrupt(143, 100); // still waiting for the HELLO reply
+    assert.deepEqual(h.sent(), ["GOODBYE 1"]);
+    h.client.handleTimeout(100 + INTERRUPT_WAIT_MS - 1);
+    assert.equal(h.client.result, undefined);
+    h.client.handleTimeout(100 + INTERRUPT_WAIT_MS);
+    assert.deepEqual(h.client.result, { code: 143 });
+    // After EOF's GOODBYE, an interrupt sends no second GOODBYE but shortens the wait.
+    const e = ready();
+    e.client.handleEof(0);
+    assert.deepEqual(e.sent(), ["GOODBYE 1"]);
+    e.client.handleInterrupt(130, 10);
+    assert.deepEqual(e.sent(), []);
+    assert.equal(e.client.pollTimeout(), 10 + INTERRUPT_WAIT_MS);
+  },
+);

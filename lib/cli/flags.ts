@@ -195,3 +195,8 @@ export const LISTEN_HOST: FlagDef<string> = text(
   "address to listen on; :: for IPv6",
   "0.0.0.0",
 );
+
+/** `--json`, on every server: one JSON object per event per line instead of text. */
+export const JSON_FLAG: FlagDef<boolean> = switchFlag(
+  "print one JSON object per event per line instead of text (fields: see the README)",
+);

@@ -5,7 +5,16 @@
  */
 
 import { defineCommand } from "../cli/command_tree.ts";
-import { count, hostArg, LISTEN_HOST, magic, portArg, seconds, switchFlag } from "../cli/flags.ts";
+import {
+  count,
+  hostArg,
+  JSON_FLAG,
+  LISTEN_HOST,
+  magic,
+  portArg,
+  seconds,
+  switchFlag,
+} from "../cli/flags.ts";
 import { DEFAULT_CLIENT_OPTIONS } from "./client_session.ts";
 import { runClient } from "./client.ts";
 import { runServer } from "./server.ts";
@@ -42,6 +51,7 @@ saying GOODBYE to every session, and prints a summary line to stderr.`,
     ),
     magic: MAGIC_FLAG,
     "no-stdin": switchFlag("leave stdin alone (for service managers and background jobs)"),
+    json: JSON_FLAG,
   },
   args: [portArg("PORT", true)],
   run(flags, [port], context) {
@@ -53,6 +63,7 @@ saying GOODBYE to every session, and prints a summary line to stderr.`,
       maxSessions: flags["max-sessions"],
       magic: flags.magic,
       readStdin: !flags["no-stdin"],
+      json: flags.json,
       verbose: context.verbose,
     }, context.log);
   },

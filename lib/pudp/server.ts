@@ -4,26 +4,32 @@
  * One thread waits on everything at once: the UDP socket, stdin (EOF, or `q`
  * on a terminal), SIGINT/SIGTERM and the one timer of the {@link Driver}.
  * After every event the driver drains the machine: datagrams to the socket's
- * sender (overlapped: replies need no order), stdout bytes to the
- * {@link OutputPump}.
+ * sender (overlapped: replies need no order). The machine's events go to a
+ * text or `--json` sink, whose bytes the {@link OutputPump} writes to stdout.
  *
  * @module
  */
 
 import { errorText } from "../cli/errors.ts";
+import { JsonLinesSink } from "../events/json_lines.ts";
+import type { OutputSink } from "../events/sink.ts";
 import { OutputPump } from "../io/output_pump.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver } from "../runtime/driver.ts";
 import { watchStdinQuit } from "../stdin/stdin_quit.ts";
+import { type ServerEvent, serverJsonFields } from "./server_events.ts";
 import { type ServerOptions, ServerSessions, type ServerStats } from "./server_session.ts";
+import { ServerTextSink } from "./server_text.ts";
 
 /** What `pudp server` was asked to do. */
-export interface ServerConfig extends Omit<ServerOptions, "escapeOutput"> {
+export interface ServerConfig extends ServerOptions {
   host: string;
   port: number;
   /** Read stdin for EOF / `q` (false with --no-stdin). */
   readStdin: boolean;
+  /** Print events as JSON lines instead of SPEC's text lines. */
+  json: boolean;
   verbose: boolean;
 }
 
@@ -51,7 +57,10 @@ export function summaryLine(s: ServerStats): string {
 
 /** Runs the server until EOF/`q` on stdin or a signal. Returns the exit status. */
 export function runServer(config: ServerConfig, log: (line: string) => void): Promise<number> {
-  const machine = new ServerSessions({ ...config, escapeOutput: Deno.stdout.isTerminal() });
+  const output: OutputSink<ServerEvent> = config.json
+    ? new JsonLinesSink(serverJsonFields)
+    : new ServerTextSink(Deno.stdout.isTerminal());
+  const machine = new ServerSessions(config, output);
   const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port }, {
     maxInFlight: SENDS_IN_FLIGHT,
     onSendError: (e, t) => {
@@ -65,10 +74,10 @@ export function runServer(config: ServerConfig, log: (line: string) => void): Pr
     if (pump.error !== undefined) stopWith(`cannot write to stdout: ${errorText(pump.error)}`);
   });
   const stopWith = driver.stop.request;
-  const pump = new OutputPump(Deno.stdout, () => machine.pollOutput(), {
+  const pump = new OutputPump(Deno.stdout, () => output.take(), {
     intervalMs: OUTPUT_INTERVAL_MS,
     batchBytes: OUTPUT_BATCH_BYTES,
-    pending: () => machine.pendingOutput,
+    pending: () => output.pending,
     clock: driver.clock,
   });
 
@@ -77,7 +86,7 @@ export function runServer(config: ServerConfig, log: (line: string) => void): Pr
     if (driver.stop.stopping) return; // shut down: no new sessions
     machine.handleDatagram(bytes, from, driver.clock());
     driver.afterEvent();
-    return machine.pendingOutput > OUTPUT_HIGH_WATER ? pump.flush() : undefined;
+    return output.pending > OUTPUT_HIGH_WATER ? pump.flush() : undefined;
   }, (e) => stopWith(`cannot receive: ${errorText(e)}`));
 
   return driver.serve({

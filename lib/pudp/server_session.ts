@@ -3,9 +3,10 @@
  *
  * How this works: the driver feeds events in — `handleDatagram(bytes, from,
  * now)` for every datagram, `handleTimeout(now)` when the time returned by
- * `pollTimeout()` has come, `shutdown()` on EOF or a signal — and drains what
- * they produced: `pollTransmit()` for datagrams to send, `pollOutput()` for
- * stdout bytes. Nothing here reads a clock or touches a socket.
+ * `pollTimeout()` has come, `shutdown()` on EOF or a signal — and drains
+ * `pollTransmit()` for datagrams to send. What happened is reported as
+ * {@link ServerEvent}s to the sink it was given (SPEC's text lines, or
+ * `--json`). Nothing here reads a clock or touches a socket.
  *
  * Each session is bound to the address of its HELLO and keeps the next
  * sequence number it expects and an inactivity deadline. Every arriving
@@ -20,19 +21,31 @@
  * timer in the driver serves all sessions.
  *
  * No allocation per message: headers are decoded into one reused object,
- * payloads are copied straight from the receive buffer into the output, and
- * reply datagrams are reused once the driver hands them back (`recycle`).
+ * the per-message events (data, lost, duplicate) are reused objects whose
+ * payload is a view of the receive buffer (the text sink copies it straight
+ * into its output), and reply datagrams are reused once the driver hands
+ * them back (`recycle`).
  *
  * @module
  */
 
-import { ByteBuffer } from "../bytes/byte_buffer.ts";
+import type { EventSink } from "../events/sink.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
 import type { PeerAddress, Transmit } from "../net/transmit.ts";
-import { SessionLines } from "./server_output.ts";
+import {
+  type CloseReason,
+  type DataEvent,
+  type DropReason,
+  type DuplicateEvent,
+  hexSessionId,
+  type LostEvent,
+  NO_PEER,
+  type ServerEvent,
+} from "./server_events.ts";
 import {
   Command,
+  commandName,
   decodeHeader,
   type Header,
   HEADER_SIZE,
@@ -49,8 +62,6 @@ export interface ServerOptions {
   maxGap: number;
   /** Magic number on the wire. */
   magic: number;
-  /** Escape control characters in payloads (stdout is a terminal). */
-  escapeOutput: boolean;
   /** Most sessions open at once; HELLOs beyond are dropped and counted. */
   maxSessions: number;
 }
@@ -60,7 +71,6 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   timeoutMs: 60_000,
   maxGap: 10_000,
   magic: PUDP_MAGIC,
-  escapeOutput: false,
   maxSessions: 100_000,
 };
 
@@ -87,10 +97,11 @@ class Session {
   expected: number;
   /** Expires the session unless a message arrives. */
   readonly timer: Timer<Session> = new Timer<Session>(this);
-  readonly lines: SessionLines;
+  /** The id as `0x%08x`, made once. */
+  readonly hex: string;
 
   constructor(readonly id: number, readonly peer: PeerAddress, firstSeq: number) {
-    this.lines = new SessionLines(id);
+    this.hex = hexSessionId(id);
     this.expected = firstSeq + 1;
   }
 }
@@ -100,6 +111,8 @@ interface Reply {
   data: Uint8Array;
   to: PeerAddress;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Most sent replies kept for reuse. */
 const REPLY_POOL = 1024;
@@ -120,14 +133,29 @@ export class ServerSessions {
   readonly #sessions = new Map<number, Session>();
   /** One inactivity timer per session. */
   readonly #timers = new TimerTable<Session>();
-  readonly #out = new ByteBuffer(64 * 1024);
   readonly #tx = new Fifo<Transmit>();
   readonly #header: Header = { command: 0, seq: 0, sessionId: 0 };
   readonly #replyPool: Reply[] = [];
   /** Sequence number of the next message the server sends, shared by all sessions. */
   #nextSeq = 0;
 
-  constructor(options: Partial<ServerOptions> = {}) {
+  // The per-message events, reused (see the module comment).
+  readonly #data: DataEvent = {
+    event: "data",
+    peer: NO_PEER,
+    session: "",
+    seq: 0,
+    data: new Uint8Array(),
+    offset: 0,
+  };
+  readonly #lost: LostEvent = { event: "lost", peer: NO_PEER, session: "", first: 0, last: 0 };
+  readonly #duplicate: DuplicateEvent = { event: "duplicate", peer: NO_PEER, session: "", seq: 0 };
+
+  /**
+   * @param options settings (defaults: {@link DEFAULT_SERVER_OPTIONS})
+   * @param events where what happens is reported
+   */
+  constructor(options: Partial<ServerOptions>, readonly events: EventSink<ServerEvent>) {
     this.options = { ...DEFAULT_SERVER_OPTIONS, ...options };
   }
 
@@ -143,48 +171,80 @@ export class ServerSessions {
       decodeHeader(bytes, this.options.magic, msg);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
-      this.stats.dropped++;
-      return;
+      return this.#drop(from, "not PUDP");
     }
     const session = this.#sessions.get(msg.sessionId);
     if (session === undefined) {
       if (msg.command === Command.HELLO) this.#create(msg, from, now);
-      else this.stats.dropped++;
+      else this.#drop(from, "unknown session", msg.sessionId);
       return;
     }
     if (session.peer.port !== from.port || session.peer.hostname !== from.hostname) {
-      this.stats.dropped++;
-      return;
+      return this.#drop(from, "wrong address", msg.sessionId);
     }
     this.stats.messages++;
     this.#touch(session, now);
 
     if (msg.seq === session.expected - 1) {
       this.stats.duplicates++;
-      session.lines.event(this.#out, msg.seq, "Duplicate packet!");
+      const d = this.#duplicate;
+      d.peer = session.peer;
+      d.session = session.hex;
+      d.seq = msg.seq;
+      this.events.emit(d);
       return;
     }
-    if (msg.seq < session.expected) return this.#protocolError(session);
+    if (msg.seq < session.expected) {
+      return this.#protocolError(session, `seq ${msg.seq} after ${session.expected - 1}`);
+    }
     const gap = msg.seq - session.expected;
-    if (gap > this.options.maxGap) return this.#protocolError(session);
-    for (let n = session.expected; n < msg.seq; n++) {
-      session.lines.event(this.#out, n, "Lost packet!");
+    if (gap > this.options.maxGap) {
+      return this.#protocolError(
+        session,
+        `a gap of ${gap} is over --max-gap ${this.options.maxGap}`,
+      );
+    }
+    if (gap > 0) {
+      const l = this.#lost;
+      l.peer = session.peer;
+      l.session = session.hex;
+      l.first = session.expected;
+      l.last = msg.seq - 1;
+      this.events.emit(l);
     }
     this.stats.lost += gap;
     session.expected = msg.seq + 1;
 
     switch (msg.command) {
-      case Command.DATA:
+      case Command.DATA: {
         this.#send(session, Command.ALIVE);
-        session.lines.data(this.#out, msg.seq, bytes, HEADER_SIZE, this.options.escapeOutput);
+        const d = this.#data;
+        d.peer = session.peer;
+        d.session = session.hex;
+        d.seq = msg.seq;
+        d.data = bytes;
+        d.offset = HEADER_SIZE;
+        this.events.emit(d);
+        d.data = EMPTY; // the receive buffer is not ours to keep
         return;
+      }
       case Command.GOODBYE:
         this.#send(session, Command.GOODBYE);
-        session.lines.event(this.#out, msg.seq, "GOODBYE from client.");
-        this.#close(session);
+        this.events.emit({
+          event: "goodbye",
+          peer: session.peer,
+          session: session.hex,
+          seq: msg.seq,
+        });
+        this.#close(session, "goodbye");
         return;
-      default: // HELLO or ALIVE inside a session, or an unknown command
-        return this.#protocolError(session);
+      default:
+        return this.#protocolError(
+          session,
+          msg.command <= Command.GOODBYE
+            ? `${commandName(msg.command)} inside a session`
+            : `unknown command ${msg.command}`,
+        );
     }
   }
 
@@ -193,7 +253,7 @@ export class ServerSessions {
     for (let s = this.#timers.popDue(now); s !== undefined; s = this.#timers.popDue(now)) {
       this.stats.timeouts++;
       this.#send(s, Command.GOODBYE);
-      this.#close(s);
+      this.#close(s, "timeout");
     }
   }
 
@@ -201,7 +261,7 @@ export class ServerSessions {
   shutdown(): void {
     for (const session of this.#sessions.values()) {
       this.#send(session, Command.GOODBYE);
-      this.#close(session);
+      this.#close(session, "shutdown");
     }
   }
 
@@ -220,20 +280,9 @@ export class ServerSessions {
     if (this.#replyPool.length < REPLY_POOL) this.#replyPool.push(t as Reply);
   }
 
-  /** All stdout bytes produced since the last call (empty when none). */
-  pollOutput(): Uint8Array {
-    return this.#out.take();
-  }
-
-  /** Bytes of stdout output waiting to be polled. */
-  get pendingOutput(): number {
-    return this.#out.length;
-  }
-
   #create(msg: Header, from: PeerAddress, now: number): void {
     if (this.#sessions.size >= this.options.maxSessions) {
-      this.stats.dropped++;
-      return;
+      return this.#drop(from, "session table full", msg.sessionId);
     }
     const peer = { hostname: from.hostname, port: from.port };
     const session = new Session(msg.sessionId, peer, msg.seq);
@@ -242,23 +291,33 @@ export class ServerSessions {
     this.stats.sessions++;
     this.stats.messages++;
     this.#send(session, Command.HELLO);
-    session.lines.event(this.#out, msg.seq, "Session created");
+    this.events.emit({ event: "created", peer, session: session.hex, seq: msg.seq });
+  }
+
+  #drop(from: PeerAddress, reason: DropReason, sessionId?: number): void {
+    this.stats.dropped++;
+    this.events.emit({
+      event: "dropped",
+      peer: from,
+      reason,
+      session: sessionId === undefined ? undefined : hexSessionId(sessionId),
+    });
   }
 
   #touch(session: Session, now: number): void {
     this.#timers.set(session.timer, now + this.options.timeoutMs);
   }
 
-  #protocolError(session: Session): void {
+  #protocolError(session: Session, what: string): void {
     this.stats.protocolErrors++;
     this.#send(session, Command.GOODBYE);
-    this.#close(session);
+    this.#close(session, `protocol error: ${what}`);
   }
 
-  #close(session: Session): void {
+  #close(session: Session, reason: CloseReason): void {
     this.#sessions.delete(session.id);
     this.#timers.clear(session.timer);
-    session.lines.closed(this.#out);
+    this.events.emit({ event: "closed", peer: session.peer, session: session.hex, reason });
   }
 
   #send(session: Session, command: number): void {

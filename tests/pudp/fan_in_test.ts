@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { ClientSession } from "../../lib/pudp/client_session.ts";
 import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import type { PeerAddress, Transmit } from "../../lib/net/transmit.ts";
 
 const pure = { permissions: "none" } as const;
@@ -23,7 +24,8 @@ interface Result {
 }
 
 function simulate(clients: number, linesEach: number, window: number): Result {
-  const server = new ServerSessions({ timeoutMs: 60_000 });
+  const output = new ServerTextSink();
+  const server = new ServerSessions({ timeoutMs: 60_000 }, output);
   const queue: { data: Uint8Array; from: PeerAddress }[] = [];
   let head = 0;
   let dropped = 0;
@@ -82,7 +84,7 @@ function simulate(clients: number, linesEach: number, window: number): Result {
     }
     if (peers.every((p) => p.session.result)) break;
   }
-  const printed = new TextDecoder().decode(server.pollOutput()).split("\n")
+  const printed = new TextDecoder().decode(output.take()).split("\n")
     .filter((l) => l.endsWith("x".repeat(60))).length;
   return { dropped, printed, peakQueue };
 }

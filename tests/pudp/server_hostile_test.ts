@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, decode, encode, HEADER_SIZE, PUDP_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/net/transmit.ts";
 
@@ -57,7 +58,11 @@ Deno.test(
   () => {
     fc.assert(
       fc.property(fc.array(event, { maxLength: 120 }), (events) => {
-        const server = new ServerSessions({ timeoutMs: TIMEOUT_MS, maxSessions: MAX_SESSIONS });
+        const output = new ServerTextSink();
+        const server = new ServerSessions(
+          { timeoutMs: TIMEOUT_MS, maxSessions: MAX_SESSIONS },
+          output,
+        );
         /** The address each open session was created by (from its HELLO reply). */
         const boundTo = new Map<number, PeerAddress>();
         let now = 0;
@@ -79,7 +84,7 @@ Deno.test(
             if (reply.command === Command.GOODBYE) boundTo.delete(reply.sessionId);
             server.recycle(t);
           }
-          server.pollOutput();
+          output.take();
         };
         for (const e of events) {
           now += e.step;
@@ -117,7 +122,7 @@ Deno.test(
   "server: a datagram shorter than a header, or of another magic, is dropped and counted",
   pure,
   () => {
-    const server = new ServerSessions({ timeoutMs: TIMEOUT_MS });
+    const server = new ServerSessions({ timeoutMs: TIMEOUT_MS }, new ServerTextSink());
     for (let n = 0; n < HEADER_SIZE; n++) server.handleDatagram(new Uint8Array(n), addresses[0], 0);
     server.handleDatagram(
       encode({ command: 0, seq: 0, sessionId: 1, payload: new Uint8Array() }, 0x1234),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, decode, encode, type Message, P0P_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/net/transmit.ts";
 
@@ -21,12 +22,13 @@ function dgram(
 }
 
 /** A server plus helpers that drain its output as lines and its transmits as messages. */
-function harness(opts: ConstructorParameters<typeof ServerSessions>[0] = {}) {
-  const server = new ServerSessions({ timeoutMs: 5000, ...opts });
+function harness(opts: ConstructorParameters<typeof ServerSessions>[0] = {}, escape = false) {
+  const output = new ServerTextSink(escape);
+  const server = new ServerSessions({ timeoutMs: 5000, ...opts }, output);
   return {
     server,
     lines(): string[] {
-      const text = new TextDecoder().decode(server.pollOutput());
+      const text = new TextDecoder().decode(output.take());
       return text === "" ? [] : text.replace(/\n$/, "").split("\n");
     },
     sent(): Array<Message & { to: PeerAddress }> {
@@ -40,8 +42,8 @@ function harness(opts: ConstructorParameters<typeof ServerSessions>[0] = {}) {
 }
 
 /** A harness with one session opened by A and its output drained. */
-function opened(opts: ConstructorParameters<typeof ServerSessions>[0] = {}) {
-  const h = harness(opts);
+function opened(opts: ConstructorParameters<typeof ServerSessions>[0] = {}, escape = false) {
+  const h = harness(opts, escape);
   h.server.handleDatagram(dgram(Command.HELLO, 0), A, 0);
   h.lines();
   h.sent();
@@ -337,7 +339,7 @@ Deno.test("server: payload bytes are printed as received unless escaping is on",
   const raw = opened();
   raw.server.handleDatagram(dgram(Command.DATA, 1, payload), A, 1);
   assert.deepEqual(raw.lines(), [`${HEX} [1] ${payload}`]);
-  const esc = opened({ escapeOutput: true });
+  const esc = opened({}, true);
   esc.server.handleDatagram(dgram(Command.DATA, 1, payload), A, 1);
   assert.deepEqual(esc.lines(), [
     `${HEX} [1] bell\\x07 esc\\x1b[31m tab\t del\\x7f csi\\xc2\\x9b é`,

@@ -1,0 +1,111 @@
+/**
+ * What the PUDP server reports, as events: the text renderer
+ * ({@link ServerTextSink}) prints SPEC's stdout lines from them, and `--json`
+ * prints one object per event with the fields of {@link serverJsonFields}.
+ *
+ * @module
+ */
+
+import type { BaseEvent } from "../events/sink.ts";
+import { payloadFields } from "../events/json_lines.ts";
+import type { PeerAddress } from "../net/transmit.ts";
+
+/** Why a session ended. */
+export type CloseReason = "goodbye" | "timeout" | "shutdown" | `protocol error: ${string}`;
+
+/** Why a datagram was dropped without reaching a session. */
+export type DropReason =
+  | "not PUDP"
+  | "unknown session"
+  | "wrong address"
+  | "session table full";
+
+interface SessionEvent extends BaseEvent {
+  /** The session id as `0x%08x`. */
+  session: string;
+}
+
+/** A HELLO opened a session. */
+export interface CreatedEvent extends SessionEvent {
+  event: "created";
+  seq: number;
+}
+
+/** A DATA in sequence: its payload is `data` from byte `offset` on (a view: copy to keep). */
+export interface DataEvent extends SessionEvent {
+  event: "data";
+  seq: number;
+  data: Uint8Array;
+  offset: number;
+}
+
+/** Sequence numbers `first`…`last` never arrived. */
+export interface LostEvent extends SessionEvent {
+  event: "lost";
+  first: number;
+  last: number;
+}
+
+/** A repeat of the last message. */
+export interface DuplicateEvent extends SessionEvent {
+  event: "duplicate";
+  seq: number;
+}
+
+/** The client said GOODBYE (a `closed` event follows). */
+export interface GoodbyeEvent extends SessionEvent {
+  event: "goodbye";
+  seq: number;
+}
+
+/** The session ended. */
+export interface ClosedEvent extends SessionEvent {
+  event: "closed";
+  reason: CloseReason;
+}
+
+/** A datagram that belongs to no session was dropped (and counted). */
+export interface DroppedEvent extends BaseEvent {
+  event: "dropped";
+  reason: DropReason;
+  /** The session id it named, when it decoded. */
+  session?: string;
+}
+
+/** Everything `pudp server` reports. */
+export type ServerEvent =
+  | CreatedEvent
+  | DataEvent
+  | LostEvent
+  | DuplicateEvent
+  | GoodbyeEvent
+  | ClosedEvent
+  | DroppedEvent;
+
+/** `0x%08x` of a u32 session id. */
+export function hexSessionId(sessionId: number): string {
+  return "0x" + sessionId.toString(16).padStart(8, "0");
+}
+
+/** The `--json` fields of a server event (besides event, time and peer). */
+export function serverJsonFields(e: ServerEvent): Record<string, unknown> {
+  switch (e.event) {
+    case "created":
+    case "duplicate":
+    case "goodbye":
+      return { session: e.session, seq: e.seq };
+    case "data":
+      return { session: e.session, seq: e.seq, ...payloadFields(e.data.subarray(e.offset)) };
+    case "lost":
+      return { session: e.session, first: e.first, last: e.last, count: e.last - e.first + 1 };
+    case "closed":
+      return { session: e.session, reason: e.reason };
+    case "dropped":
+      return e.session === undefined
+        ? { reason: e.reason }
+        : { session: e.session, reason: e.reason };
+  }
+}
+
+/** The peer of events about nobody yet. */
+export const NO_PEER: PeerAddress = { hostname: "0.0.0.0", port: 0 };

@@ -1,0 +1,103 @@
+/**
+ * The PUDP server's stdout lines (SPEC), rendered from its events.
+ *
+ * Every line starts with the session id as `0x%08x`; most then carry the
+ * sequence number in brackets. Payloads are printed as received; when the
+ * server's stdout is a terminal, control characters are escaped so a client
+ * cannot drive the operator's terminal. Rendering appends bytes straight into
+ * one buffer: no string or object per line.
+ *
+ * @module
+ */
+
+import { ByteBuffer } from "../bytes/byte_buffer.ts";
+import type { OutputSink } from "../events/sink.ts";
+import type { ServerEvent } from "./server_events.ts";
+
+const HEX = "0123456789abcdef";
+
+function appendEscape(out: ByteBuffer, byte: number): void {
+  out.appendAscii("\\x");
+  out.appendByte(HEX.charCodeAt(byte >> 4));
+  out.appendByte(HEX.charCodeAt(byte & 15));
+}
+
+/**
+ * Appends `payload` to `out`, escaping what would control a terminal: C0
+ * controls except tab, and DEL, become `\xHH`; the UTF-8 encodings of C1
+ * controls (U+0080–U+009F, which include the 8-bit CSI) become `\xc2\xHH`.
+ * Everything else, including other UTF-8 and invalid bytes, passes unchanged.
+ */
+export function appendEscaped(out: ByteBuffer, payload: Uint8Array): void {
+  let start = 0;
+  for (let i = 0; i < payload.length; i++) {
+    const b = payload[i];
+    const c0 = (b < 0x20 && b !== 0x09) || b === 0x7f;
+    const c1 = b === 0xc2 && i + 1 < payload.length && payload[i + 1] >= 0x80 &&
+      payload[i + 1] <= 0x9f;
+    if (!c0 && !c1) continue;
+    out.append(payload.subarray(start, i));
+    appendEscape(out, b);
+    if (c1) appendEscape(out, payload[++i]);
+    start = i + 1;
+  }
+  out.append(payload.subarray(start));
+}
+
+/** Renders server events as SPEC's text lines. */
+export class ServerTextSink implements OutputSink<ServerEvent> {
+  readonly #out = new ByteBuffer(64 * 1024);
+
+  /** @param escape escape control characters in payloads (stdout is a terminal) */
+  constructor(readonly escape = false) {}
+
+  emit(e: ServerEvent): void {
+    const out = this.#out;
+    switch (e.event) {
+      case "created":
+        return this.#line(e.session, e.seq, "Session created");
+      case "data":
+        this.#head(e.session, e.seq);
+        if (this.escape) appendEscaped(out, e.data.subarray(e.offset));
+        else out.appendFrom(e.data, e.offset);
+        out.appendByte(0x0a);
+        return;
+      case "lost":
+        for (let n = e.first; n <= e.last; n++) this.#line(e.session, n, "Lost packet!");
+        return;
+      case "duplicate":
+        return this.#line(e.session, e.seq, "Duplicate packet!");
+      case "goodbye":
+        return this.#line(e.session, e.seq, "GOODBYE from client.");
+      case "closed":
+        out.appendAscii(e.session);
+        out.appendAscii(" Session closed\n");
+        return;
+      case "dropped":
+        return; // dropped silently (counted in the summary)
+    }
+  }
+
+  get pending(): number {
+    return this.#out.length;
+  }
+
+  take(): Uint8Array {
+    return this.#out.take();
+  }
+
+  /** `0x%08x [seq] <text>` for a fixed ASCII text. */
+  #line(session: string, seq: number, text: string): void {
+    this.#head(session, seq);
+    this.#out.appendAscii(text);
+    this.#out.appendByte(0x0a);
+  }
+
+  #head(session: string, seq: number): void {
+    const out = this.#out;
+    out.appendAscii(session);
+    out.appendAscii(" [");
+    out.appendDecimal(seq);
+    out.appendAscii("] ");
+  }
+}

@@ -23,7 +23,7 @@ Deno.test("cli: --help lists the commands; --version prints the version", async 
 });
 
 Deno.test("cli: pudp <cmd> --help and pudp help <cmd> work for every command", async () => {
-  for (const cmd of [["server"], ["client"], ["impair"]]) {
+  for (const cmd of [["server"], ["client"], ["impair"], ["ids", "server"], ["ids", "client"]]) {
     const out = await run(...cmd, "--help");
     assert.equal(out.code, 0);
     assert.match(out.stdout, new RegExp(`^Usage: pudp ${cmd.join(" ")} `));
@@ -32,6 +32,9 @@ Deno.test("cli: pudp <cmd> --help and pudp help <cmd> work for every command", a
     assert.equal(viaHelp.code, 0);
     assert.equal(viaHelp.stdout, out.stdout);
   }
+  const groupHelp = await run("help", "ids");
+  assert.equal(groupHelp.code, 0);
+  assert.match(groupHelp.stdout, /^Usage: pudp ids <command>/);
 });
 
 Deno.test("cli: help written to a full stdout is one line on stderr, exit 1", async () => {
@@ -62,6 +65,11 @@ Deno.test("cli: usage errors print one line to stderr and exit 2", async () => {
     [["server", "--magic", "0x10000", "0"], /^pudp server: bad --magic '0x10000'/],
     [["server", "--bogus", "0"], /^pudp server: unknown option '--bogus'/],
     [["server", "--no-stdin=1", "0"], /^pudp server: --no-stdin takes no value/],
+    [["ids"], /Usage: pudp ids <command>/],
+    [["ids", "bogus"], /^pudp ids: unknown command 'bogus'/],
+    [["ids", "server", "--id-ttl", "-5", "0"], /^pudp ids server: bad --id-ttl '-5'/],
+    [["ids", "client", "localhost", "1", "a b"], /^pudp ids client: bad id 'a b'/],
+    [["ids", "client", "localhost", "1", "x".repeat(65)], /^pudp ids client: bad id 'x+'/],
     [["help", "server", "extra"], /^pudp server: no help for 'extra'/],
     [["server", "1", "2"], /^pudp server: unexpected argument '2'/],
     [["client", "localhost"], /^pudp client: missing PORT/],

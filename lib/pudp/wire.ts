@@ -66,10 +66,9 @@ export interface Message {
   payload: Uint8Array;
 }
 
-/** Bytes that are not a valid PUDP message, or a message that cannot be encoded. */
-export class WireError extends Error {
-  override name = "WireError";
-}
+import { WireError } from "../bytes/wire_error.ts";
+
+export { WireError };
 
 function checkU32(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 0 || value > MAX_U32) {

@@ -45,10 +45,13 @@ export interface ServiceHooks {
   summary(): string;
 }
 
+/** The monotonic clock every driver feeds its machine with, in ms. */
+export const monotonicNow = (): number => performance.now();
+
 /** The event loop of one machine. */
 export class Driver {
   /** The clock the machine is fed with, in ms. */
-  readonly clock = (): number => performance.now();
+  readonly clock: () => number = monotonicNow;
   /** The stop latch: a signal, EOF, an idle exit or a failure requests it. */
   readonly stop: StopRequest = new StopRequest();
   readonly #alarm: Alarm;

@@ -1,0 +1,12 @@
+/**
+ * The one error type of every codec: bytes that are not a valid message of
+ * the protocol (or a message that cannot be encoded). Decoders throw it and
+ * nothing else, so a driver can tell bad input from a bug.
+ *
+ * @module
+ */
+
+/** Bytes that are not a valid message, or a message that cannot be encoded. */
+export class WireError extends Error {
+  override name = "WireError";
+}

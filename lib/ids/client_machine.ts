@@ -1,0 +1,125 @@
+/**
+ * The ids client, as a pure state machine.
+ *
+ * How this works: `start(now)` sends `HELLO <id>` (over TCP with a `\n`);
+ * the first reply decides: OK → exit 0, RESET or ERROR → exit 1, each with
+ * the reply's text to print. Over UDP the request is repeated every
+ * `retryMs` (a datagram or its answer may be lost; the server answers a
+ * repeat from the same address with OK again). No reply within `timeoutMs`
+ * → exit 1 `no answer from HOST:PORT`. Over TCP the server may close
+ * without answering (`handleEnd`) → exit 1.
+ *
+ * @module
+ */
+
+import { Timer, TimerTable } from "../runtime/timer_table.ts";
+import { Fifo } from "../util/fifo.ts";
+import { formatReply, formatRequest, parseReply, WireError } from "./wire.ts";
+
+/** Settings of an {@link IdsClientSession}. */
+export interface IdsClientOptions {
+  id: string;
+  /** How long to wait for a reply, in ms. */
+  timeoutMs: number;
+  /** "udp" repeats the request; "tcp" sends it once, as a line. */
+  transport: "udp" | "tcp";
+  /** How the server is named in messages (`HOST:PORT`). */
+  serverLabel: string;
+}
+
+/** How the exchange ended. */
+export interface IdsClientResult {
+  code: number;
+  /** The reply, as text, to print on stdout. */
+  reply?: string;
+  /** The reason of a failure, for stderr. */
+  message?: string;
+}
+
+/** Tries of a UDP request within the timeout. */
+export const UDP_TRIES = 4;
+
+const encoder = new TextEncoder();
+
+/** One ids request. */
+export class IdsClientSession {
+  readonly #timers = new TimerTable<"retry" | "deadline">();
+  readonly #retry = new Timer<"retry" | "deadline">("retry");
+  readonly #deadline = new Timer<"retry" | "deadline">("deadline");
+  readonly #tx = new Fifo<Uint8Array>();
+  #result: IdsClientResult | undefined;
+  /** Requests sent. */
+  sent = 0;
+
+  constructor(readonly options: IdsClientOptions) {}
+
+  /** Set once the exchange is over. */
+  get result(): IdsClientResult | undefined {
+    return this.#result;
+  }
+
+  /** Sends the request and starts the timer. */
+  start(now: number): void {
+    this.#send();
+    this.#timers.set(this.#deadline, now + this.options.timeoutMs);
+    if (this.options.transport === "udp") this.#scheduleRetry(now);
+  }
+
+  /** A reply (a datagram, or a line without its `\n`). */
+  handleReply(bytes: Uint8Array, _now: number): void {
+    if (this.#result) return;
+    try {
+      const reply = parseReply(bytes);
+      this.#finish({ code: reply.kind === "ok" ? 0 : 1, reply: formatReply(reply) });
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.#finish({ code: 1, message: `${this.options.serverLabel}: ${e.message}` });
+    }
+  }
+
+  /** The TCP server closed the connection before it answered. */
+  handleEnd(how: string): void {
+    if (this.#result) return;
+    this.#finish({ code: 1, message: `${this.options.serverLabel} ${how} without answering` });
+  }
+
+  /** A retry or the deadline. */
+  handleTimeout(now: number): void {
+    for (let due = this.#timers.popDue(now); due && !this.#result; due = this.#timers.popDue(now)) {
+      if (due === "retry") {
+        this.#send();
+        this.#scheduleRetry(now);
+      } else {
+        this.#finish({ code: 1, message: `no answer from ${this.options.serverLabel}` });
+      }
+    }
+  }
+
+  /** When `handleTimeout` next has work. */
+  pollTimeout(): number | undefined {
+    return this.#timers.nextAt;
+  }
+
+  /** The next bytes to send. */
+  pollTransmit(): Uint8Array | undefined {
+    return this.#tx.shift();
+  }
+
+  #scheduleRetry(now: number): void {
+    if (this.sent < UDP_TRIES) {
+      this.#timers.set(this.#retry, now + this.options.timeoutMs / UDP_TRIES);
+    }
+  }
+
+  #send(): void {
+    const line = formatRequest(this.options.id) + (this.options.transport === "tcp" ? "\n" : "");
+    this.#tx.push(encoder.encode(line));
+    this.sent++;
+  }
+
+  #finish(result: IdsClientResult): void {
+    this.#result = result;
+    this.#timers.clear(this.#retry);
+    this.#timers.clear(this.#deadline);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The `pudp ids` group: `pudp ids server PORT` and `pudp ids client HOST PORT ID`.
+ *
+ * @module
+ */
+
+import type { Group } from "../cli/command_tree.ts";
+import { defineCommand } from "../cli/command_tree.ts";
+import { UsageError } from "../cli/errors.ts";
+import {
+  type ArgDef,
+  hostArg,
+  JSON_FLAG,
+  LISTEN_HOST,
+  portArg,
+  seconds,
+  switchFlag,
+} from "../cli/flags.ts";
+import { runIdsClient } from "./client.ts";
+import { DEFAULT_IDS_OPTIONS } from "./registry_machine.ts";
+import { runIdsServer } from "./server.ts";
+import { isValidId, MAX_ID_LENGTH } from "./wire.ts";
+
+const TCP_FLAG = switchFlag("use TCP instead of UDP");
+
+/** `pudp ids server PORT`. */
+export const idsServerCommand = defineCommand({
+  name: "server",
+  summary: "hands out connection ids: OK <id> <ip> <port>, or RESET <id> when in use",
+  description: `
+Answers "HELLO <id>" requests on PORT, over UDP (one request per datagram) or
+TCP (--tcp; one request per line; a line without its newline counts after
+200 ms or at EOF). An id nobody holds is granted with "OK <id> <client-ip>
+<client-port>" and held for --id-ttl seconds; an id in use gets "RESET <id>"
+(over TCP the connection is then closed); a repeat from the address that holds
+the id gets OK again; a malformed request gets "ERROR <reason>". Ids are 1 to
+${MAX_ID_LENGTH} visible ASCII characters. Prints one line per reply and expiry to stdout
+and exits 0 after --idle-exit seconds without a request, or on SIGINT/SIGTERM.`,
+  flags: {
+    tcp: TCP_FLAG,
+    host: LISTEN_HOST,
+    "id-ttl": seconds(
+      "release an id this long after it was taken",
+      String(DEFAULT_IDS_OPTIONS.idTtlMs / 1000),
+    ),
+    "idle-exit": seconds(
+      "exit after this long without a request; 0 = never",
+      String(DEFAULT_IDS_OPTIONS.idleExitMs / 1000),
+      true,
+    ),
+    json: JSON_FLAG,
+  },
+  args: [portArg("PORT", true)],
+  run(flags, [port], context) {
+    return runIdsServer({
+      host: flags.host,
+      port,
+      tcp: flags.tcp,
+      idTtlMs: flags["id-ttl"],
+      idleExitMs: flags["idle-exit"],
+      json: flags.json,
+      verbose: context.verbose,
+    }, context.log);
+  },
+});
+
+const idArg: ArgDef<string> = {
+  name: "ID",
+  parse(text) {
+    if (!isValidId(text)) {
+      throw new UsageError(
+        `bad id '${text}': expected 1 to ${MAX_ID_LENGTH} visible ASCII characters`,
+      );
+    }
+    return text;
+  },
+};
+
+/** `pudp ids client HOST PORT ID`. */
+export const idsClientCommand = defineCommand({
+  name: "client",
+  summary: "asks an ids server for an id and prints the reply",
+  description: `
+Sends "HELLO <ID>" to the ids server at HOST PORT and prints its reply on
+stdout. Exits 0 on OK, 1 on RESET, ERROR or no answer within --timeout. Over
+UDP the request is repeated 4 times within --timeout.`,
+  flags: {
+    tcp: TCP_FLAG,
+    timeout: seconds("how long to wait for the reply", "5"),
+  },
+  args: [hostArg(), portArg("PORT", false), idArg],
+  async run(flags, [host, port, id], context) {
+    const result = await runIdsClient({ host, port, id, tcp: flags.tcp, timeoutMs: flags.timeout });
+    if (result.reply !== undefined) {
+      await Deno.stdout.write(new TextEncoder().encode(result.reply + "\n"));
+    }
+    if (result.message !== undefined) context.log(result.message);
+    return result.code;
+  },
+});
+
+/** `pudp ids`. */
+export const idsGroup: Group = {
+  kind: "group",
+  name: "ids",
+  summary: "connection-id registry over UDP or TCP (seed 001)",
+  description: "A registry of connection ids: HELLO <id> is answered OK or RESET.",
+  children: [idsServerCommand, idsClientCommand],
+};

@@ -1,0 +1,109 @@
+/**
+ * What the ids server reports, as events, and their two renderers: text
+ * lines on stdout (the reply sent, with who asked) and `--json`.
+ *
+ * @module
+ */
+
+import { ByteBuffer } from "../bytes/byte_buffer.ts";
+import type { BaseEvent, OutputSink } from "../events/sink.ts";
+import { formatAddress } from "../net/transmit.ts";
+
+/** How a request came. */
+export type Transport = "udp" | "tcp";
+
+/** A request was granted: the id is now held for the peer (`repeat`: it already was, same address). */
+export interface OkEvent extends BaseEvent {
+  event: "ok";
+  id: string;
+  transport: Transport;
+  repeat: boolean;
+}
+
+/** A request for an id in use. */
+export interface ResetEvent extends BaseEvent {
+  event: "reset";
+  id: string;
+  transport: Transport;
+  /** Who holds the id, `host:port`. */
+  holder: string;
+}
+
+/** A malformed request, answered with `ERROR <reason>`. */
+export interface ErrorEvent extends BaseEvent {
+  event: "error";
+  reason: string;
+  transport: Transport;
+}
+
+/** An id was released `--id-ttl` after it was taken; `peer` held it. */
+export interface ExpiredEvent extends BaseEvent {
+  event: "expired";
+  id: string;
+}
+
+/** A TCP connection was accepted. */
+export interface ConnectedEvent extends BaseEvent {
+  event: "connected";
+  connection: number;
+}
+
+/** A TCP connection ended. */
+export interface ClosedEvent extends BaseEvent {
+  event: "closed";
+  connection: number;
+  /** `reset sent`, `request too long`, `peer closed`, `peer reset`, `shutdown`… */
+  reason: string;
+}
+
+/** Everything `pudp ids server` reports. */
+export type IdsEvent =
+  | OkEvent
+  | ResetEvent
+  | ErrorEvent
+  | ExpiredEvent
+  | ConnectedEvent
+  | ClosedEvent;
+
+/** The `--json` fields of an ids event (besides event, time and peer). */
+export function idsJsonFields(e: IdsEvent): Record<string, unknown> {
+  const { event: _e, peer: _p, ...fields } = e;
+  return fields;
+}
+
+/**
+ * Renders ids events as text: `OK <id> <ip> <port>`, `RESET <id> (from PEER,
+ * held by HOLDER)`, `ERROR <reason> (from PEER)`, `EXPIRED <id> (taken by
+ * PEER)`. Connections are not shown (see `--json`).
+ */
+export class IdsTextSink implements OutputSink<IdsEvent> {
+  readonly #out = new ByteBuffer(4096);
+
+  emit(e: IdsEvent): void {
+    const from = formatAddress(e.peer);
+    switch (e.event) {
+      case "ok":
+        return this.#line(`OK ${e.id} ${e.peer.hostname} ${e.peer.port}`);
+      case "reset":
+        return this.#line(`RESET ${e.id} (from ${from}, held by ${e.holder})`);
+      case "error":
+        return this.#line(`ERROR ${e.reason} (from ${from})`);
+      case "expired":
+        return this.#line(`EXPIRED ${e.id} (taken by ${from})`);
+      default:
+        return;
+    }
+  }
+
+  get pending(): number {
+    return this.#out.length;
+  }
+
+  take(): Uint8Array {
+    return this.#out.take();
+  }
+
+  #line(text: string): void {
+    this.#out.append(new TextEncoder().encode(text + "\n"));
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * TCP for the stream families: a listener whose accept loop numbers its
+ * connections, and connections with queued writes (backpressure), half-close
+ * and a read loop that tells an orderly end (EOF) from a reset.
+ *
+ * How reading works: `read(onData)` runs until the stream ends, handing each
+ * chunk (a view of one reused buffer: copy what you keep) to `onData`; when
+ * `onData` returns a promise the next read waits for it, so a slow consumer
+ * slows the sender instead of growing memory. It resolves with how the
+ * stream ended: `eof` (the peer half-closed or closed), `reset`, `closed`
+ * (we closed it) or `error`.
+ *
+ * Resets: Deno reports a reset that arrives while reading as an end of
+ * stream (measured with Deno 2.9: `read` gives null), so a reset is told
+ * apart from an orderly close on the write side: a write to a reset peer
+ * fails, and {@link TcpConnection.peerReset} says so.
+ *
+ * @module
+ */
+
+import { errorText, ExchangeError } from "../cli/errors.ts";
+import { SerialLoop } from "../io/serial_loop.ts";
+import { Fifo } from "../util/fifo.ts";
+import { formatAddress, type PeerAddress } from "./transmit.ts";
+
+/** How a stream's read side ended. */
+export type ReadEnd =
+  | { kind: "eof" }
+  | { kind: "reset" }
+  | { kind: "closed" }
+  | { kind: "error"; error: unknown };
+
+/** Default size of one read. */
+const READ_SIZE = 64 * 1024;
+
+function isReset(e: unknown): boolean {
+  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
+    e instanceof Deno.errors.ConnectionAborted;
+}
+
+function isClosed(e: unknown): boolean {
+  return e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted;
+}
+
+/** One TCP connection. */
+export class TcpConnection {
+  /** The peer's address. */
+  readonly peer: PeerAddress;
+  readonly #queue = new Fifo<Uint8Array>();
+  readonly #writer: SerialLoop<Uint8Array>;
+  #pendingWrite = 0;
+  #writeError: unknown;
+  #closed = false;
+
+  /**
+   * @param conn the Deno connection
+   * @param id its number, unique within its listener (0 for a client's)
+   */
+  constructor(readonly conn: Deno.TcpConn, readonly id = 0) {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    this.peer = { hostname: remote.hostname, port: remote.port };
+    this.#writer = new SerialLoop(() => this.#queue.shift(), (bytes) => this.#write(bytes));
+  }
+
+  /** Connects to `address`. Throws ExchangeError `cannot connect to HOST:PORT: …`. */
+  static async connect(address: PeerAddress): Promise<TcpConnection> {
+    try {
+      return new TcpConnection(await Deno.connect({ ...address, transport: "tcp" }));
+    } catch (e) {
+      throw new ExchangeError(`cannot connect to ${formatAddress(address)}: ${errorText(e)}`);
+    }
+  }
+
+  /** Reads until the stream ends; see the module comment. */
+  async read(
+    onData: (bytes: Uint8Array) => void | Promise<void>,
+    readSize = READ_SIZE,
+  ): Promise<ReadEnd> {
+    const buf = new Uint8Array(readSize);
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await this.conn.read(buf);
+      } catch (e) {
+        if (this.#closed || isClosed(e)) return { kind: "closed" };
+        if (isReset(e)) return { kind: "reset" };
+        return { kind: "error", error: e };
+      }
+      if (n === null) return { kind: "eof" };
+      const wait = onData(buf.subarray(0, n));
+      if (wait) await wait;
+    }
+  }
+
+  /** Queues `bytes` (kept, not copied) to be written in order. */
+  write(bytes: Uint8Array): void {
+    if (this.#closed || this.#writeError !== undefined || bytes.length === 0) return;
+    this.#pendingWrite += bytes.length;
+    this.#queue.push(bytes);
+    this.#writer.wake();
+  }
+
+  /** Bytes queued and not yet written. */
+  get pendingWrite(): number {
+    return this.#pendingWrite;
+  }
+
+  /** Whether a write failed because the peer reset the connection (or closed it for good). */
+  get peerReset(): boolean {
+    return isReset(this.#writeError);
+  }
+
+  /** Why writing stopped (a reset peer, a closed socket), if it did. */
+  get writeError(): unknown {
+    return this.#writeError;
+  }
+
+  /** Resolves when everything queued so far is written (or writing failed). */
+  drained(): Promise<void> {
+    return this.#writer.idle();
+  }
+
+  /** Half-closes: writes what is queued, then sends FIN; reading goes on. */
+  async closeWrite(): Promise<void> {
+    await this.drained();
+    if (this.#closed || this.#writeError !== undefined) return;
+    try {
+      await this.conn.closeWrite();
+    } catch (e) {
+      this.#writeError ??= e;
+    }
+  }
+
+  /** Writes what is queued, then closes. */
+  async end(): Promise<void> {
+    await this.drained();
+    this.close();
+  }
+
+  /** Closes at once (a pending read ends as `closed`). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // closed already
+    }
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    try {
+      for (let done = 0; done < bytes.length;) {
+        done += await this.conn.write(bytes.subarray(done));
+      }
+    } catch (e) {
+      this.#writeError ??= e;
+      this.#queue.clear();
+      this.#pendingWrite = 0;
+      return;
+    }
+    this.#pendingWrite -= bytes.length;
+  }
+}
+
+/** A listening TCP socket that numbers the connections it accepts. */
+export class TcpListener {
+  #nextId = 1;
+  #closing = false;
+  #accepting: Promise<void> = Promise.resolve();
+
+  private constructor(readonly listener: Deno.TcpListener) {}
+
+  /** Listens on `address` (port 0 picks one). Throws ExchangeError `cannot listen on HOST:PORT: …`. */
+  static listen(address: PeerAddress): TcpListener {
+    try {
+      return new TcpListener(Deno.listen({ ...address, transport: "tcp" }));
+    } catch (e) {
+      throw new ExchangeError(`cannot listen on ${formatAddress(address)}: ${errorText(e)}`);
+    }
+  }
+
+  /** The address it listens on. */
+  get address(): Deno.NetAddr {
+    return this.listener.addr;
+  }
+
+  /**
+   * Accepts until closed, handing each connection (numbered from 1) to
+   * `onConnection`. An accept error other than the close goes to `onError`;
+   * the loop goes on (a client that resets before it is accepted is no reason
+   * to stop serving).
+   */
+  accept(
+    onConnection: (conn: TcpConnection) => void,
+    onError: (e: unknown) => void,
+  ): Promise<void> {
+    this.#accepting = (async () => {
+      while (!this.#closing) {
+        let conn: Deno.TcpConn;
+        try {
+          conn = await this.listener.accept();
+        } catch (e) {
+          if (this.#closing || isClosed(e)) return;
+          onError(e);
+          await new Promise((r) => setTimeout(r, 10)); // e.g. out of file descriptors: no busy loop
+          continue;
+        }
+        onConnection(new TcpConnection(conn, this.#nextId++));
+      }
+    })();
+    return this.#accepting;
+  }
+
+  /** Stops accepting and waits for the accept loop to end. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    try {
+      this.listener.close();
+    } catch {
+      // closed already
+    }
+    await this.#accepting;
+  }
+}

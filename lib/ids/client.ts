@@ -25,7 +25,7 @@ export interface IdsClientConfig {
   timeoutMs: number;
 }
 
-/** Asks for the id; returns how it went (the reply to print, or a failure). */
+/** Asks for the id and prints the reply on stdout; returns how it went. */
 export async function runIdsClient(config: IdsClientConfig): Promise<IdsClientResult> {
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
@@ -86,5 +86,9 @@ export async function runIdsClient(config: IdsClientConfig): Promise<IdsClientRe
   driver.quiet();
   await udp?.close();
   tcp?.close();
+  if (result.reply !== undefined) {
+    const bytes = new TextEncoder().encode(result.reply + "\n");
+    for (let done = 0; done < bytes.length;) done += await Deno.stdout.write(bytes.subarray(done));
+  }
   return result;
 }

@@ -91,9 +91,6 @@ UDP the request is repeated 4 times within --timeout.`,
   args: [hostArg(), portArg("PORT", false), idArg],
   async run(flags, [host, port, id], context) {
     const result = await runIdsClient({ host, port, id, tcp: flags.tcp, timeoutMs: flags.timeout });
-    if (result.reply !== undefined) {
-      await Deno.stdout.write(new TextEncoder().encode(result.reply + "\n"));
-    }
     if (result.message !== undefined) context.log(result.message);
     return result.code;
   },

@@ -30,6 +30,18 @@ async function pair(listener: TcpListener): Promise<[TcpConnection, TcpConnectio
 /** Resolvers of the connections the tests wait for, in order. */
 const waiting: ((c: TcpConnection) => void)[] = [];
 
+/** Runs `body` with a listener on loopback whose accepted connections go to {@link pair}. */
+async function withListener(body: (listener: TcpListener) => Promise<void>): Promise<void> {
+  const listener = TcpListener.listen(LOOPBACK);
+  const loop = listener.accept((c) => waiting.shift()?.(c), () => {});
+  try {
+    await body(listener);
+  } finally {
+    await listener.close();
+    await loop;
+  }
+}
+
 Deno.test("tcp: numbered connections, half-close seen as EOF, the other way still open", async () => {
   const listener = TcpListener.listen(LOOPBACK);
   const ids: number[] = [];
@@ -66,9 +78,7 @@ Deno.test("tcp: numbered connections, half-close seen as EOF, the other way stil
 });
 
 Deno.test("tcp: a reset peer is told apart from an orderly close by the next write", async () => {
-  const listener = TcpListener.listen(LOOPBACK);
-  const loop = listener.accept((c) => waiting.shift()?.(c), () => {});
-  try {
+  await withListener(async (listener) => {
     const [client, server] = await pair(listener);
     client.write(new Uint8Array(1000)); // unread by the server when it closes: the kernel resets
     await client.drained();
@@ -81,16 +91,11 @@ Deno.test("tcp: a reset peer is told apart from an orderly close by the next wri
     await client.drained();
     assert.equal(client.peerReset, true, "the write to a reset peer says so");
     client.close();
-  } finally {
-    await listener.close();
-    await loop;
-  }
+  });
 });
 
 Deno.test("tcp: writes queue while the peer does not read; drained() waits for them", async () => {
-  const listener = TcpListener.listen(LOOPBACK);
-  const loop = listener.accept((c) => waiting.shift()?.(c), () => {});
-  try {
+  await withListener(async (listener) => {
     const [client, server] = await pair(listener);
     const chunk = new Uint8Array(1 << 20);
     for (let i = 0; i < 32; i++) server.write(chunk); // 32 MiB: more than the socket buffers hold
@@ -104,10 +109,7 @@ Deno.test("tcp: writes queue while the peer does not read; drained() waits for t
     assert.deepEqual(await reading, { kind: "eof" });
     assert.equal(read, 32 << 20);
     client.close();
-  } finally {
-    await listener.close();
-    await loop;
-  }
+  });
 });
 
 Deno.test("tcp: a refused connection is a one-line ExchangeError", async () => {

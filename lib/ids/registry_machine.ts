@@ -154,9 +154,11 @@ export class IdRegistry {
       }
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
+      // Framing fails only on length (the buffer's limit or the line codec's): one wording for both.
       this.stats.requests++;
       this.#touchIdle(now);
-      this.#streamReply(c, this.#malformed(c.peer, "tcp", e));
+      const tooLong = new WireError(`request longer than ${MAX_LINE} bytes`);
+      this.#streamReply(c, this.#malformed(c.peer, "tcp", tooLong));
       this.#close(c, "request too long");
       return;
     }

@@ -177,7 +177,7 @@ Deno.test(
     h.m.handleConnect(1, A, 0);
     h.m.handleConnect(2, B, 0);
     h.m.handleStreamBytes(1, new Uint8Array(5000).fill(0x41), 1);
-    assert.deepEqual(h.sent(), ["#1 ERROR more than 1026 bytes without a complete message\n"]);
+    assert.deepEqual(h.sent(), ["#1 ERROR request longer than 1024 bytes\n"]);
     assert.deepEqual(h.closes(), [1]);
     h.m.handleStreamBytes(2, enc("HELLO fine\n"), 2);
     assert.deepEqual(h.sent(), ["#2 OK fine 10.0.0.2 2222\n"]);

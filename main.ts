@@ -11,6 +11,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import type { Group } from "./lib/cli/command_tree.ts";
 import { type CliProgram, runCli } from "./lib/cli/dispatch.ts";
+import { frameGroup } from "./lib/frame/commands.ts";
 import { idsGroup } from "./lib/ids/commands.ts";
 import { impairCommand } from "./lib/impair/command.ts";
 import { clientCommand, serverCommand } from "./lib/pudp/commands.ts";
@@ -24,8 +25,8 @@ export const ROOT: Group = {
   name: "pudp",
   summary: "",
   description: `pudp ${VERSION}: PUDP, a session protocol over UDP, with a fault-injecting relay,
-and a connection-id registry over UDP or TCP`,
-  children: [serverCommand, clientCommand, impairCommand, idsGroup],
+a connection-id registry over UDP or TCP, and length-prefixed messages over TCP`,
+  children: [serverCommand, clientCommand, impairCommand, idsGroup, frameGroup],
 };
 
 /** The whole CLI. */

@@ -96,6 +96,58 @@ export function parseWhole(name: string, text: string, min: number, max: number)
   return Number(text);
 }
 
+/** Multipliers of the size suffixes: k/M/G are powers of 1000, KiB/MiB/GiB of 1024. */
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  B: 1,
+  k: 1e3,
+  K: 1e3,
+  kB: 1e3,
+  KB: 1e3,
+  M: 1e6,
+  MB: 1e6,
+  G: 1e9,
+  GB: 1e9,
+  T: 1e12,
+  TB: 1e12,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+  TiB: 2 ** 40,
+};
+
+/**
+ * A byte count such as `1245`, `64k`, `16M`, `1.5G` (powers of 1000) or
+ * `64KiB`, `16MiB` (powers of 1024); undefined when `text` is not one or is
+ * not a whole number of bytes.
+ */
+export function parseByteSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)([a-zA-Z]*)$/.exec(text);
+  if (!m || !Object.hasOwn(SIZE_UNITS, m[2])) return undefined;
+  const value = Number(m[1]) * SIZE_UNITS[m[2]];
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** A byte count within [min, max], with the suffixes of {@link parseByteSize}. */
+export function byteSize(
+  help: string,
+  defaultText: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): FlagDef<number> {
+  return valueFlag("BYTES", help, defaultText, (text, name) => {
+    const value = parseByteSize(text);
+    if (value === undefined || value < min || value > max) {
+      throw bad(
+        name,
+        text,
+        `a number of bytes from ${min} to ${max} (suffixes k, M, G, KiB, MiB, GiB)`,
+      );
+    }
+    return value;
+  });
+}
+
 /** A whole number within [min, max]. */
 export function count(
   help: string,

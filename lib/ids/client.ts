@@ -7,10 +7,10 @@
  */
 
 import { errorText } from "../cli/errors.ts";
+import { writeAll } from "../io/write_all.ts";
 import { NEED_MORE, ReceiveBuffer } from "../net/receive_buffer.ts";
-import { resolveHost } from "../net/resolve.ts";
+import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { TcpConnection } from "../net/tcp.ts";
-import { formatAddress } from "../net/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, SIGNAL_EXIT } from "../runtime/driver.ts";
 import { type IdsClientResult, IdsClientSession } from "./client_machine.ts";
@@ -29,10 +29,7 @@ export interface IdsClientConfig {
 export async function runIdsClient(config: IdsClientConfig): Promise<IdsClientResult> {
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
-  const label = formatAddress({
-    hostname: config.host.replace(/^\[(.*)\]$/, "$1"),
-    port: config.port,
-  });
+  const label = serverLabel(config.host, config.port);
   const session = new IdsClientSession({
     id: config.id,
     timeoutMs: config.timeoutMs,
@@ -87,8 +84,7 @@ export async function runIdsClient(config: IdsClientConfig): Promise<IdsClientRe
   await udp?.close();
   tcp?.close();
   if (result.reply !== undefined) {
-    const bytes = new TextEncoder().encode(result.reply + "\n");
-    for (let done = 0; done < bytes.length;) done += await Deno.stdout.write(bytes.subarray(done));
+    await writeAll(Deno.stdout, new TextEncoder().encode(result.reply + "\n"));
   }
   return result;
 }

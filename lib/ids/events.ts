@@ -5,8 +5,8 @@
  * @module
  */
 
-import { ByteBuffer } from "../bytes/byte_buffer.ts";
-import type { BaseEvent, OutputSink } from "../events/sink.ts";
+import type { BaseEvent } from "../events/sink.ts";
+import { TextLinesSink } from "../events/text_lines.ts";
 import { formatAddress } from "../net/transmit.ts";
 
 /** How a request came. */
@@ -76,34 +76,20 @@ export function idsJsonFields(e: IdsEvent): Record<string, unknown> {
  * held by HOLDER)`, `ERROR <reason> (from PEER)`, `EXPIRED <id> (taken by
  * PEER)`. Connections are not shown (see `--json`).
  */
-export class IdsTextSink implements OutputSink<IdsEvent> {
-  readonly #out = new ByteBuffer(4096);
-
+export class IdsTextSink extends TextLinesSink<IdsEvent> {
   emit(e: IdsEvent): void {
     const from = formatAddress(e.peer);
     switch (e.event) {
       case "ok":
-        return this.#line(`OK ${e.id} ${e.peer.hostname} ${e.peer.port}`);
+        return this.line(`OK ${e.id} ${e.peer.hostname} ${e.peer.port}`);
       case "reset":
-        return this.#line(`RESET ${e.id} (from ${from}, held by ${e.holder})`);
+        return this.line(`RESET ${e.id} (from ${from}, held by ${e.holder})`);
       case "error":
-        return this.#line(`ERROR ${e.reason} (from ${from})`);
+        return this.line(`ERROR ${e.reason} (from ${from})`);
       case "expired":
-        return this.#line(`EXPIRED ${e.id} (taken by ${from})`);
+        return this.line(`EXPIRED ${e.id} (taken by ${from})`);
       default:
         return;
     }
-  }
-
-  get pending(): number {
-    return this.#out.length;
-  }
-
-  take(): Uint8Array {
-    return this.#out.take();
-  }
-
-  #line(text: string): void {
-    this.#out.append(new TextEncoder().encode(text + "\n"));
   }
 }

@@ -8,7 +8,8 @@
 
 import { errorText } from "../cli/errors.ts";
 import { EventOutput } from "../events/event_output.ts";
-import { type TcpConnection, TcpListener } from "../net/tcp.ts";
+import { StreamServer } from "../net/stream_server.ts";
+import { TcpListener } from "../net/tcp.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
@@ -24,7 +25,7 @@ export interface IdsServerConfig extends IdsOptions {
   verbose: boolean;
 }
 
-/** A connection stops being read while this many reply bytes wait to be written to it. */
+/** A TCP connection stops being read while this many reply bytes wait to be written to it. */
 const WRITE_HIGH_WATER = 64 * 1024;
 
 /** The summary line printed to stderr at exit. */
@@ -52,19 +53,22 @@ export function runIdsServer(
       if (config.verbose) log(`cannot send to ${formatAddress(t.to)}: ${errorText(e)}`);
     },
   });
-  const tcp = config.tcp ? TcpListener.listen(address) : undefined;
-  const connections = new Map<number, TcpConnection>();
+  const tcp = config.tcp
+    ? new StreamServer(TcpListener.listen(address), {
+      readSize: 64 * 1024,
+      writeHighWater: WRITE_HIGH_WATER,
+      onAcceptError: (e) => {
+        if (config.verbose) log(`cannot accept: ${errorText(e)}`);
+      },
+    })
+    : undefined;
 
   const driver = new Driver(machine, () => {
     for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) {
       if (t.kind === "datagram") udp?.send(t);
-      else connections.get(t.connection)?.write(t.data);
+      else tcp?.write(t.connection, t.data);
     }
-    for (let id = machine.pollClose(); id !== undefined; id = machine.pollClose()) {
-      const conn = connections.get(id);
-      connections.delete(id);
-      conn?.end();
-    }
+    for (let id = machine.pollClose(); id !== undefined; id = machine.pollClose()) tcp?.end(id);
     output.kick();
     if (output.failure !== undefined) driver.stop.request(output.failure);
     if (machine.finished && !driver.stop.stopping) {
@@ -80,40 +84,19 @@ export function runIdsServer(
     driver.afterEvent();
   }, (e) => driver.stop.request(`cannot receive: ${errorText(e)}`));
 
-  tcp?.accept((conn) => {
-    if (driver.stop.stopping) return conn.close();
-    connections.set(conn.id, conn);
-    machine.handleConnect(conn.id, conn.peer, now());
-    driver.afterEvent();
-    conn.read((bytes) => {
-      machine.handleStreamBytes(conn.id, bytes, now());
-      driver.afterEvent();
-      // A client that sends and does not read is read no further until it does.
-      return conn.pendingWrite > WRITE_HIGH_WATER ? conn.drained() : undefined;
-    }).then((end) => {
-      if (end.kind === "eof") machine.handleStreamEnd(conn.id, now());
-      else if (end.kind !== "closed") {
-        machine.handleStreamGone(
-          conn.id,
-          end.kind === "reset" ? "peer reset" : `error: ${errorText(end.error)}`,
-        );
-        connections.delete(conn.id);
-        conn.close();
-      }
-      driver.afterEvent();
-    });
-  }, (e) => {
-    if (config.verbose) log(`cannot accept: ${errorText(e)}`);
+  tcp?.start(machine, {
+    clock: now,
+    afterEvent: driver.afterEvent,
+    stopping: () => driver.stop.stopping,
   });
 
-  const bound = (udp?.address ?? tcp?.address)!;
+  const bound = (udp?.address ?? tcp?.listener.address)!;
   return driver.serve({
     ready: `listening on ${formatAddress(bound)} (${config.tcp ? "tcp" : "udp"})`,
     shutdown: () => machine.shutdown(),
     close: async () => {
       await udp?.close();
       await tcp?.close();
-      await Promise.all([...connections.values()].map((c) => c.end()));
       await output.close();
       driver.stop.failure ??= output.failure;
     },

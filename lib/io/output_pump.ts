@@ -16,6 +16,7 @@
 
 import { Alarm } from "../runtime/alarm.ts";
 import { SerialLoop } from "./serial_loop.ts";
+import { writeAll } from "./write_all.ts";
 
 /** How an {@link OutputPump} gathers output into fewer writes. */
 export interface Coalescing {
@@ -106,8 +107,7 @@ export class OutputPump {
 
   async #write(bytes: Uint8Array): Promise<void> {
     try {
-      let done = 0;
-      while (done < bytes.length) done += await this.writer.write(bytes.subarray(done));
+      await writeAll(this.writer, bytes);
     } catch (e) {
       this.#error = e;
     }

@@ -9,6 +9,7 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { ExchangeError } from "../cli/errors.ts";
+import { formatAddress } from "./transmit.ts";
 
 /** A resolved peer address and the wildcard address to bind a socket of its family to. */
 export interface ResolvedHost {
@@ -35,4 +36,9 @@ export async function resolveHost(host: string): Promise<ResolvedHost> {
   return family === 6
     ? { hostname, family: 6, anyAddress: "::" }
     : { hostname, family: 4, anyAddress: "0.0.0.0" };
+}
+
+/** How a client names its server in messages: `HOST:PORT` as the user wrote the host. */
+export function serverLabel(host: string, port: number): string {
+  return formatAddress({ hostname: host.replace(/^\[(.*)\]$/, "$1"), port });
 }

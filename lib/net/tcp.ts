@@ -10,10 +10,13 @@
  * stream ended: `eof` (the peer half-closed or closed), `reset`, `closed`
  * (we closed it) or `error`.
  *
- * Resets: Deno reports a reset that arrives while reading as an end of
- * stream (measured with Deno 2.9: `read` gives null), so a reset is told
- * apart from an orderly close on the write side: a write to a reset peer
- * fails, and {@link TcpConnection.peerReset} says so.
+ * Resets (measured with Deno 2.9 on Linux): a reset from the peer ends a
+ * read as `reset` (ConnectionReset). But Deno's own `close()` sends FIN
+ * first (it calls `shutdown(SHUT_WR)`), so a Deno peer that closes with
+ * bytes of ours unread looks like an orderly end: a protocol that must know
+ * its bytes were taken cannot rely on the FIN alone unless its peer closes
+ * only after reading everything (the pipe server does). A later write to a
+ * reset peer fails, and {@link TcpConnection.peerReset} says so.
  *
  * @module
  */
@@ -78,18 +81,28 @@ export class TcpConnection {
   ): Promise<ReadEnd> {
     const buf = new Uint8Array(readSize);
     for (;;) {
-      let n: number | null;
-      try {
-        n = await this.conn.read(buf);
-      } catch (e) {
-        if (this.#closed || isClosed(e)) return { kind: "closed" };
-        if (isReset(e)) return { kind: "reset" };
-        return { kind: "error", error: e };
-      }
-      if (n === null) return { kind: "eof" };
+      const n = await this.readInto(buf);
+      if (typeof n !== "number") return n;
       const wait = onData(buf.subarray(0, n));
       if (wait) await wait;
     }
+  }
+
+  /**
+   * One read into `buf`: the number of bytes read (at least 1), or how the
+   * stream ended. For callers that pull (the frame library); loops use
+   * {@link read}.
+   */
+  async readInto(buf: Uint8Array): Promise<number | ReadEnd> {
+    let n: number | null;
+    try {
+      n = await this.conn.read(buf);
+    } catch (e) {
+      if (this.#closed || isClosed(e)) return { kind: "closed" };
+      if (isReset(e)) return { kind: "reset" };
+      return { kind: "error", error: e };
+    }
+    return n === null ? { kind: "eof" } : n;
   }
 
   /** Queues `bytes` (kept, not copied) to be written in order. */

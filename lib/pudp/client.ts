@@ -12,8 +12,7 @@
  */
 
 import { errorText } from "../cli/errors.ts";
-import { resolveHost } from "../net/resolve.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, SIGNAL_EXIT } from "../runtime/driver.ts";
 import { StdinLines } from "../stdin/stdin_lines.ts";
@@ -37,10 +36,7 @@ export async function runClient(
 ): Promise<ClientResult> {
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
-  const label = formatAddress({
-    hostname: config.host.replace(/^\[(.*)\]$/, "$1"),
-    port: config.port,
-  });
+  const label = serverLabel(config.host, config.port);
   const session = new ClientSession(server, {
     sessionId: crypto.getRandomValues(new Uint32Array(1))[0],
     timeoutMs: config.timeoutMs,

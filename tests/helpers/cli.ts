@@ -175,6 +175,21 @@ export async function startServer(
   return { process, port };
 }
 
+/**
+ * Starts any long-running pudp command (`frame server … 0`, `pipe server …
+ * 0`) and waits for its `listening on HOST:PORT` line.
+ */
+export async function startListening(
+  args: string[],
+  stdin: "piped" | "null" = "null",
+  env?: Record<string, string>,
+): Promise<RunningServer> {
+  const process = new CliProcess([...sourceCommand(), ...args], stdin, env);
+  await process.stderr.waitFor((t) => /listening on \S+:\d+\b/.test(t), 15_000, "listening line");
+  const port = Number(process.stderr.text.match(/listening on \S+:(\d+)\b/)![1]);
+  return { process, port };
+}
+
 /** Runs `pudp client` to completion with `input` on stdin. */
 export async function runClient(
   port: number,

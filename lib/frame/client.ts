@@ -1,0 +1,168 @@
+/**
+ * `pudp frame client`: sends each stdin line as a frame message and prints
+ * each answer on stdout, on a {@link FrameSocket}.
+ *
+ * Two loops run at once: the sender takes lines from the stdin worker (see
+ * {@link StdinLines}) and writes them, pausing while the server has not
+ * taken what was sent; the receiver prints answers as they come. Lines may
+ * be sent ahead of their answers (a pipe of many lines is one stream, not a
+ * round trip each). The run succeeds once stdin has ended and every message
+ * has its answer; the server closing or resetting the connection before
+ * that is a failure, told in one line.
+ *
+ * @module
+ */
+
+import { errorText } from "../cli/errors.ts";
+import { writeAll } from "../io/write_all.ts";
+import { resolveHost, serverLabel } from "../net/resolve.ts";
+import { SIGNAL_EXIT, type StopSignal } from "../runtime/driver.ts";
+import { StdinLines } from "../stdin/stdin_lines.ts";
+import { FrameSocket, type Received } from "./frame_socket.ts";
+import { encodeMessage } from "./wire.ts";
+
+/** What `pudp frame client` was asked to do. */
+export interface FrameClientConfig {
+  host: string;
+  port: number;
+  /** The most bytes one read takes. */
+  bufferSize: number;
+  /** The largest message sent or accepted. */
+  maxMessage: number;
+}
+
+/** How the run ended: the exit status and a line for stderr. */
+export interface FrameClientResult {
+  code: number;
+  message?: string;
+}
+
+/** Sending pauses while this many bytes wait to be written. */
+const SEND_HIGH_WATER = 1024 * 1024;
+/** Pieces of a long line come from the stdin worker at most this big. */
+const PIECE = 64 * 1024;
+
+/** Why the stream ended, as the failure line says it. */
+function endText(label: string, end: (Received & { ok: false })["end"]): string {
+  switch (end.kind) {
+    case "eof":
+      return `server ${label} closed the connection`;
+    case "reset":
+      return `server ${label} reset the connection`;
+    case "closed":
+      return `connection to ${label} closed`;
+    case "error":
+      return `cannot read from ${label}: ${errorText(end.error)}`;
+    case "invalid":
+      return `bad answer from ${label}: ${end.reason}`;
+  }
+}
+
+/** Runs the client over stdin. */
+export async function runFrameClient(config: FrameClientConfig): Promise<FrameClientResult> {
+  const peer = await resolveHost(config.host);
+  const label = serverLabel(config.host, config.port);
+  const socket = await FrameSocket.connect({ hostname: peer.hostname, port: config.port }, {
+    bufferSize: config.bufferSize,
+    maxMessage: config.maxMessage,
+  });
+  const done = Promise.withResolvers<FrameClientResult>();
+  const signals: [StopSignal, () => void][] = (["SIGINT", "SIGTERM"] as const).map((s) => [
+    s,
+    () => done.resolve({ code: SIGNAL_EXIT[s] }),
+  ]);
+  for (const [s, f] of signals) Deno.addSignalListener(s, f);
+
+  let sent = 0;
+  let answered = 0;
+  let stdinEnded = false;
+  const finishIfDone = () => {
+    if (stdinEnded && answered === sent) done.resolve({ code: 0 });
+  };
+
+  // The receiver: every answer, printed in order.
+  (async () => {
+    for (;;) {
+      const r = await socket.receiveBytes();
+      if (!r.ok) {
+        if (r.end.kind === "reset" || !(stdinEnded && answered === sent)) {
+          done.resolve({ code: 1, message: endText(label, r.end) });
+        }
+        return;
+      }
+      const line = new Uint8Array(r.payload.length + 1);
+      line.set(r.payload);
+      line[r.payload.length] = 0x0a;
+      try {
+        await writeAll(Deno.stdout, line);
+      } catch (e) {
+        done.resolve({ code: 1, message: `cannot write to stdout: ${errorText(e)}` });
+        return;
+      }
+      answered++;
+      finishIfDone();
+    }
+  })();
+
+  // The sender: stdin lines (assembled from the worker's pieces), one message each.
+  const stdin = StdinLines.start(PIECE);
+  (async () => {
+    const pieces: Uint8Array[] = [];
+    let length = 0;
+    for (;;) {
+      for (let rec = stdin.next(); rec; rec = stdin.next()) {
+        pieces.push(rec.bytes);
+        length += rec.bytes.length;
+        if (length > config.maxMessage) {
+          done.resolve({
+            code: 1,
+            message: `line ${sent + 1} is longer than --max-message (${config.maxMessage} bytes)`,
+          });
+          return;
+        }
+        if (!rec.endOfLine) continue;
+        socket.conn.write(encodeMessage(pieces.length === 1 ? pieces[0] : concat(pieces, length)));
+        sent++;
+        pieces.length = 0;
+        length = 0;
+      }
+      stdin.release();
+      if (socket.conn.writeError !== undefined) {
+        done.resolve({
+          code: 1,
+          message: socket.conn.peerReset
+            ? `server ${label} reset the connection`
+            : `cannot send to ${label}: ${errorText(socket.conn.writeError)}`,
+        });
+        return;
+      }
+      if (socket.conn.pendingWrite > SEND_HIGH_WATER) {
+        await socket.conn.drained();
+        continue;
+      }
+      if (stdin.finished) {
+        const error = await stdin.error();
+        if (error !== undefined) done.resolve({ code: 1, message: `cannot read stdin: ${error}` });
+        stdinEnded = true;
+        finishIfDone();
+        return;
+      }
+      await stdin.ready();
+    }
+  })();
+
+  const result = await done.promise;
+  for (const [s, f] of signals) Deno.removeSignalListener(s, f);
+  socket.close();
+  return result;
+}
+
+function concat(pieces: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

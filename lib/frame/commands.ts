@@ -1,0 +1,99 @@
+/**
+ * The `pudp frame` group: `pudp frame server PORT` and `pudp frame client HOST PORT`.
+ *
+ * @module
+ */
+
+import type { Group } from "../cli/command_tree.ts";
+import { defineCommand } from "../cli/command_tree.ts";
+import { byteSize, hostArg, JSON_FLAG, LISTEN_HOST, portArg } from "../cli/flags.ts";
+import { runFrameClient } from "./client.ts";
+import { DEFAULT_FRAME_OPTIONS, DROPPED_CHARACTERS } from "./echo_machine.ts";
+import { runFrameServer } from "./server.ts";
+import { MAX_LENGTH } from "./wire.ts";
+
+/** The largest `--buffer`: one read's worth. */
+const MAX_BUFFER = 16 * 1024 * 1024;
+
+const BUFFER_FLAG = byteSize(
+  "read at most this many bytes at a time",
+  String(DEFAULT_FRAME_OPTIONS.readSize),
+  1,
+  MAX_BUFFER,
+);
+const MAX_MESSAGE_FLAG = byteSize(
+  "the largest message payload, in bytes",
+  "16MiB",
+  0,
+  MAX_LENGTH,
+);
+
+/** `pudp frame server PORT`. */
+export const frameServerCommand = defineCommand({
+  name: "server",
+  summary:
+    `answers each length-prefixed message with its text minus ${DROPPED_CHARACTERS} characters`,
+  description: `
+Accepts TCP connections on PORT, many at once. A message is a 4-byte unsigned
+big-endian length, then that many bytes of UTF-8; each one is answered with
+one message: its text without the first ${DROPPED_CHARACTERS} characters (code points; a
+shorter text gets an empty answer). Reads take at most --buffer bytes;
+messages of any size up to --max-message are reassembled however the bytes
+are split. A longer announced length, or a payload that is not UTF-8, ends
+that connection alone, with the reason logged. Prints a line per connection
+opened and closed on stdout (--json: every event, messages included) and
+runs until SIGINT/SIGTERM.`,
+  flags: {
+    host: LISTEN_HOST,
+    buffer: BUFFER_FLAG,
+    "max-message": MAX_MESSAGE_FLAG,
+    json: JSON_FLAG,
+  },
+  args: [portArg("PORT", true)],
+  run(flags, [port], context) {
+    return runFrameServer({
+      host: flags.host,
+      port,
+      readSize: flags.buffer,
+      maxMessage: flags["max-message"],
+      json: flags.json,
+      verbose: context.verbose,
+    }, context.log);
+  },
+});
+
+/** `pudp frame client HOST PORT`. */
+export const frameClientCommand = defineCommand({
+  name: "client",
+  summary: "sends each stdin line as a message and prints each answer",
+  description: `
+Connects to the frame server at HOST PORT, sends each line of stdin (without
+its line ending) as one message and prints each answer on its own line on
+stdout, in order. Exits 0 once stdin has ended and every message has its
+answer; 1 with one line on stderr when the server closes or resets the
+connection first, or a line is longer than --max-message.`,
+  flags: {
+    buffer: BUFFER_FLAG,
+    "max-message": MAX_MESSAGE_FLAG,
+  },
+  args: [hostArg(), portArg("PORT", false)],
+  async run(flags, [host, port], context) {
+    const result = await runFrameClient({
+      host,
+      port,
+      bufferSize: flags.buffer,
+      maxMessage: flags["max-message"],
+    });
+    if (result.message !== undefined) context.log(result.message);
+    return result.code;
+  },
+});
+
+/** `pudp frame`. */
+export const frameGroup: Group = {
+  kind: "group",
+  name: "frame",
+  summary: "length-prefixed messages over TCP, answered minus 10 characters (seed 003)",
+  description: "Length-prefixed messages over TCP: a 4-byte length, then UTF-8 text.",
+  children: [frameServerCommand, frameClientCommand],
+};

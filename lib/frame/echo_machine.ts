@@ -1,0 +1,192 @@
+/**
+ * The frame server (seed 003), as a pure state machine.
+ *
+ * How this works: every connection has its own receive buffer. Bytes are
+ * appended as they come, however TCP split them, and each complete message
+ * is answered at once with one message: its text without the first
+ * {@link DROPPED_CHARACTERS} characters (code points, as Python's slicing
+ * counts them; a shorter text gets an empty answer). A connection ends
+ * alone, never disturbing another, when its peer closes or resets, when it
+ * announces a message longer than `maxMessage` (before any of it is held),
+ * or when a payload is not UTF-8; the `closed` event says which.
+ *
+ * Inputs (time passed in): `handleConnect`, `handleStreamBytes`,
+ * `handleStreamEnd`, `handleStreamGone` (the {@link StreamMachine} inputs),
+ * `handleTimeout(now)` and `shutdown()`. Outputs: `pollTransmit()` (answer
+ * bytes for a connection), `pollClose()` (connections to close once their
+ * answers are written), `pollTimeout()` (none: a frame connection has no
+ * deadline) and events to the sink.
+ *
+ * @module
+ */
+
+import { isUtf8 } from "node:buffer";
+import type { EventSink } from "../events/sink.ts";
+import { NEED_MORE, ReceiveBuffer, type StreamDecoder } from "../net/receive_buffer.ts";
+import type { StreamMachine } from "../net/stream_server.ts";
+import type { PeerAddress } from "../net/transmit.ts";
+import { Fifo } from "../util/fifo.ts";
+import type { FrameEvent, FrameMessageEvent } from "./events.ts";
+import { encodeMessage, frameDecoder, HEADER_SIZE, WireError } from "./wire.ts";
+
+/** The server's answer drops this many characters from the front of each message. */
+export const DROPPED_CHARACTERS = 10;
+
+/** Settings of a {@link FrameEchoServer}. */
+export interface FrameServerOptions {
+  /** The largest payload accepted, in bytes. */
+  maxMessage: number;
+  /** The most bytes one read hands in (the receive buffer's slack). */
+  readSize: number;
+}
+
+/** Defaults, as in SPEC. */
+export const DEFAULT_FRAME_OPTIONS: FrameServerOptions = {
+  maxMessage: 16 * 1024 * 1024,
+  readSize: 1024,
+};
+
+/** Answer bytes for one connection. */
+export interface FrameTransmit {
+  connection: number;
+  data: Uint8Array;
+}
+
+/** What the server counted. */
+export interface FrameStats {
+  connections: number;
+  messages: number;
+  /** Connections ended by bad input (too long, not UTF-8). */
+  errors: number;
+}
+
+/**
+ * The payload without its first `count` characters. `utf8` must be valid
+ * UTF-8: a character starts at every byte that is not a continuation byte.
+ */
+export function dropCharacters(utf8: Uint8Array, count: number): Uint8Array {
+  let seen = 0;
+  for (let i = 0; i < utf8.length; i++) {
+    if ((utf8[i] & 0xc0) !== 0x80) {
+      if (seen === count) return utf8.subarray(i);
+      seen++;
+    }
+  }
+  return utf8.subarray(utf8.length);
+}
+
+class Connection {
+  messages = 0;
+  closing = false;
+  constructor(readonly id: number, readonly peer: PeerAddress, readonly rx: ReceiveBuffer) {}
+}
+
+/** The frame server's state: its connections and what they still need. */
+export class FrameEchoServer implements StreamMachine {
+  readonly stats: FrameStats = { connections: 0, messages: 0, errors: 0 };
+  readonly #connections = new Map<number, Connection>();
+  readonly #transmits = new Fifo<FrameTransmit>();
+  readonly #closes = new Fifo<number>();
+  readonly #decoder: StreamDecoder<Uint8Array>;
+  /** Reused for every message (a sink must not keep events). */
+  readonly #message: FrameMessageEvent;
+
+  constructor(readonly options: FrameServerOptions, readonly events: EventSink<FrameEvent>) {
+    this.#decoder = frameDecoder(options.maxMessage);
+    this.#message = {
+      event: "message",
+      peer: { hostname: "", port: 0 },
+      connection: 0,
+      payload: new Uint8Array(0),
+      answerBytes: 0,
+    };
+  }
+
+  handleConnect(connection: number, peer: PeerAddress, _now: number): void {
+    // A message, its header, and one read that may already hold the next message's start.
+    const limit = this.options.maxMessage + HEADER_SIZE + this.options.readSize;
+    this.#connections.set(connection, new Connection(connection, peer, new ReceiveBuffer(limit)));
+    this.stats.connections++;
+    this.events.emit({ event: "connected", peer, connection });
+  }
+
+  handleStreamBytes(connection: number, bytes: Uint8Array, _now: number): void {
+    const c = this.#connections.get(connection);
+    if (!c || c.closing) return;
+    try {
+      c.rx.push(bytes);
+      for (let m = c.rx.decode(this.#decoder); m !== NEED_MORE; m = c.rx.decode(this.#decoder)) {
+        this.#answer(c, m);
+      }
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.stats.errors++;
+      this.#close(c, `protocol error: ${e.message}`);
+    }
+  }
+
+  handleStreamEnd(connection: number, _now: number): void {
+    const c = this.#connections.get(connection);
+    if (!c || c.closing) return;
+    const held = c.rx.length;
+    this.#close(
+      c,
+      held === 0 ? "peer closed" : `peer closed mid-message (${held} bytes of it unanswered)`,
+    );
+  }
+
+  handleStreamGone(connection: number, why: string): void {
+    const c = this.#connections.get(connection);
+    if (!c) return;
+    if (!c.closing) this.#close(c, why);
+    this.#connections.delete(connection);
+  }
+
+  handleTimeout(_now: number): void {}
+
+  pollTimeout(): number | undefined {
+    return undefined;
+  }
+
+  /** Closes every connection (answers already queued are still written). */
+  shutdown(): void {
+    for (const c of this.#connections.values()) if (!c.closing) this.#close(c, "shutdown");
+  }
+
+  /** The next answer to write. */
+  pollTransmit(): FrameTransmit | undefined {
+    return this.#transmits.shift();
+  }
+
+  /** The next connection to close once what was queued for it is written. */
+  pollClose(): number | undefined {
+    return this.#closes.shift();
+  }
+
+  #answer(c: Connection, payload: Uint8Array): void {
+    if (!isUtf8(payload)) throw new WireError("message is not UTF-8");
+    const answer = dropCharacters(payload, DROPPED_CHARACTERS);
+    c.messages++;
+    this.stats.messages++;
+    const e = this.#message;
+    e.peer = c.peer;
+    e.connection = c.id;
+    e.payload = payload;
+    e.answerBytes = answer.length;
+    this.events.emit(e);
+    this.#transmits.push({ connection: c.id, data: encodeMessage(answer) });
+  }
+
+  #close(c: Connection, reason: string): void {
+    c.closing = true;
+    this.#connections.delete(c.id);
+    this.#closes.push(c.id);
+    this.events.emit({
+      event: "closed",
+      peer: c.peer,
+      connection: c.id,
+      messages: c.messages,
+      reason,
+    });
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * What the frame server reports, as events, and their text renderer: one
+ * line per connection opened and closed on stdout (messages are shown by
+ * `--json`, which renders every event).
+ *
+ * @module
+ */
+
+import { payloadFields } from "../events/json_lines.ts";
+import type { BaseEvent } from "../events/sink.ts";
+import { TextLinesSink } from "../events/text_lines.ts";
+import { formatAddress } from "../net/transmit.ts";
+
+/** A connection was accepted. */
+export interface FrameConnectedEvent extends BaseEvent {
+  event: "connected";
+  connection: number;
+}
+
+/** A message arrived and was answered. */
+export interface FrameMessageEvent extends BaseEvent {
+  event: "message";
+  connection: number;
+  /** The payload (a view, valid during `emit`). */
+  payload: Uint8Array;
+  /** Bytes of the answer's payload. */
+  answerBytes: number;
+}
+
+/** A connection ended. */
+export interface FrameClosedEvent extends BaseEvent {
+  event: "closed";
+  connection: number;
+  /** Messages answered on it. */
+  messages: number;
+  /** `peer closed`, `peer reset`, `shutdown`, `protocol error: …`, `peer closed mid-message …`. */
+  reason: string;
+}
+
+/** Everything `pudp frame server` reports. */
+export type FrameEvent = FrameConnectedEvent | FrameMessageEvent | FrameClosedEvent;
+
+/** The `--json` fields of a frame event (besides event, time and peer). */
+export function frameJsonFields(e: FrameEvent): Record<string, unknown> {
+  switch (e.event) {
+    case "connected":
+      return { connection: e.connection };
+    case "message":
+      return {
+        connection: e.connection,
+        bytes: e.payload.length,
+        answer_bytes: e.answerBytes,
+        ...payloadFields(e.payload),
+      };
+    case "closed":
+      return { connection: e.connection, messages: e.messages, reason: e.reason };
+  }
+}
+
+/** Renders `#N HOST:PORT connected` and `#N HOST:PORT closed (REASON) after M messages`. */
+export class FrameTextSink extends TextLinesSink<FrameEvent> {
+  emit(e: FrameEvent): void {
+    if (e.event === "message") return;
+    const who = `#${e.connection} ${formatAddress(e.peer)}`;
+    const line = e.event === "connected"
+      ? `${who} connected`
+      : `${who} closed (${e.reason}) after ${e.messages} message${e.messages === 1 ? "" : "s"}`;
+    this.line(line);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * `pudp frame server`: the driver around {@link FrameEchoServer}, on the
+ * shared {@link StreamServer} (accepting, reading at most `--buffer` bytes
+ * at a time, writing answers with backpressure) and {@link Driver} (signals,
+ * ordered shutdown, summary line).
+ *
+ * @module
+ */
+
+import { EventOutput } from "../events/event_output.ts";
+import { errorText } from "../cli/errors.ts";
+import { StreamServer } from "../net/stream_server.ts";
+import { TcpListener } from "../net/tcp.ts";
+import { formatAddress } from "../net/transmit.ts";
+import { Driver, monotonicNow } from "../runtime/driver.ts";
+import { type FrameEvent, frameJsonFields, FrameTextSink } from "./events.ts";
+import { FrameEchoServer, type FrameServerOptions, type FrameStats } from "./echo_machine.ts";
+
+/** What `pudp frame server` was asked to do. */
+export interface FrameServerConfig extends FrameServerOptions {
+  host: string;
+  port: number;
+  json: boolean;
+  verbose: boolean;
+}
+
+/** A connection is not read while this many answer bytes wait to be written to it. */
+const WRITE_HIGH_WATER = 1024 * 1024;
+
+/** The summary line printed to stderr at exit. */
+export function frameSummaryLine(s: FrameStats): string {
+  return `pudp frame server: ${s.connections} connections, ${s.messages} messages, ` +
+    `${s.errors} protocol errors`;
+}
+
+/** Runs the server until SIGINT/SIGTERM. */
+export function runFrameServer(
+  config: FrameServerConfig,
+  log: (line: string) => void,
+): Promise<number> {
+  const output = new EventOutput<FrameEvent>({
+    json: config.json,
+    text: () => new FrameTextSink(),
+    fields: frameJsonFields,
+    clock: monotonicNow,
+  });
+  const machine = new FrameEchoServer(config, output.sink);
+  const tcp = new StreamServer(
+    TcpListener.listen({ hostname: config.host, port: config.port }),
+    {
+      readSize: config.readSize,
+      writeHighWater: WRITE_HIGH_WATER,
+      onAcceptError: (e) => {
+        if (config.verbose) log(`cannot accept: ${errorText(e)}`);
+      },
+    },
+  );
+  const driver = new Driver(machine, () => {
+    for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) {
+      tcp.write(t.connection, t.data);
+    }
+    for (let id = machine.pollClose(); id !== undefined; id = machine.pollClose()) tcp.end(id);
+    output.kick();
+    if (output.failure !== undefined) driver.stop.request(output.failure);
+  });
+  tcp.start(machine, {
+    clock: driver.clock,
+    afterEvent: driver.afterEvent,
+    stopping: () => driver.stop.stopping,
+  });
+  return driver.serve({
+    ready: `listening on ${formatAddress(tcp.listener.address)} (tcp)`,
+    shutdown: () => machine.shutdown(),
+    close: async () => {
+      await tcp.close();
+      await output.close();
+      driver.stop.failure ??= output.failure;
+    },
+    summary: () => frameSummaryLine(machine.stats),
+  }, log);
+}

@@ -1,0 +1,104 @@
+/**
+ * The TCP side of a server whose protocol machine speaks in connections: it
+ * accepts, numbers and reads connections, feeds the machine
+ * ({@link StreamMachine}) and carries out what the machine asks (bytes to
+ * write, connections to close). The ids server (`--tcp`) and the frame
+ * server are built on it; each family's driver only maps its machine's
+ * outputs onto {@link StreamServer.write} and {@link StreamServer.end}.
+ *
+ * Backpressure: a connection whose replies pile up (the peer sends and does
+ * not read) is read no further until they are written, so a client cannot
+ * make the server's memory grow.
+ *
+ * @module
+ */
+
+import { errorText } from "../cli/errors.ts";
+import type { PeerAddress } from "./transmit.ts";
+import type { TcpConnection, TcpListener } from "./tcp.ts";
+
+/** The inputs of a machine that serves TCP connections (time passed in). */
+export interface StreamMachine {
+  /** A connection was accepted. */
+  handleConnect(connection: number, peer: PeerAddress, now: number): void;
+  /** Bytes arrived on a connection (a view: copy what you keep). */
+  handleStreamBytes(connection: number, bytes: Uint8Array, now: number): void;
+  /** The peer half-closed or closed (EOF). */
+  handleStreamEnd(connection: number, now: number): void;
+  /** The connection is gone without an orderly end (`peer reset`, `error: …`). */
+  handleStreamGone(connection: number, why: string): void;
+}
+
+/** What a {@link StreamServer} needs of its driver. */
+export interface StreamDriver {
+  /** The clock the machine is fed with. */
+  clock: () => number;
+  /** Call after every input (drains the machine, re-arms the timer). */
+  afterEvent: () => void;
+  /** True once the server is stopping: new connections are closed at once. */
+  stopping: () => boolean;
+}
+
+/** Settings of a {@link StreamServer}. */
+export interface StreamServerOptions {
+  /** The most bytes one read takes. */
+  readSize: number;
+  /** A connection is not read while more reply bytes than this wait to be written to it. */
+  writeHighWater: number;
+  /** An accept error (the loop goes on). */
+  onAcceptError: (e: unknown) => void;
+}
+
+/** Accepted connections, read into a machine and written from its outputs. */
+export class StreamServer {
+  readonly #connections = new Map<number, TcpConnection>();
+
+  constructor(readonly listener: TcpListener, readonly options: StreamServerOptions) {}
+
+  /** Starts accepting, feeding each connection's life into `machine`. */
+  start(machine: StreamMachine, driver: StreamDriver): void {
+    const { readSize, writeHighWater } = this.options;
+    this.listener.accept((conn) => {
+      if (driver.stopping()) return conn.close();
+      this.#connections.set(conn.id, conn);
+      machine.handleConnect(conn.id, conn.peer, driver.clock());
+      driver.afterEvent();
+      conn.read((bytes) => {
+        machine.handleStreamBytes(conn.id, bytes, driver.clock());
+        driver.afterEvent();
+        return conn.pendingWrite > writeHighWater ? conn.drained() : undefined;
+      }, readSize).then((end) => {
+        if (end.kind === "eof") machine.handleStreamEnd(conn.id, driver.clock());
+        else if (end.kind !== "closed") {
+          machine.handleStreamGone(
+            conn.id,
+            end.kind === "reset" ? "peer reset" : `error: ${errorText(end.error)}`,
+          );
+          this.#connections.delete(conn.id);
+          conn.close();
+        }
+        driver.afterEvent();
+      });
+    }, this.options.onAcceptError);
+  }
+
+  /** Queues bytes for a connection (ignored if it is gone). */
+  write(connection: number, data: Uint8Array): void {
+    this.#connections.get(connection)?.write(data);
+  }
+
+  /** Writes what is queued for a connection, then closes it. */
+  end(connection: number): void {
+    const conn = this.#connections.get(connection);
+    this.#connections.delete(connection);
+    conn?.end();
+  }
+
+  /** Stops accepting, then writes what is queued to every connection and closes them all. */
+  async close(): Promise<void> {
+    await this.listener.close();
+    const all = [...this.#connections.values()];
+    this.#connections.clear();
+    await Promise.all(all.map((c) => c.end()));
+  }
+}

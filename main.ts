@@ -13,6 +13,7 @@ import type { Group } from "./lib/cli/command_tree.ts";
 import { type CliProgram, runCli } from "./lib/cli/dispatch.ts";
 import { frameGroup } from "./lib/frame/commands.ts";
 import { idsGroup } from "./lib/ids/commands.ts";
+import { pipeGroup } from "./lib/pipe/commands.ts";
 import { impairCommand } from "./lib/impair/command.ts";
 import { clientCommand, serverCommand } from "./lib/pudp/commands.ts";
 
@@ -25,8 +26,9 @@ export const ROOT: Group = {
   name: "pudp",
   summary: "",
   description: `pudp ${VERSION}: PUDP, a session protocol over UDP, with a fault-injecting relay,
-a connection-id registry over UDP or TCP, and length-prefixed messages over TCP`,
-  children: [serverCommand, clientCommand, impairCommand, idsGroup, frameGroup],
+a connection-id registry over UDP or TCP, length-prefixed messages over TCP,
+and a stdin-to-stdout streamer over TCP that never mixes two clients`,
+  children: [serverCommand, clientCommand, impairCommand, idsGroup, frameGroup, pipeGroup],
 };
 
 /** The whole CLI. */

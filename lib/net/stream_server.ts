@@ -45,6 +45,12 @@ export interface StreamServerOptions {
   readSize: number;
   /** A connection is not read while more reply bytes than this wait to be written to it. */
   writeHighWater: number;
+  /**
+   * After each read has been fed to the machine: a promise to wait for
+   * before the next read of that connection (the read buffer is reused
+   * then, so a family whose outputs point into it waits for them here).
+   */
+  readPause?: (conn: TcpConnection) => Promise<void> | undefined;
   /** An accept error (the loop goes on). */
   onAcceptError: (e: unknown) => void;
 }
@@ -57,7 +63,7 @@ export class StreamServer {
 
   /** Starts accepting, feeding each connection's life into `machine`. */
   start(machine: StreamMachine, driver: StreamDriver): void {
-    const { readSize, writeHighWater } = this.options;
+    const { readSize, writeHighWater, readPause } = this.options;
     this.listener.accept((conn) => {
       if (driver.stopping()) return conn.close();
       this.#connections.set(conn.id, conn);
@@ -66,6 +72,7 @@ export class StreamServer {
       conn.read((bytes) => {
         machine.handleStreamBytes(conn.id, bytes, driver.clock());
         driver.afterEvent();
+        if (readPause) return readPause(conn);
         return conn.pendingWrite > writeHighWater ? conn.drained() : undefined;
       }, readSize).then((end) => {
         if (end.kind === "eof") machine.handleStreamEnd(conn.id, driver.clock());
@@ -94,9 +101,19 @@ export class StreamServer {
     conn?.end();
   }
 
+  /** Connections open now. */
+  get open(): number {
+    return this.#connections.size;
+  }
+
+  /** Stops accepting; the connections go on. */
+  stopAccepting(): Promise<void> {
+    return this.listener.close();
+  }
+
   /** Stops accepting, then writes what is queued to every connection and closes them all. */
   async close(): Promise<void> {
-    await this.listener.close();
+    await this.stopAccepting();
     const all = [...this.#connections.values()];
     this.#connections.clear();
     await Promise.all(all.map((c) => c.end()));

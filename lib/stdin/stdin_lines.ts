@@ -6,7 +6,7 @@
  */
 
 import { createRingBuffer, RingReader, type RingRecord, RingState } from "./line_ring.ts";
-import type { StdinWorkerStart } from "./stdin_worker.ts";
+import { StdinThread } from "./stdin_thread.ts";
 
 /** Ring size: holds thousands of typical lines and several largest pieces. */
 const RING_BYTES = 1 << 20;
@@ -15,25 +15,13 @@ const CHUNK_BYTES = 64 * 1024;
 /** Lines of stdin, read by a worker thread. */
 export class StdinLines {
   readonly #ring: RingReader;
-  readonly #worker: Worker;
-  readonly #errorMessage: Promise<string>;
+  readonly #thread: StdinThread;
 
   private constructor(maxPiece: number) {
     const buffer = createRingBuffer(RING_BYTES);
     this.#ring = new RingReader(buffer);
     if (maxPiece > this.#ring.maxRecord) throw new RangeError("maxPiece exceeds the ring");
-    this.#worker = new Worker(new URL("./stdin_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
-    this.#errorMessage = new Promise((resolve) => {
-      this.#worker.onmessage = (e: MessageEvent<{ error: string }>) => resolve(e.data.error);
-      this.#worker.onerror = (e: ErrorEvent) => {
-        e.preventDefault();
-        resolve(e.message);
-      };
-    });
-    const start: StdinWorkerStart = { buffer, maxPiece, chunkSize: CHUNK_BYTES };
-    this.#worker.postMessage(start);
+    this.#thread = new StdinThread({ mode: "lines", buffer, maxPiece, chunkSize: CHUNK_BYTES });
   }
 
   /** Starts reading stdin in a worker; lines longer than `maxPiece` bytes come in pieces. */
@@ -63,15 +51,6 @@ export class StdinLines {
 
   /** The read error that ended stdin, or undefined if it ended at EOF or has not ended. */
   async error(): Promise<string | undefined> {
-    if (this.#ring.state !== RingState.FAILED) return undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve("read error"), 1000);
-    });
-    try {
-      return await Promise.race([this.#errorMessage, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.#ring.state === RingState.FAILED ? await this.#thread.error() : undefined;
   }
 }

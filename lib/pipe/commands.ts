@@ -1,0 +1,77 @@
+/**
+ * The `pudp pipe` group: `pudp pipe server PORT` and `pudp pipe client HOST PORT`.
+ *
+ * @module
+ */
+
+import type { Group } from "../cli/command_tree.ts";
+import { defineCommand } from "../cli/command_tree.ts";
+import { byteSize, hostArg, JSON_FLAG, LISTEN_HOST, portArg } from "../cli/flags.ts";
+import { runPipeClient } from "./client.ts";
+import { runPipeServer } from "./server.ts";
+import { DEFAULT_PIPE_OPTIONS } from "./turn_machine.ts";
+
+/** `pudp pipe server PORT`. */
+export const pipeServerCommand = defineCommand({
+  name: "server",
+  summary: "writes what each client streams to stdout, one client after another, never mixed",
+  description: `
+Accepts TCP connections on PORT, many at once, and writes each client's bytes
+to stdout exactly and contiguously: one client streams live; the others wait
+their turn, their bytes held in memory up to --hold-memory in total and in
+temporary files (in TMPDIR, deleted on open) beyond it. A connection is
+closed as soon as every byte it sent is written or held, which is what tells
+a pudp pipe client that its data is safe. Events (a line per connection;
+--json: opened, live, closed) go to stderr, since stdout is the data. Runs
+until SIGINT/SIGTERM, then finishes the connections it has and writes
+everything it holds before exiting; a second signal ends it at once.`,
+  flags: {
+    host: LISTEN_HOST,
+    "hold-memory": byteSize(
+      "hold at most this many bytes in memory for waiting clients",
+      `${DEFAULT_PIPE_OPTIONS.holdMemory / 2 ** 20}MiB`,
+      0,
+    ),
+    json: JSON_FLAG,
+  },
+  args: [portArg("PORT", true)],
+  run(flags, [port], context) {
+    return runPipeServer({
+      host: flags.host,
+      port,
+      holdMemory: flags["hold-memory"],
+      json: flags.json,
+      verbose: context.verbose,
+    }, context.log);
+  },
+});
+
+/** `pudp pipe client HOST PORT`. */
+export const pipeClientCommand = defineCommand({
+  name: "client",
+  summary: "streams stdin to a pipe server; exit 0 means the server has every byte",
+  description: `
+Connects to the pipe server at HOST PORT and streams stdin to it, byte for
+byte, until EOF, with memory bounded whatever the input's size. Then it
+half-closes and waits: exit 0 once the server closes its side, which a pudp
+pipe server does when it holds or has written every byte; exit 1 with one
+line if the server closes or resets the connection before that. Any TCP
+server works (netcat, socat), with exit 0 meaning it closed after our EOF.`,
+  flags: {},
+  args: [hostArg(), portArg("PORT", false)],
+  async run(_flags, [host, port], context) {
+    const result = await runPipeClient({ host, port, verbose: context.verbose });
+    if (result.message !== undefined) context.log(result.message);
+    else if (context.verbose) context.log(`sent ${result.bytes} bytes`);
+    return result.code;
+  },
+});
+
+/** `pudp pipe`. */
+export const pipeGroup: Group = {
+  kind: "group",
+  name: "pipe",
+  summary: "stream stdin to a server's stdout over TCP, exactly, one client at a time (seed 004)",
+  description: "Streams stdin over TCP to a server that writes each client's bytes contiguously.",
+  children: [pipeServerCommand, pipeClientCommand],
+};

@@ -1,0 +1,61 @@
+/**
+ * What the pipe server reports, as events, and their text renderer. Both go
+ * to stderr: stdout is the data.
+ *
+ * @module
+ */
+
+import type { BaseEvent } from "../events/sink.ts";
+import { TextLinesSink } from "../events/text_lines.ts";
+import { formatAddress } from "../net/transmit.ts";
+
+/** A connection was accepted. */
+export interface PipeOpenedEvent extends BaseEvent {
+  event: "opened";
+  connection: number;
+}
+
+/** A connection's turn on stdout began: what it held is written first, then it streams live. */
+export interface PipeLiveEvent extends BaseEvent {
+  event: "live";
+  connection: number;
+  /** Bytes it held in memory and in its temporary file, written now. */
+  held: number;
+}
+
+/** A connection ended; every byte it sent is written or held. */
+export interface PipeClosedEvent extends BaseEvent {
+  event: "closed";
+  connection: number;
+  /** Bytes received from it, in all. */
+  bytes: number;
+  /** Of those, bytes held in memory (waiting for its turn) when it ended. */
+  memory: number;
+  /** Of those, bytes in its temporary file when it ended. */
+  spilled: number;
+  /** `peer closed`, `peer reset`, `error: …`. */
+  reason: string;
+}
+
+/** Everything `pudp pipe server` reports. */
+export type PipeEvent = PipeOpenedEvent | PipeLiveEvent | PipeClosedEvent;
+
+/** The `--json` fields of a pipe event (besides event, time and peer). */
+export function pipeJsonFields(e: PipeEvent): Record<string, unknown> {
+  const { event: _e, peer: _p, ...fields } = e;
+  return fields;
+}
+
+/** Renders `#N HOST:PORT connected` and `#N HOST:PORT closed (REASON) after B bytes[, held …]`. */
+export class PipeTextSink extends TextLinesSink<PipeEvent> {
+  emit(e: PipeEvent): void {
+    const who = `#${e.connection} ${formatAddress(e.peer)}`;
+    if (e.event === "opened") this.line(`${who} connected`);
+    else if (e.event === "closed") {
+      const held = e.memory + e.spilled > 0
+        ? `, ${e.memory} held in memory, ${e.spilled} in a temporary file until its turn`
+        : "";
+      this.line(`${who} closed (${e.reason}) after ${e.bytes} bytes${held}`);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The main thread's view of stdin as bytes, for streaming it out unchanged:
+ * the stdin worker reads straight into a {@link ByteRingReader shared ring}
+ * with blocking reads (cheap, and many of them), and the main thread writes
+ * straight out of the ring in large spans (few async operations, and no
+ * copy). Memory is the ring, whatever the size of the input.
+ *
+ * Use: `span(max)` gives what is ready, `consume(n)` once it is written;
+ * `ready()` waits for more; `finished` at the end.
+ *
+ * @module
+ */
+
+import { ByteRingReader, createRingBuffer, RingState } from "./byte_ring.ts";
+import { StdinThread } from "./stdin_thread.ts";
+
+/** The most one blocking read of stdin takes. */
+const CHUNK_BYTES = 1 << 20;
+
+/** Stdin as bytes, read by a worker thread into a ring of `ringBytes`. */
+export class StdinBytes {
+  readonly #ring: ByteRingReader;
+  readonly #thread: StdinThread;
+
+  private constructor(ringBytes: number) {
+    const buffer = createRingBuffer(ringBytes);
+    this.#ring = new ByteRingReader(buffer);
+    this.#thread = new StdinThread({
+      mode: "bytes",
+      buffer,
+      chunkSize: Math.min(CHUNK_BYTES, ringBytes / 4),
+    });
+  }
+
+  /** Starts reading stdin in a worker into a ring of `ringBytes` (a power of two). */
+  static start(ringBytes: number): StdinBytes {
+    return new StdinBytes(ringBytes);
+  }
+
+  /** Bytes read and not yet consumed, at most `max`, as one span of the ring (empty if none). */
+  span(max: number): Uint8Array {
+    return this.#ring.readableSpan(max);
+  }
+
+  /** Gives `n` bytes of the last span back to the worker (call once they are written). */
+  consume(n: number): void {
+    this.#ring.consume(n);
+    this.#ring.release();
+  }
+
+  /** Resolves when bytes are ready or stdin has ended. */
+  ready(): Promise<void> {
+    return this.#ring.ready();
+  }
+
+  /** True when stdin has ended and every byte has been consumed. */
+  get finished(): boolean {
+    return this.#ring.finished;
+  }
+
+  /** The read error that ended stdin, or undefined if it ended at EOF or has not ended. */
+  async error(): Promise<string | undefined> {
+    return this.#ring.state === RingState.FAILED ? await this.#thread.error() : undefined;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Starts the stdin worker ({@link StdinWorkerStart}) and keeps the error it
+ * reports, for the main thread's views of stdin: {@link StdinLines} and
+ * {@link StdinBytes}.
+ *
+ * @module
+ */
+
+import type { StdinWorkerStart } from "./stdin_worker.ts";
+
+/** The stdin worker, started, and its read error once it has one. */
+export class StdinThread {
+  readonly #errorMessage: Promise<string>;
+
+  constructor(start: StdinWorkerStart) {
+    const worker = new Worker(new URL("./stdin_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    this.#errorMessage = new Promise((resolve) => {
+      worker.onmessage = (e: MessageEvent<{ error: string }>) => resolve(e.data.error);
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        resolve(e.message);
+      };
+    });
+    worker.postMessage(start);
+  }
+
+  /**
+   * The read error that ended stdin. Call only once the ring says FAILED;
+   * the worker's message may lag the ring a little, so after a second the
+   * answer is a plain "read error".
+   */
+  async error(): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("read error"), 1000);
+    });
+    try {
+      return await Promise.race([this.#errorMessage, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -20,9 +20,11 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseByteSize } from "../lib/cli/flags.ts";
 import { sourceCommand } from "../lib/cli/source_command.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 import { SessionLoad } from "./session_load.ts";
+import { ensureSocat, type FrameRun, type PipeRun, runFrame, runPipe } from "./streams.ts";
 import {
   type FanInRun,
   type Receiver,
@@ -35,11 +37,12 @@ import {
 /** Lines of the untimed warm-up transfer to each receiver. */
 const WARM_UP_LINES = 50_000;
 
-const SCENARIOS = ["transfer", "unpaced", "fanin", "sessions"] as const;
+const SCENARIOS = ["transfer", "unpaced", "fanin", "sessions", "pipe", "frame"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const USAGE = "usage: deno task bench [--lines N] [--runs N] [--clients N] [--client-lines N] " +
-  "[--sessions N] [--held N] [--only transfer,unpaced,fanin,sessions] [--out FILE]";
+  "[--sessions N] [--held N] [--pipe-bytes BYTES] [--frame-seconds S] " +
+  "[--only transfer,unpaced,fanin,sessions,pipe,frame] [--out FILE]";
 
 function parseOptions() {
   try {
@@ -51,6 +54,8 @@ function parseOptions() {
         "client-lines": { type: "string", default: "1000" },
         sessions: { type: "string", default: "100000" },
         held: { type: "string", default: "10000" },
+        "pipe-bytes": { type: "string", default: "2GiB" },
+        "frame-seconds": { type: "string", default: "3" },
         only: { type: "string", default: SCENARIOS.join(",") },
         out: { type: "string", default: new URL("./results.json", import.meta.url).pathname },
         help: { type: "boolean", default: false },
@@ -84,6 +89,16 @@ const clients = count("clients", values.clients);
 const clientLines = count("client-lines", values["client-lines"]);
 const sessions = count("sessions", values.sessions);
 const held = count("held", values.held);
+const pipeBytes = parseByteSize(values["pipe-bytes"]) ?? NaN;
+if (!(pipeBytes >= 1)) {
+  console.error(`bench: --pipe-bytes must be a size such as 2GiB, not ${values["pipe-bytes"]}`);
+  Deno.exit(2);
+}
+const frameSeconds = Number(values["frame-seconds"]);
+if (!(frameSeconds > 0)) {
+  console.error(`bench: --frame-seconds must be a positive number, not ${values["frame-seconds"]}`);
+  Deno.exit(2);
+}
 const only = new Set(values.only.split(",")) as Set<string>;
 for (const s of only) {
   if (!SCENARIOS.includes(s as Scenario)) {
@@ -220,6 +235,70 @@ try {
 
   if (only.has("sessions")) {
     results.sessions = await runSessions(sessions, held, rows);
+  }
+
+  if (only.has("pipe")) {
+    await ensureSocat(log);
+    // Rounds of two back-to-back runs, alternating which goes first; one ratio per round.
+    const by: Record<PipeRun["tool"], PipeRun[]> = { socat: [], pudp: [] };
+    const ratios: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const order: PipeRun["tool"][] = r % 2 ? ["pudp", "socat"] : ["socat", "pudp"];
+      for (const tool of order) {
+        const run = await runPipe(tool, pipeBytes);
+        log(`pipe ${tool} run ${r + 1}: ${run.seconds.toFixed(2)} s`);
+        by[tool].push(run);
+      }
+      ratios.push(by.pudp[r].rate / by.socat[r].rate);
+      log(`pipe round ${r + 1}: pudp at ${ratios[r].toFixed(3)}x socat's rate`);
+    }
+    const ratio = median(ratios);
+    results.pipe = { bytes: pipeBytes, socat: by.socat, pudp: by.pudp, ratios, ratio };
+    for (const tool of ["socat", "pudp"] as const) {
+      const rate = median(by[tool].map((r) => r.rate));
+      rows.push([
+        tool === "socat"
+          ? `socat -u STDIN TCP (baseline), ${fmt(pipeBytes / 2 ** 20)} MiB`
+          : `pudp pipe client -> server, ${fmt(pipeBytes / 2 ** 20)} MiB`,
+        `${fmt(median(by[tool].map((r) => r.seconds)), 2)} s`,
+        `${fmt(rate / 1e6)} MB/s`,
+        "-",
+        tool === "socat" ? "1.00" : ratio.toFixed(2),
+        "",
+      ]);
+    }
+  }
+
+  if (only.has("frame")) {
+    const frame: Record<string, unknown> = {};
+    for (const clients of [1, 50]) {
+      const by: Record<FrameRun["server"], FrameRun[]> = { minimal: [], pudp: [] };
+      const ratios: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const order: FrameRun["server"][] = r % 2 ? ["pudp", "minimal"] : ["minimal", "pudp"];
+        for (const server of order) {
+          const run = await runFrame(server, clients, frameSeconds);
+          log(`frame ${server}, ${clients} clients, run ${r + 1}: ${fmt(run.rate)} round trips/s`);
+          by[server].push(run);
+        }
+        ratios.push(by.pudp[r].rate / by.minimal[r].rate);
+      }
+      const ratio = median(ratios);
+      frame[`clients${clients}`] = { minimal: by.minimal, pudp: by.pudp, ratios, ratio };
+      for (const server of ["minimal", "pudp"] as const) {
+        rows.push([
+          server === "minimal"
+            ? `minimal Deno frame echo (baseline), ${clients} client${clients > 1 ? "s" : ""}`
+            : `pudp frame server, ${clients} client${clients > 1 ? "s" : ""}`,
+          `${fmt(frameSeconds, 1)} s`,
+          `${fmt(median(by[server].map((r) => r.rate)))} round trips/s`,
+          "-",
+          server === "minimal" ? "1.00" : ratio.toFixed(2),
+          "",
+        ]);
+      }
+    }
+    results.frame = frame;
   }
 
   printTable(rows);

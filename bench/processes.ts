@@ -55,7 +55,7 @@ export class BenchProcess {
   async port(timeoutMs = 15_000): Promise<number> {
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
-      const m = this.#stderr.match(/listening on \S+:(\d+)\n/);
+      const m = this.#stderr.match(/listening on \S+:(\d+)\b/);
       if (m) return Number(m[1]);
       await sleep(10);
     }

@@ -17,13 +17,16 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
         "bench/bench.ts",
         ...["--lines", "3000", "--runs", "2", "--clients", "3", "--client-lines", "200"],
         ...["--sessions", "300", "--held", "200", "--out", out],
+        ...["--pipe-bytes", "20MB", "--frame-seconds", "0.3"],
       ],
       cwd: ROOT_DIR,
       stdin: "null",
     }).output();
     const text = new TextDecoder().decode(stdout);
     assert.equal(code, 0, new TextDecoder().decode(stderr));
-    for (const row of ["bare reflector", "pudp server", "--window 0", "fan-in", "held open"]) {
+    const expectedRows = ["bare reflector", "pudp server", "--window 0", "fan-in", "held open"];
+    expectedRows.push("socat -u STDIN TCP", "pudp pipe client", "minimal Deno frame echo");
+    for (const row of [...expectedRows, "pudp frame server, 1 client", "pudp frame server, 50"]) {
       assert.ok(text.includes(row), `table row ${row}:\n${text}`);
     }
     const r = JSON.parse(await Deno.readTextFile(out));
@@ -38,6 +41,15 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
     assert.equal(r.sessions.cycled.completed, 300);
     assert.equal(r.sessions.held.completed, 200);
     assert.ok(r.unpaced.run.lost >= 0);
+    // pipe and frame: paired rounds against socat and a minimal Deno server.
+    assert.equal(r.pipe.bytes, 20_000_000);
+    assert.equal(r.pipe.ratios.length, 2);
+    assert.equal(r.pipe.ratios[0], r.pipe.pudp[0].rate / r.pipe.socat[0].rate);
+    for (const clients of [1, 50]) {
+      const f = r.frame[`clients${clients}`];
+      assert.equal(f.ratios.length, 2);
+      assert.ok(f.pudp.every((run: { roundTrips: number }) => run.roundTrips > 0));
+    }
   } finally {
     await Deno.remove(out);
   }

@@ -22,7 +22,6 @@
  */
 
 import { errorText, ExchangeError } from "../cli/errors.ts";
-import { SerialLoop } from "../io/serial_loop.ts";
 import { Fifo } from "../util/fifo.ts";
 import { formatAddress, type PeerAddress } from "./transmit.ts";
 
@@ -50,7 +49,8 @@ export class TcpConnection {
   /** The peer's address. */
   readonly peer: PeerAddress;
   readonly #queue = new Fifo<Uint8Array>();
-  readonly #writer: SerialLoop<Uint8Array>;
+  /** Set while the write loop runs; resolves when it has nothing left. */
+  #writing: Promise<void> | undefined;
   #pendingWrite = 0;
   #writeError: unknown;
   #closed = false;
@@ -62,7 +62,6 @@ export class TcpConnection {
   constructor(readonly conn: Deno.TcpConn, readonly id = 0) {
     const remote = conn.remoteAddr as Deno.NetAddr;
     this.peer = { hostname: remote.hostname, port: remote.port };
-    this.#writer = new SerialLoop(() => this.#queue.shift(), (bytes) => this.#write(bytes));
   }
 
   /** Connects to `address`. Throws ExchangeError `cannot connect to HOST:PORT: …`. */
@@ -110,7 +109,7 @@ export class TcpConnection {
     if (this.#closed || this.#writeError !== undefined || bytes.length === 0) return;
     this.#pendingWrite += bytes.length;
     this.#queue.push(bytes);
-    this.#writer.wake();
+    this.#writing ??= this.#writeLoop();
   }
 
   /** Bytes queued and not yet written. */
@@ -130,7 +129,7 @@ export class TcpConnection {
 
   /** Resolves when everything queued so far is written (or writing failed). */
   drained(): Promise<void> {
-    return this.#writer.idle();
+    return this.#writing ?? Promise.resolve();
   }
 
   /** Half-closes: writes what is queued, then sends FIN; reading goes on. */
@@ -161,18 +160,28 @@ export class TcpConnection {
     }
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
-    try {
-      for (let done = 0; done < bytes.length;) {
-        done += await this.conn.write(bytes.subarray(done));
+  /**
+   * Writes the queue in order, one async loop per burst (not one per chunk:
+   * a request-response server writes a small answer per message, and every
+   * promise hop is latency). The loop's end and the check that the queue is
+   * empty are one synchronous step, so a chunk queued at any moment is
+   * either seen by the running loop or starts a new one.
+   */
+  async #writeLoop(): Promise<void> {
+    for (let bytes = this.#queue.shift(); bytes; bytes = this.#queue.shift()) {
+      try {
+        for (let done = 0; done < bytes.length;) {
+          done += await this.conn.write(done === 0 ? bytes : bytes.subarray(done));
+        }
+      } catch (e) {
+        this.#writeError ??= e;
+        this.#queue.clear();
+        this.#pendingWrite = 0;
+        break;
       }
-    } catch (e) {
-      this.#writeError ??= e;
-      this.#queue.clear();
-      this.#pendingWrite = 0;
-      return;
+      this.#pendingWrite -= bytes.length;
     }
-    this.#pendingWrite -= bytes.length;
+    this.#writing = undefined;
   }
 }
 

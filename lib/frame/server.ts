@@ -8,9 +8,7 @@
  */
 
 import { EventOutput } from "../events/event_output.ts";
-import { errorText } from "../cli/errors.ts";
 import { StreamServer } from "../net/stream_server.ts";
-import { TcpListener } from "../net/tcp.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
 import { type FrameEvent, frameJsonFields, FrameTextSink } from "./events.ts";
@@ -45,15 +43,10 @@ export function runFrameServer(
     clock: monotonicNow,
   });
   const machine = new FrameEchoServer(config, output.sink);
-  const tcp = new StreamServer(
-    TcpListener.listen({ hostname: config.host, port: config.port }),
-    {
-      readSize: config.readSize,
-      writeHighWater: WRITE_HIGH_WATER,
-      onAcceptError: (e) => {
-        if (config.verbose) log(`cannot accept: ${errorText(e)}`);
-      },
-    },
+  const tcp = StreamServer.listen(
+    { hostname: config.host, port: config.port },
+    { readSize: config.readSize, writeHighWater: WRITE_HIGH_WATER },
+    config.verbose ? log : undefined,
   );
   const driver = new Driver(machine, () => {
     for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) {

@@ -9,7 +9,6 @@
 import { errorText } from "../cli/errors.ts";
 import { EventOutput } from "../events/event_output.ts";
 import { StreamServer } from "../net/stream_server.ts";
-import { TcpListener } from "../net/tcp.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
@@ -54,13 +53,11 @@ export function runIdsServer(
     },
   });
   const tcp = config.tcp
-    ? new StreamServer(TcpListener.listen(address), {
-      readSize: 64 * 1024,
-      writeHighWater: WRITE_HIGH_WATER,
-      onAcceptError: (e) => {
-        if (config.verbose) log(`cannot accept: ${errorText(e)}`);
-      },
-    })
+    ? StreamServer.listen(
+      address,
+      { readSize: 64 * 1024, writeHighWater: WRITE_HIGH_WATER },
+      config.verbose ? log : undefined,
+    )
     : undefined;
 
   const driver = new Driver(machine, () => {

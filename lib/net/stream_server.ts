@@ -15,7 +15,7 @@
 
 import { errorText } from "../cli/errors.ts";
 import type { PeerAddress } from "./transmit.ts";
-import type { TcpConnection, TcpListener } from "./tcp.ts";
+import { type TcpConnection, TcpListener } from "./tcp.ts";
 
 /** The inputs of a machine that serves TCP connections (time passed in). */
 export interface StreamMachine {
@@ -60,6 +60,22 @@ export class StreamServer {
   readonly #connections = new Map<number, TcpConnection>();
 
   constructor(readonly listener: TcpListener, readonly options: StreamServerOptions) {}
+
+  /**
+   * Listens on `address` (throws ExchangeError `cannot listen on …`); accept
+   * errors go to `logAcceptError` when given (a server's `--verbose`), else
+   * nowhere: the loop goes on either way.
+   */
+  static listen(
+    address: PeerAddress,
+    options: Omit<StreamServerOptions, "onAcceptError">,
+    logAcceptError?: (line: string) => void,
+  ): StreamServer {
+    return new StreamServer(TcpListener.listen(address), {
+      ...options,
+      onAcceptError: (e) => logAcceptError?.(`cannot accept: ${errorText(e)}`),
+    });
+  }
 
   /** Starts accepting, feeding each connection's life into `machine`. */
   start(machine: StreamMachine, driver: StreamDriver): void {

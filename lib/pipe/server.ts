@@ -12,10 +12,8 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
 import { EventOutput } from "../events/event_output.ts";
 import { StreamServer } from "../net/stream_server.ts";
-import { TcpListener } from "../net/tcp.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
 import { type PipeEvent, pipeJsonFields, PipeTextSink } from "./events.ts";
@@ -53,16 +51,10 @@ export function runPipeServer(
   });
   const machine = new StdoutTurns(config, output.sink);
   const runner = new PipeOpRunner(machine, Deno.stdout, (id) => tcp.end(id));
-  const tcp = new StreamServer(
-    TcpListener.listen({ hostname: config.host, port: config.port }),
-    {
-      readSize: READ_SIZE,
-      writeHighWater: 0,
-      readPause: () => runner.until(runner.queued),
-      onAcceptError: (e) => {
-        if (config.verbose) log(`cannot accept: ${errorText(e)}`);
-      },
-    },
+  const tcp = StreamServer.listen(
+    { hostname: config.host, port: config.port },
+    { readSize: READ_SIZE, writeHighWater: 0, readPause: () => runner.until(runner.queued) },
+    config.verbose ? log : undefined,
   );
   const finished = Promise.withResolvers<void>();
   const driver = new Driver(machine, () => {

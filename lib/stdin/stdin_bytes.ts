@@ -11,25 +11,18 @@
  * @module
  */
 
-import { ByteRingReader, createRingBuffer, RingState } from "./byte_ring.ts";
-import { StdinThread } from "./stdin_thread.ts";
+import { ByteRingReader, createRingBuffer } from "./byte_ring.ts";
+import { StdinThread, StdinView } from "./stdin_thread.ts";
 
 /** The most one blocking read of stdin takes. */
 const CHUNK_BYTES = 1 << 20;
 
 /** Stdin as bytes, read by a worker thread into a ring of `ringBytes`. */
-export class StdinBytes {
-  readonly #ring: ByteRingReader;
-  readonly #thread: StdinThread;
-
+export class StdinBytes extends StdinView<ByteRingReader> {
   private constructor(ringBytes: number) {
     const buffer = createRingBuffer(ringBytes);
-    this.#ring = new ByteRingReader(buffer);
-    this.#thread = new StdinThread({
-      mode: "bytes",
-      buffer,
-      chunkSize: Math.min(CHUNK_BYTES, ringBytes / 4),
-    });
+    const chunkSize = Math.min(CHUNK_BYTES, ringBytes / 4);
+    super(new ByteRingReader(buffer), new StdinThread({ mode: "bytes", buffer, chunkSize }));
   }
 
   /** Starts reading stdin in a worker into a ring of `ringBytes` (a power of two). */
@@ -39,27 +32,12 @@ export class StdinBytes {
 
   /** Bytes read and not yet consumed, at most `max`, as one span of the ring (empty if none). */
   span(max: number): Uint8Array {
-    return this.#ring.readableSpan(max);
+    return this.ring.readableSpan(max);
   }
 
   /** Gives `n` bytes of the last span back to the worker (call once they are written). */
   consume(n: number): void {
-    this.#ring.consume(n);
-    this.#ring.release();
-  }
-
-  /** Resolves when bytes are ready or stdin has ended. */
-  ready(): Promise<void> {
-    return this.#ring.ready();
-  }
-
-  /** True when stdin has ended and every byte has been consumed. */
-  get finished(): boolean {
-    return this.#ring.finished;
-  }
-
-  /** The read error that ended stdin, or undefined if it ended at EOF or has not ended. */
-  async error(): Promise<string | undefined> {
-    return this.#ring.state === RingState.FAILED ? await this.#thread.error() : undefined;
+    this.ring.consume(n);
+    this.ring.release();
   }
 }

@@ -1,11 +1,12 @@
 /**
  * Starts the stdin worker ({@link StdinWorkerStart}) and keeps the error it
- * reports, for the main thread's views of stdin: {@link StdinLines} and
- * {@link StdinBytes}.
+ * reports; {@link StdinView} is the base of the main thread's views of
+ * stdin ({@link StdinLines}, {@link StdinBytes}).
  *
  * @module
  */
 
+import { type ByteRingReader, RingState } from "./byte_ring.ts";
 import type { StdinWorkerStart } from "./stdin_worker.ts";
 
 /** The stdin worker, started, and its read error once it has one. */
@@ -41,5 +42,25 @@ export class StdinThread {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** What the main thread's views of stdin share: the ring they read and the thread that fills it. */
+export abstract class StdinView<R extends ByteRingReader> {
+  protected constructor(protected readonly ring: R, readonly thread: StdinThread) {}
+
+  /** Resolves when something is ready or stdin has ended. */
+  ready(): Promise<void> {
+    return this.ring.ready();
+  }
+
+  /** True when stdin has ended and everything has been taken. */
+  get finished(): boolean {
+    return this.ring.finished;
+  }
+
+  /** The read error that ended stdin, or undefined if it ended at EOF or has not ended. */
+  async error(): Promise<string | undefined> {
+    return this.ring.state === RingState.FAILED ? await this.thread.error() : undefined;
   }
 }

@@ -230,3 +230,15 @@ export function groupHelp(path: string, group: Group, extra = ""): string {
   return `Usage: ${path} <command> [options] [arguments]\n\n${group.description.trim()}\n\n` +
     `Commands:\n${table2(rows)}\n${extra}`;
 }
+
+/** How a client's run ended: its exit status and, when it failed, the one line for stderr. */
+export interface ClientOutcome {
+  code: number;
+  message?: string;
+}
+
+/** Logs the outcome's line (if any) and gives its exit status: the end of every client command. */
+export function exitStatus(outcome: ClientOutcome, log: (line: string) => void): number {
+  if (outcome.message !== undefined) log(outcome.message);
+  return outcome.code;
+}

@@ -13,6 +13,7 @@
  * @module
  */
 
+import type { ClientOutcome } from "../cli/command_tree.ts";
 import { errorText } from "../cli/errors.ts";
 import { writeAll } from "../io/write_all.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
@@ -32,10 +33,7 @@ export interface FrameClientConfig {
 }
 
 /** How the run ended: the exit status and a line for stderr. */
-export interface FrameClientResult {
-  code: number;
-  message?: string;
-}
+export type FrameClientResult = ClientOutcome;
 
 /** Sending pauses while this many bytes wait to be written. */
 const SEND_HIGH_WATER = 1024 * 1024;

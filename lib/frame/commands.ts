@@ -5,7 +5,7 @@
  */
 
 import type { Group } from "../cli/command_tree.ts";
-import { defineCommand } from "../cli/command_tree.ts";
+import { defineCommand, exitStatus } from "../cli/command_tree.ts";
 import { byteSize, hostArg, JSON_FLAG, LISTEN_HOST, portArg } from "../cli/flags.ts";
 import { runFrameClient } from "./client.ts";
 import { DEFAULT_FRAME_OPTIONS, DROPPED_CHARACTERS } from "./echo_machine.ts";
@@ -84,8 +84,7 @@ connection first, or a line is longer than --max-message.`,
       bufferSize: flags.buffer,
       maxMessage: flags["max-message"],
     });
-    if (result.message !== undefined) context.log(result.message);
-    return result.code;
+    return exitStatus(result, context.log);
   },
 });
 

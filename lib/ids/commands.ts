@@ -5,7 +5,7 @@
  */
 
 import type { Group } from "../cli/command_tree.ts";
-import { defineCommand } from "../cli/command_tree.ts";
+import { defineCommand, exitStatus } from "../cli/command_tree.ts";
 import { UsageError } from "../cli/errors.ts";
 import {
   type ArgDef,
@@ -91,8 +91,7 @@ UDP the request is repeated 4 times within --timeout.`,
   args: [hostArg(), portArg("PORT", false), idArg],
   async run(flags, [host, port, id], context) {
     const result = await runIdsClient({ host, port, id, tcp: flags.tcp, timeoutMs: flags.timeout });
-    if (result.message !== undefined) context.log(result.message);
-    return result.code;
+    return exitStatus(result, context.log);
   },
 });
 

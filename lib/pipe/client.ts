@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { ClientOutcome } from "../cli/command_tree.ts";
 import { errorText } from "../cli/errors.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { type ReadEnd, TcpConnection } from "../net/tcp.ts";
@@ -28,9 +29,7 @@ export interface PipeClientConfig {
 }
 
 /** How the run ended: the exit status and a line for stderr. */
-export interface PipeClientResult {
-  code: number;
-  message?: string;
+export interface PipeClientResult extends ClientOutcome {
   /** Bytes sent. */
   bytes: number;
 }

@@ -5,7 +5,7 @@
  */
 
 import type { Group } from "../cli/command_tree.ts";
-import { defineCommand } from "../cli/command_tree.ts";
+import { defineCommand, exitStatus } from "../cli/command_tree.ts";
 import { byteSize, hostArg, JSON_FLAG, LISTEN_HOST, portArg } from "../cli/flags.ts";
 import { runPipeClient } from "./client.ts";
 import { runPipeServer } from "./server.ts";
@@ -61,9 +61,8 @@ server works (netcat, socat), with exit 0 meaning it closed after our EOF.`,
   args: [hostArg(), portArg("PORT", false)],
   async run(_flags, [host, port], context) {
     const result = await runPipeClient({ host, port, verbose: context.verbose });
-    if (result.message !== undefined) context.log(result.message);
-    else if (context.verbose) context.log(`sent ${result.bytes} bytes`);
-    return result.code;
+    if (result.code === 0 && context.verbose) context.log(`sent ${result.bytes} bytes`);
+    return exitStatus(result, context.log);
   },
 });
 

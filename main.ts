@@ -11,6 +11,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import type { Group } from "./lib/cli/command_tree.ts";
 import { type CliProgram, runCli } from "./lib/cli/dispatch.ts";
+import { blastGroup } from "./lib/blast/commands.ts";
 import { frameGroup } from "./lib/frame/commands.ts";
 import { idsGroup } from "./lib/ids/commands.ts";
 import { pipeGroup } from "./lib/pipe/commands.ts";
@@ -27,8 +28,17 @@ export const ROOT: Group = {
   summary: "",
   description: `pudp ${VERSION}: PUDP, a session protocol over UDP, with a fault-injecting relay,
 a connection-id registry over UDP or TCP, length-prefixed messages over TCP,
-and a stdin-to-stdout streamer over TCP that never mixes two clients`,
-  children: [serverCommand, clientCommand, impairCommand, idsGroup, frameGroup, pipeGroup],
+a stdin-to-stdout streamer over TCP that never mixes two clients, and a
+transfer-rate tool that counts loss, duplication and reordering`,
+  children: [
+    serverCommand,
+    clientCommand,
+    impairCommand,
+    idsGroup,
+    frameGroup,
+    pipeGroup,
+    blastGroup,
+  ],
 };
 
 /** The whole CLI. */

@@ -48,10 +48,16 @@ export interface ServiceHooks {
 /** The monotonic clock every driver feeds its machine with, in ms. */
 export const monotonicNow = (): number => performance.now();
 
+/**
+ * Monotonic too, but counted from the Unix epoch (ms): for machines whose
+ * times travel to the peer (blast segments carry their send time).
+ */
+export const epochNow = (): number => performance.timeOrigin + performance.now();
+
 /** The event loop of one machine. */
 export class Driver {
   /** The clock the machine is fed with, in ms. */
-  readonly clock: () => number = monotonicNow;
+  readonly clock: () => number;
   /** The stop latch: a signal, EOF, an idle exit or a failure requests it. */
   readonly stop: StopRequest = new StopRequest();
   readonly #alarm: Alarm;
@@ -60,8 +66,14 @@ export class Driver {
   /**
    * @param machine the state machine this loop drives
    * @param drain moves the machine's outputs to the I/O side; runs after every event
+   * @param clock the clock the machine is fed with (default {@link monotonicNow})
    */
-  constructor(readonly machine: TimedMachine, readonly drain: () => void) {
+  constructor(
+    readonly machine: TimedMachine,
+    readonly drain: () => void,
+    clock: () => number = monotonicNow,
+  ) {
+    this.clock = clock;
     this.#alarm = new Alarm(this.clock, () => {
       this.machine.handleTimeout(this.clock());
       this.afterEvent();

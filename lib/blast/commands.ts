@@ -1,0 +1,195 @@
+/**
+ * The `pudp blast` group: `pudp blast server PORT` and `pudp blast client HOST PORT`.
+ *
+ * @module
+ */
+
+import type { Group } from "../cli/command_tree.ts";
+import { defineCommand, exitStatus } from "../cli/command_tree.ts";
+import { UsageError } from "../cli/errors.ts";
+import {
+  byteSize,
+  hostArg,
+  JSON_FLAG,
+  LISTEN_HOST,
+  milliseconds,
+  optionalFlag,
+  parseByteSize,
+  portArg,
+  seconds,
+  switchFlag,
+  valueFlag,
+} from "../cli/flags.ts";
+import { runBlastClient } from "./client.ts";
+import { runBlastTcpServer } from "./tcp_server.ts";
+import { runBlastUdpServer } from "./udp_server.ts";
+import {
+  DEFAULT_SIZE,
+  MAX_DATAGRAM,
+  MAX_REQUEST_LINE,
+  type Request,
+  SEGMENT_HEADER,
+} from "./wire.ts";
+
+/** The seed's limit on one transfer. */
+export const DEFAULT_MAX_BYTES = 123_456_789;
+
+const UDP_FLAG = switchFlag("UDP instead of TCP");
+
+/** `pudp blast server PORT`. */
+export const blastServerCommand = defineCommand({
+  name: "server",
+  summary: "answers echoes, sends and receives checked transfers",
+  description: `
+Serves blast clients on PORT over TCP (default) or UDP (--udp), many at once:
+echoes text, sends the pattern bytes or segments a client asks for, and
+receives and checks what a client uploads (then sends back what it measured).
+A transfer over --max-bytes is refused with the reason, which the client
+prints. Prints a line per request, refusal, echo and finished transfer on
+stdout (--json: one object per event) and runs until SIGINT/SIGTERM.`,
+  flags: {
+    host: LISTEN_HOST,
+    udp: UDP_FLAG,
+    "max-bytes": byteSize("refuse transfers of more bytes than this", String(DEFAULT_MAX_BYTES), 0),
+    json: JSON_FLAG,
+  },
+  args: [portArg("PORT", true)],
+  run(flags, [port], context) {
+    const config = {
+      host: flags.host,
+      port,
+      udp: flags.udp,
+      maxBytes: flags["max-bytes"],
+      json: flags.json,
+      verbose: context.verbose,
+    };
+    return flags.udp
+      ? runBlastUdpServer(config, context.log)
+      : runBlastTcpServer(config, context.log);
+  },
+});
+
+/** A rate in bit/s: a number with k/M/G (powers of 1000). */
+const RATE_FLAG = valueFlag(
+  "BITS",
+  "UDP and stream send rate in bit/s, suffixes k/M/G (0: as fast as possible)",
+  "0",
+  (text, name) => {
+    const value = parseByteSize(text);
+    if (value === undefined) {
+      throw new UsageError(
+        `bad --${name} '${text}': expected bits per second such as 100M or 1.5G`,
+      );
+    }
+    return value;
+  },
+);
+
+/** `pudp blast client HOST PORT`. */
+export const blastClientCommand = defineCommand({
+  name: "client",
+  summary: "measures an echo's round trip or a transfer's rate, loss and order",
+  description: `
+One run against the blast server at HOST PORT, over TCP (default) or UDP
+(--udp), with one of:
+  --echo TEXT        the text comes back; prints the round trip (--count N
+                     round trips, --interval MS apart)
+  --bytes N          the server sends N bytes of a known pattern, checked as
+                     they arrive (--upload: this client sends them)
+  --count N          the server sends N segments, one every --interval MS,
+                     each with a sequence number and its send time
+Prints the report on stdout: bytes, seconds, MB/s and Mbit/s as the receiver
+measured them, and for segments the counts received, lost, duplicated and
+reordered and the one-way delay. --json prints it as one object. While it
+runs, a progress line shows on stderr when that is a terminal (--quiet
+hides it). Exits 1 with one line when the server refuses, resets or goes
+silent for --timeout, or a byte is wrong or (TCP) missing.`,
+  flags: {
+    udp: UDP_FLAG,
+    echo: optionalFlag("TEXT", "ask for an echo of TEXT", (text) => {
+      if (text.includes("\n") || text.length > MAX_REQUEST_LINE - 5) {
+        throw new UsageError(
+          `bad --echo: expected one line of at most ${MAX_REQUEST_LINE - 5} characters`,
+        );
+      }
+      return text;
+    }),
+    bytes: optionalFlag("N", "transfer N bytes (suffixes k/M/G, KiB/MiB/GiB)", (text, name) => {
+      const value = parseByteSize(text);
+      if (value === undefined) {
+        throw new UsageError(
+          `bad --${name} '${text}': expected a number of bytes such as 1000, 64k, 4G or 16MiB`,
+        );
+      }
+      return value;
+    }),
+    count: optionalFlag("N", "segments to stream (with --echo: round trips)", (text, name) => {
+      const value = parseByteSize(text);
+      if (value === undefined || value < 1 || value > 0xffff_fffe) {
+        throw new UsageError(
+          `bad --${name} '${text}': expected a whole number from 1 to 4294967294`,
+        );
+      }
+      return value;
+    }),
+    interval: milliseconds("ms between segments (or between echo round trips)", "0"),
+    upload: switchFlag("send to the server instead of receiving"),
+    rate: RATE_FLAG,
+    size: byteSize(
+      `bytes of each datagram or stream segment, its ${SEGMENT_HEADER}-byte header included`,
+      String(DEFAULT_SIZE),
+      SEGMENT_HEADER + 1,
+      MAX_DATAGRAM,
+    ),
+    timeout: seconds("UDP: give up after this long without an answer, data or report", "5"),
+    json: JSON_FLAG,
+    quiet: switchFlag("no progress line"),
+  },
+  args: [hostArg(), portArg("PORT", false)],
+  async run(flags, [host, port], context) {
+    const modes = [
+      flags.echo !== undefined,
+      flags.bytes !== undefined,
+      flags.count !== undefined && flags.echo === undefined,
+    ]
+      .filter((m) => m).length;
+    if (modes !== 1) throw new UsageError("give one of --echo TEXT, --bytes N and --count N");
+    let request: Request;
+    if (flags.echo !== undefined) {
+      if (flags.upload) throw new UsageError("--upload goes with --bytes or --count, not --echo");
+      request = { kind: "echo", text: flags.echo };
+    } else {
+      request = {
+        kind: "transfer",
+        direction: flags.upload ? "put" : "get",
+        bytes: flags.bytes,
+        count: flags.bytes === undefined ? flags.count : undefined,
+        intervalMs: flags.interval,
+        size: flags.size,
+        rate: flags.rate,
+      };
+    }
+    const outcome = await runBlastClient({
+      host,
+      port,
+      udp: flags.udp,
+      request,
+      rounds: flags.echo !== undefined ? flags.count ?? 1 : 1,
+      echoIntervalMs: flags.interval,
+      timeoutMs: flags.timeout,
+      json: flags.json,
+      progress: !flags.quiet && Deno.stderr.isTerminal(),
+    });
+    return exitStatus(outcome, context.log);
+  },
+});
+
+/** `pudp blast`. */
+export const blastGroup: Group = {
+  kind: "group",
+  name: "blast",
+  summary: "echo, checked transfers and segment streams over TCP or UDP, with rates (seed 002)",
+  description:
+    "Measures round trips, transfer rates, loss, duplication and reordering over TCP or UDP.",
+  children: [blastServerCommand, blastClientCommand],
+};

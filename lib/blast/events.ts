@@ -1,0 +1,95 @@
+/**
+ * What a blast server reports, as events, and their text renderer: one line
+ * per request, refusal, echo and finished run.
+ *
+ * @module
+ */
+
+import type { BaseEvent } from "../events/sink.ts";
+import { TextLinesSink } from "../events/text_lines.ts";
+import { formatAddress } from "../net/transmit.ts";
+import type { ReceiverReport } from "./receiver.ts";
+import type { SenderFigures } from "./segment_source.ts";
+
+/** A run's name in events: the UDP run id (hex), or `#N` for a TCP connection. */
+export type RunName = string;
+
+/** A request was accepted. */
+export interface BlastRequestEvent extends BaseEvent {
+  event: "request";
+  run: RunName;
+  request: string;
+}
+
+/** A request was refused (over the limit, or not a request). */
+export interface BlastRefusedEvent extends BaseEvent {
+  event: "refused";
+  run: RunName;
+  reason: string;
+}
+
+/** An echo was answered. */
+export interface BlastEchoEvent extends BaseEvent {
+  event: "echo";
+  run: RunName;
+  text: string;
+}
+
+/** A run (or TCP connection) ended. */
+export interface BlastClosedEvent extends BaseEvent {
+  event: "closed";
+  run: RunName;
+  /** `complete`, `peer closed`, `client went silent`, `end not acknowledged`, `shutdown`… */
+  reason: string;
+  /** What this server sent, when it sent. */
+  sent?: SenderFigures;
+  /** What this server received, when it received. */
+  received?: ReceiverReport;
+}
+
+/** Everything `pudp blast server` reports. */
+export type BlastServerEvent =
+  | BlastRequestEvent
+  | BlastRefusedEvent
+  | BlastEchoEvent
+  | BlastClosedEvent;
+
+/** The `--json` fields of a server event (besides event, time and peer). */
+export function blastJsonFields(e: BlastServerEvent): Record<string, unknown> {
+  const { event: _e, peer: _p, ...rest } = e;
+  return rest;
+}
+
+/** The text lines of `pudp blast server`. */
+export class BlastTextSink extends TextLinesSink<BlastServerEvent> {
+  emit(e: BlastServerEvent): void {
+    const who = `${formatAddress(e.peer)} ${e.run}`;
+    switch (e.event) {
+      case "request":
+        return this.line(`${who}: ${e.request}`);
+      case "refused":
+        return this.line(`${who}: refused (${e.reason})`);
+      case "echo":
+        return this.line(`${who}: echo ${JSON.stringify(e.text)}`);
+      case "closed":
+        return this.line(`${who}: closed (${e.reason})${figures(e)}`);
+    }
+  }
+}
+
+function figures(e: BlastClosedEvent): string {
+  if (e.sent) {
+    return `, sent ${e.sent.bytes} bytes in ${e.sent.segments} segments, ${
+      e.sent.seconds.toFixed(3)
+    } s`;
+  }
+  const r = e.received;
+  if (!r) return "";
+  let text = `, received ${r.bytes} of ${r.expected_bytes} bytes in ${r.seconds.toFixed(3)} s`;
+  if (r.segments) {
+    const s = r.segments;
+    text += `, ${s.lost} lost, ${s.duplicated} duplicated, ${s.reordered} reordered`;
+  }
+  if (r.corrupt_bytes > 0) text += `, ${r.corrupt_bytes} bytes wrong`;
+  return text;
+}

@@ -1,0 +1,174 @@
+/**
+ * What the receiving side of a blast transfer measures, as pure objects:
+ * {@link ByteReceiver} for a raw TCP byte stream, {@link SegmentReceiver}
+ * for numbered segments (UDP, and TCP in stream mode). Both check every
+ * payload byte against the pattern and produce a {@link ReceiverReport},
+ * which a receiving server sends back to its client as JSON.
+ *
+ * Times are ms on the epoch clock (`performance.timeOrigin +
+ * performance.now()`), passed in. The measured time runs from the first
+ * payload's arrival to the last one's.
+ *
+ * @module
+ */
+
+import { checkPattern } from "./pattern.ts";
+import { type DelayFigures, type SegmentCounts, SegmentTally } from "./tally.ts";
+import {
+  payloadPerSegment,
+  type SegmentHeader,
+  type TransferRequest,
+  transferShape,
+} from "./wire.ts";
+
+/** What the receiver of a transfer measured (the JSON a receiving server sends back). */
+export interface ReceiverReport {
+  /** Payload bytes that arrived (each segment counted once). */
+  bytes: number;
+  /** Payload bytes the transfer should have had. */
+  expected_bytes: number;
+  /** First payload arrival to the last, in seconds. */
+  seconds: number;
+  /** Bytes that differ from the pattern. */
+  corrupt_bytes: number;
+  /** Offset of the first of them, or null. */
+  first_corrupt_at: number | null;
+  /** Bytes that never arrived (of lost segments, or cut off). */
+  missing_bytes: number;
+  /** For segments: the counts. */
+  segments?: SegmentCounts;
+  /** For segments: the one-way delay, in ms (null before any arrived). */
+  delay_ms?: DelayFigures | null;
+  /** Whether the end was seen (the end marker, or every byte over TCP). */
+  complete: boolean;
+}
+
+/** The timing and checking both receivers share. */
+abstract class PatternReceiver {
+  protected firstAt: number | undefined;
+  protected lastAt = 0;
+  protected corrupt = 0;
+  protected firstCorrupt: number | null = null;
+  /** Payload bytes received. */
+  bytes = 0;
+
+  constructor(readonly expectedBytes: number) {}
+
+  protected arrived(payload: Uint8Array, offset: number, now: number): void {
+    this.firstAt ??= now;
+    this.lastAt = now;
+    this.bytes += payload.length;
+    const mismatch = checkPattern(payload, offset);
+    if (mismatch !== undefined) {
+      this.corrupt += mismatch.wrong;
+      this.firstCorrupt ??= mismatch.first;
+    }
+  }
+
+  /** Seconds from the first arrival to the last. */
+  get seconds(): number {
+    return this.firstAt === undefined ? 0 : (this.lastAt - this.firstAt) / 1000;
+  }
+
+  /** When the first payload arrived, or undefined. */
+  get startedAt(): number | undefined {
+    return this.firstAt;
+  }
+
+  /** The report so far. */
+  abstract report(): ReceiverReport;
+}
+
+/** A raw byte stream of pattern bytes (TCP bytes mode). */
+export class ByteReceiver extends PatternReceiver {
+  /** Bytes past the expected end. */
+  extra = 0;
+
+  /** Bytes arrived at `now` (a view: checked, not kept). */
+  handleBytes(chunk: Uint8Array, now: number): void {
+    const room = Math.max(0, this.expectedBytes - this.bytes);
+    if (chunk.length > room) {
+      this.extra += chunk.length - room;
+      chunk = chunk.subarray(0, room);
+    }
+    if (chunk.length > 0) this.arrived(chunk, this.bytes, now);
+  }
+
+  /** Whether every expected byte has arrived. */
+  get complete(): boolean {
+    return this.bytes >= this.expectedBytes;
+  }
+
+  report(): ReceiverReport {
+    return {
+      bytes: this.bytes,
+      expected_bytes: this.expectedBytes,
+      seconds: this.seconds,
+      corrupt_bytes: this.corrupt,
+      first_corrupt_at: this.firstCorrupt,
+      missing_bytes: this.expectedBytes - this.bytes,
+      complete: this.complete,
+    };
+  }
+}
+
+/** Numbered segments (UDP, and TCP stream mode). */
+export class SegmentReceiver extends PatternReceiver {
+  readonly tally = new SegmentTally();
+  readonly #per: number;
+  readonly #segments: number;
+
+  constructor(readonly request: TransferRequest) {
+    const shape = transferShape(request);
+    super(shape.bytes);
+    this.#per = payloadPerSegment(request.size);
+    this.#segments = shape.segments;
+  }
+
+  /** Payload bytes segment `seq` should carry. */
+  expectedLength(seq: number): number {
+    if (seq >= this.#segments) return 0;
+    return Math.min(this.#per, this.expectedBytes - seq * this.#per);
+  }
+
+  /**
+   * A DATA segment arrived at `now`; `body` is its payload (a view). A
+   * segment past the announced count, or of the wrong length, counts its
+   * bytes as corrupt. Returns false for a duplicate.
+   */
+  handleData(h: SegmentHeader, body: Uint8Array, now: number): boolean {
+    if (!this.tally.record(h.seq, h.sent, now)) return false;
+    const expected = this.expectedLength(h.seq);
+    if (body.length !== expected) {
+      this.corrupt += Math.max(body.length, expected);
+      this.firstCorrupt ??= h.seq * this.#per;
+    }
+    this.arrived(body.subarray(0, expected), h.seq * this.#per, now);
+    return true;
+  }
+
+  /** The end marker arrived. */
+  handleEnd(total: number): void {
+    this.tally.recordEnd(total);
+  }
+
+  /** Whether the end marker came and every segment with it. */
+  get complete(): boolean {
+    return this.tally.complete;
+  }
+
+  report(): ReceiverReport {
+    const counts = this.tally.counts;
+    return {
+      bytes: this.bytes,
+      expected_bytes: this.expectedBytes,
+      seconds: this.seconds,
+      corrupt_bytes: this.corrupt,
+      first_corrupt_at: this.firstCorrupt,
+      missing_bytes: Math.max(0, this.expectedBytes - this.bytes),
+      segments: counts,
+      delay_ms: this.tally.delay ?? null,
+      complete: this.tally.ended,
+    };
+  }
+}

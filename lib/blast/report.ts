@@ -1,0 +1,112 @@
+/**
+ * The client's report of one blast run: the figures as one object (what
+ * `--json` prints, like `iperf3 -J`) and as text lines.
+ *
+ * @module
+ */
+
+import type { ReceiverReport } from "./receiver.ts";
+import type { SenderFigures } from "./segment_source.ts";
+
+/** Round trips of an echo run. */
+export interface EchoFigures {
+  text: string;
+  /** Round trips asked for, and answered. */
+  rounds: number;
+  answered: number;
+  /** Requests sent (retries included, over UDP). */
+  requests: number;
+  rtt_ms: { min: number; avg: number; max: number } | null;
+  /** Every round trip, in ms. */
+  samples: number[];
+}
+
+/** Everything a client run measured. */
+export interface BlastReport {
+  transport: "tcp" | "udp";
+  /** The server, HOST:PORT. */
+  server: string;
+  /** `echo`, `download` (the server sent) or `upload`. */
+  mode: "echo" | "download" | "upload";
+  /** The request line sent. */
+  request: string;
+  /** Which side's figures `bytes`, `seconds` and the counts are: always the receiver's. */
+  measured_by: "client" | "server";
+  /** Whether the run ended as the protocol says (the end marker, every byte). */
+  complete: boolean;
+  /** Bytes per second over the measured time, in MB (10^6) and Mbit (10^6 bits); null for 0 s. */
+  mb_per_s: number | null;
+  mbit_per_s: number | null;
+  /** The receiver's figures, for a transfer. */
+  receiver?: ReceiverReport;
+  /** The sender's figures, where the sender told them (UDP, and TCP uploads). */
+  sender?: SenderFigures;
+  /** For an echo. */
+  echo?: EchoFigures;
+  /** Why the run failed, when it did (also the one line on stderr). */
+  error?: string;
+}
+
+/** MB/s and Mbit/s of `bytes` in `seconds` (null for no time). */
+export function rates(bytes: number, seconds: number): { mb: number | null; mbit: number | null } {
+  if (!(seconds > 0)) return { mb: null, mbit: null };
+  return { mb: bytes / seconds / 1e6, mbit: (bytes * 8) / seconds / 1e6 };
+}
+
+const ms = (v: number) => v.toFixed(3);
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** The report as text lines (for stdout). */
+export function reportLines(r: BlastReport): string[] {
+  const lines: string[] = [];
+  if (r.echo) {
+    const e = r.echo;
+    for (const [i, rtt] of e.samples.entries()) {
+      lines.push(`echo ${i + 1} from ${r.server} (${r.transport}): round trip ${ms(rtt)} ms`);
+    }
+    if (e.rounds > 1 && e.rtt_ms) {
+      lines.push(
+        `${e.answered} of ${e.rounds} ${
+          e.rounds === 1 ? "echo" : "echoes"
+        } answered (${e.requests} sent), ` +
+          `round trip min ${ms(e.rtt_ms.min)} / avg ${ms(e.rtt_ms.avg)} / max ${
+            ms(e.rtt_ms.max)
+          } ms`,
+      );
+    }
+    return lines;
+  }
+  const rx = r.receiver;
+  if (!rx) return lines;
+  const verb = r.mode === "download" ? "received" : "sent";
+  const who = r.measured_by === "server" ? ", measured by the server" : "";
+  const rate = r.mb_per_s === null
+    ? "too short to time"
+    : `${r.mb_per_s.toFixed(2)} MB/s, ${r.mbit_per_s!.toFixed(2)} Mbit/s`;
+  lines.push(
+    `${verb} ${rx.bytes} of ${rx.expected_bytes} bytes ${
+      r.mode === "download" ? "from" : "to"
+    } ${r.server} (${r.transport}) in ${rx.seconds.toFixed(3)} s: ${rate}${who}`,
+  );
+  if (rx.segments) {
+    const s = rx.segments;
+    const sent = s.sent === undefined ? "no end marker" : `${s.sent} sent`;
+    const pct = s.sent ? ` (${((100 * s.lost) / s.sent).toFixed(2)}%)` : "";
+    lines.push(
+      `segments: ${sent}, ${s.received} received, ${s.lost} lost${pct}, ` +
+        `${s.duplicated} duplicated, ${s.reordered} reordered`,
+    );
+  }
+  if (rx.delay_ms) {
+    const d = rx.delay_ms;
+    lines.push(
+      `one-way delay: min ${ms(d.min)} / avg ${ms(d.avg)} / max ${ms(d.max)} ms, ` +
+        `spread ${ms(d.spread)} ms, jitter ${ms(d.jitter)} ms`,
+    );
+  }
+  const checked = rx.corrupt_bytes === 0
+    ? `pattern: every byte that arrived is right`
+    : `pattern: ${rx.corrupt_bytes} bytes wrong, the first at offset ${rx.first_corrupt_at}`;
+  lines.push(rx.missing_bytes > 0 ? `${checked}; ${rx.missing_bytes} bytes missing` : checked);
+  return lines;
+}

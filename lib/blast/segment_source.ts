@@ -1,0 +1,110 @@
+/**
+ * The sending side of a blast transfer in segments, as a pure object: which
+ * segment goes next, when (pacing), and its bytes, written into the
+ * caller's buffer so that sending allocates nothing.
+ *
+ * Pacing: segment i is due at `start + i × gap`, where the gap is
+ * `--interval`, or the segment's bits over `--rate`; with neither, every
+ * segment is due at once. Due times are kept on that schedule (not one gap
+ * after the previous send), so a late send is followed by quicker ones and
+ * the average rate holds.
+ *
+ * @module
+ */
+
+import { patternAt } from "./pattern.ts";
+import {
+  payloadPerSegment,
+  SEGMENT_HEADER,
+  type SegmentHeader,
+  SegmentType,
+  type TransferRequest,
+  transferShape,
+  writeHeader,
+} from "./wire.ts";
+
+/** What a sender reports at the end (the END segment's body). */
+export interface SenderFigures {
+  segments: number;
+  bytes: number;
+  /** First send to last, in seconds. */
+  seconds: number;
+}
+
+/** The segments of one transfer, in order. */
+export class SegmentSource {
+  /** Segments in the transfer. */
+  readonly total: number;
+  /** Pattern bytes in the transfer. */
+  readonly totalBytes: number;
+  readonly #per: number;
+  readonly #gapMs: number;
+  readonly #header: SegmentHeader;
+  #next = 0;
+  #start: number | undefined;
+  #lastAt = 0;
+  #bytesSent = 0;
+
+  /**
+   * @param request the transfer
+   * @param run the run id the segments carry
+   */
+  constructor(readonly request: TransferRequest, run: number) {
+    const shape = transferShape(request);
+    this.total = shape.segments;
+    this.totalBytes = shape.bytes;
+    this.#per = payloadPerSegment(request.size);
+    this.#gapMs = request.intervalMs > 0
+      ? request.intervalMs
+      : request.rate > 0
+      ? (request.size * 8 * 1000) / request.rate
+      : 0;
+    this.#header = { type: SegmentType.Data, run, seq: 0, total: this.total, sent: 0 };
+  }
+
+  /** Whether every segment has been handed out. */
+  get done(): boolean {
+    return this.#next >= this.total;
+  }
+
+  /** Segments handed out so far. */
+  get sent(): number {
+    return this.#next;
+  }
+
+  /** When the next segment is due (ms), or undefined when all have gone. */
+  dueAt(now: number): number | undefined {
+    if (this.done) return undefined;
+    if (this.#start === undefined || this.#gapMs === 0) return now;
+    return this.#start + this.#next * this.#gapMs;
+  }
+
+  /**
+   * Writes the next segment into `buf` (at least `request.size` bytes, with
+   * `view` over the same bytes) if it is due at `now`, stamped with `now`;
+   * returns its length, or 0 when none is due.
+   */
+  fill(buf: Uint8Array, view: DataView, now: number): number {
+    const due = this.dueAt(now);
+    if (due === undefined || due > now) return 0;
+    this.#start ??= now;
+    const seq = this.#next++;
+    const length = Math.min(this.#per, this.totalBytes - seq * this.#per);
+    this.#header.seq = seq;
+    this.#header.sent = now;
+    writeHeader(view, this.#header);
+    if (length > 0) buf.set(patternAt(seq * this.#per, length), SEGMENT_HEADER);
+    this.#lastAt = now;
+    this.#bytesSent += length;
+    return SEGMENT_HEADER + length;
+  }
+
+  /** The sender's figures so far. */
+  get figures(): SenderFigures {
+    return {
+      segments: this.#next,
+      bytes: this.#bytesSent,
+      seconds: this.#start === undefined ? 0 : (this.#lastAt - this.#start) / 1000,
+    };
+  }
+}

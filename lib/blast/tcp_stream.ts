@@ -1,0 +1,157 @@
+/**
+ * Blast over TCP: the reading and writing both ends share. A
+ * {@link BlastStream} reads request and answer lines and then hands out
+ * whatever follows them; the send functions write pattern bytes or paced
+ * segments with backpressure (at most {@link WRITE_AHEAD} bytes queued), and
+ * {@link SegmentAssembler} cuts a byte stream back into fixed-size segments.
+ *
+ * @module
+ */
+
+import { type ReadEnd, type TcpConnection } from "../net/tcp.ts";
+import type { SegmentReceiver } from "./receiver.ts";
+import { patternAt } from "./pattern.ts";
+import type { SegmentSource } from "./segment_source.ts";
+import { decodeHeader, emptyHeader, SEGMENT_HEADER, SegmentType, WireError } from "./wire.ts";
+
+/** One read takes at most this much (and one pattern write is this big). */
+export const CHUNK = 1024 * 1024;
+/** Writing pauses while this many bytes wait to be written. */
+export const WRITE_AHEAD = 4 * CHUNK;
+
+const decoder = new TextDecoder();
+
+/** A line too long to be a request or an answer. */
+export const TOO_LONG = { kind: "too long" } as const;
+
+/** A TCP connection read through one reused buffer, lines first. */
+export class BlastStream {
+  readonly #buf = new Uint8Array(CHUNK);
+  #start = 0;
+  #end = 0;
+
+  constructor(readonly conn: TcpConnection) {}
+
+  /** The next line (without "\n" or "\r\n"), how the stream ended, or TOO_LONG past `max` bytes. */
+  async readLine(max: number): Promise<string | ReadEnd | typeof TOO_LONG> {
+    for (;;) {
+      const nl = this.#buf.subarray(this.#start, this.#end).indexOf(0x0a);
+      if (nl >= 0) {
+        let line = this.#buf.subarray(this.#start, this.#start + nl);
+        this.#start += nl + 1;
+        if (line.at(-1) === 0x0d) line = line.subarray(0, -1);
+        return decoder.decode(line);
+      }
+      if (this.#end - this.#start > max) return TOO_LONG;
+      if (this.#start > 0) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      }
+      const n = await this.conn.readInto(this.#buf.subarray(this.#end));
+      if (typeof n !== "number") return n;
+      this.#end += n;
+    }
+  }
+
+  /** The bytes after what was read so far: what the buffer holds first, then a read (a view). */
+  async readChunk(): Promise<Uint8Array | ReadEnd> {
+    if (this.#start < this.#end) {
+      const rest = this.#buf.subarray(this.#start, this.#end);
+      this.#start = this.#end = 0;
+      return rest;
+    }
+    this.#start = this.#end = 0;
+    const n = await this.conn.readInto(this.#buf);
+    return typeof n === "number" ? this.#buf.subarray(0, n) : n;
+  }
+}
+
+/** Writes `bytes` pattern bytes; `onProgress` gets the count after each write is queued. */
+export async function sendPattern(
+  conn: TcpConnection,
+  bytes: number,
+  onProgress?: (sent: number) => void,
+): Promise<void> {
+  for (let sent = 0; sent < bytes && conn.writeError === undefined;) {
+    const n = Math.min(CHUNK, bytes - sent);
+    conn.write(patternAt(sent, n));
+    sent += n;
+    onProgress?.(sent);
+    if (conn.pendingWrite > WRITE_AHEAD) await conn.drained();
+  }
+  await conn.drained();
+}
+
+/** Writes every segment of `source`, each when it is due on `clock`. */
+export async function sendSegments(
+  conn: TcpConnection,
+  source: SegmentSource,
+  clock: () => number,
+  onProgress?: (sent: number) => void,
+): Promise<void> {
+  const size = source.request.size;
+  while (!source.done && conn.writeError === undefined) {
+    const now = clock();
+    const due = source.dueAt(now)!;
+    if (due > now) {
+      await conn.drained();
+      await new Promise((r) => setTimeout(r, Math.max(0, due - clock())));
+      continue;
+    }
+    const buf = new Uint8Array(size); // the write queue keeps it
+    const length = source.fill(buf, new DataView(buf.buffer), now);
+    conn.write(buf.subarray(0, length));
+    onProgress?.(source.figures.bytes);
+    if (conn.pendingWrite > WRITE_AHEAD) await conn.drained();
+  }
+  await conn.drained();
+}
+
+/**
+ * Cuts a byte stream into the fixed-size segments of a TCP stream transfer
+ * and feeds them to a {@link SegmentReceiver}: whole segments straight from
+ * the chunk, a segment split across chunks through one buffer.
+ */
+export class SegmentAssembler {
+  readonly #partial: Uint8Array;
+  #have = 0;
+  readonly #header = emptyHeader();
+  /** Bytes that are not blast DATA segments. */
+  invalid = 0;
+
+  constructor(readonly receiver: SegmentReceiver, readonly clock: () => number) {
+    this.#partial = new Uint8Array(receiver.request.size);
+  }
+
+  /** Bytes of the stream arrived (a view). */
+  feed(chunk: Uint8Array): void {
+    const size = this.#partial.length;
+    let at = 0;
+    if (this.#have > 0) {
+      const take = Math.min(size - this.#have, chunk.length);
+      this.#partial.set(chunk.subarray(0, take), this.#have);
+      this.#have += take;
+      at = take;
+      if (this.#have < size) return;
+      this.#segment(this.#partial);
+      this.#have = 0;
+    }
+    for (; at + size <= chunk.length; at += size) this.#segment(chunk.subarray(at, at + size));
+    if (at < chunk.length) {
+      this.#partial.set(chunk.subarray(at));
+      this.#have = chunk.length - at;
+    }
+  }
+
+  #segment(bytes: Uint8Array): void {
+    try {
+      const h = decodeHeader(bytes, this.#header);
+      if (h.type !== SegmentType.Data) throw new WireError("not DATA");
+      this.receiver.handleData(h, bytes.subarray(SEGMENT_HEADER), this.clock());
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.invalid += bytes.length;
+    }
+  }
+}

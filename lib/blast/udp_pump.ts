@@ -1,0 +1,98 @@
+/**
+ * The one send loop of a blast UDP endpoint: control datagrams first, then
+ * DATA as fast as the machine hands them out, one send at a time.
+ *
+ * Why one loop with one send in flight: sends that overlap can reach the
+ * wire out of order (see {@link DatagramSender}), and blast counts
+ * reordering, so it must not cause any; and overlapping sends measured
+ * slower here (1.84 Gbit/s with one in flight, 1.66 with 4 or 16). Each
+ * DATA is written into one reused buffer: nothing is allocated per segment.
+ *
+ * @module
+ */
+
+import type { PeerAddress, Transmit } from "../net/transmit.ts";
+import { MAX_DATAGRAM } from "./wire.ts";
+
+/** What the pump takes datagrams from. */
+export interface PumpSource {
+  /** The next control datagram, or undefined. */
+  pollTransmit(): Transmit | undefined;
+  /** The next DATA due at `now`, written into `buf`: its length and destination, or undefined. */
+  fillData(
+    buf: Uint8Array,
+    view: DataView,
+    now: number,
+  ): { length: number; to: PeerAddress } | undefined;
+}
+
+/** Sends a machine's datagrams on one socket. */
+export class DatagramPump {
+  readonly #buf = new Uint8Array(MAX_DATAGRAM);
+  readonly #view = new DataView(this.#buf.buffer);
+  #running = false;
+  #stopped = false;
+  #data: Uint8Array = this.#buf;
+  readonly #to = { hostname: "", port: 0, transport: "udp" } as Deno.NetAddr;
+
+  /**
+   * @param socket where to send
+   * @param source the machine
+   * @param clock the machine's clock
+   * @param onIdle called when the loop stops for want of anything due (re-arm the timer)
+   * @param onError called with each failed send; sending goes on
+   */
+  constructor(
+    readonly socket: Deno.DatagramConn,
+    readonly source: PumpSource,
+    readonly clock: () => number,
+    readonly onIdle: () => void,
+    readonly onError: (e: unknown) => void,
+  ) {}
+
+  /** Whether the loop is sending now. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Starts the loop if it is not running and something is due (checked without a promise). */
+  kick(): void {
+    if (!this.#running && !this.#stopped && this.#next()) this.#run();
+  }
+
+  /** No more sends after the one in flight. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** The datagram to send next: `#data` and `#to` are set; false when nothing is due. */
+  #next(): boolean {
+    const t = this.source.pollTransmit();
+    if (t !== undefined) {
+      this.#data = t.data;
+      this.#to.hostname = t.to.hostname;
+      this.#to.port = t.to.port;
+      return true;
+    }
+    const d = this.source.fillData(this.#buf, this.#view, this.clock());
+    if (d === undefined) return false;
+    this.#data = this.#buf.subarray(0, d.length);
+    this.#to.hostname = d.to.hostname;
+    this.#to.port = d.to.port;
+    return true;
+  }
+
+  /** Sends what `#next` found, and on while something is due. */
+  async #run(): Promise<void> {
+    this.#running = true;
+    do {
+      try {
+        await this.socket.send(this.#data, this.#to);
+      } catch (e) {
+        this.onError(e);
+      }
+    } while (!this.#stopped && this.#next());
+    this.#running = false;
+    this.onIdle();
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * The `pudp blast` wire: the request line both transports share, and the
+ * segment header that UDP datagrams and TCP stream segments carry.
+ *
+ * A request is one line of ASCII (sent with "\n" over TCP, as the whole
+ * body of a REQUEST datagram over UDP), so `nc` can speak it:
+ *
+ *     ECHO <text>                         answered with the same line
+ *     GET bytes=N [size=S] [rate=R]       the server sends N pattern bytes
+ *     PUT bytes=N [size=S] [rate=R]       the client sends N pattern bytes
+ *     GET count=N interval=MS [size=S]    the server sends N segments, one every MS
+ *     PUT count=N interval=MS [size=S]    the client does
+ *
+ * A TCP server answers `OK` or `REFUSED <reason>` on a line; a receiving
+ * server ends a PUT with `DONE <report as JSON>`.
+ *
+ * Segment header (big-endian, 24 bytes), then the body:
+ *
+ *      0       2       3       4               8               12
+ *     +-------+-------+-------+---------------+---------------+
+ *     | magic | type  |   0   |    run id     |      seq      |
+ *     +-------+-------+-------+---------------+---------------+
+ *     12              16                              24
+ *     +---------------+-------------------------------+
+ *     |     total     |  sent: ms since the Unix epoch |
+ *     |               |  (IEEE 754 double)             |
+ *     +---------------+-------------------------------+
+ *
+ * - magic 0xB1A5; run id: the client's random number for one run.
+ * - REQUEST (client → server): body is the request line; seq counts retries.
+ * - ACCEPT / REFUSE (server → client): REFUSE's body is the reason.
+ * - DATA: seq from 0; total = segments in the transfer; body = the pattern
+ *   bytes at offset seq × (size − 24).
+ * - END: the end marker, seq = total; body = the sender's figures as JSON.
+ * - END_ACK (receiver → sender), REPORT (receiving server → client: the
+ *   receiver's report as JSON).
+ * - ECHO (server → client): body is the echoed text; seq and sent are the
+ *   request's.
+ *
+ * Bad bytes throw {@link WireError}, and nothing else.
+ *
+ * @module
+ */
+
+import { WireError } from "../bytes/wire_error.ts";
+
+export { WireError };
+
+/** The first two bytes of every blast datagram. */
+export const BLAST_MAGIC = 0xb1a5;
+
+/** Bytes of the segment header. */
+export const SEGMENT_HEADER = 24;
+
+/** The largest UDP payload (65,535 − 8 − 20). */
+export const MAX_DATAGRAM = 65_507;
+
+/** The longest request line (and so the longest echo text). */
+export const MAX_REQUEST_LINE = 8192;
+
+/** Datagram and segment types. */
+export const SegmentType = {
+  Request: 1,
+  Accept: 2,
+  Refuse: 3,
+  Data: 4,
+  End: 5,
+  EndAck: 6,
+  Report: 7,
+  Echo: 8,
+} as const;
+
+/** One of {@link SegmentType}. */
+export type SegmentTypeCode = (typeof SegmentType)[keyof typeof SegmentType];
+
+const TYPE_NAMES: Record<number, string> = {
+  1: "request",
+  2: "accept",
+  3: "refuse",
+  4: "data",
+  5: "end",
+  6: "end-ack",
+  7: "report",
+  8: "echo",
+};
+
+/** The lower-case name of a segment type (`data`, `end`, …). */
+export function segmentTypeName(type: number): string {
+  return TYPE_NAMES[type] ?? `type ${type}`;
+}
+
+/** A decoded segment header. */
+export interface SegmentHeader {
+  type: SegmentTypeCode;
+  run: number;
+  seq: number;
+  total: number;
+  /** Send time, ms since the Unix epoch. */
+  sent: number;
+}
+
+/** A header to decode into (one per receive loop, so decoding allocates nothing). */
+export function emptyHeader(): SegmentHeader {
+  return { type: SegmentType.Data, run: 0, seq: 0, total: 0, sent: 0 };
+}
+
+/** Writes a header into the first 24 bytes of `into` (a view whose buffer the DataView spans). */
+export function writeHeader(into: DataView, h: SegmentHeader): void {
+  into.setUint16(0, BLAST_MAGIC);
+  into.setUint8(2, h.type);
+  into.setUint8(3, 0);
+  into.setUint32(4, h.run);
+  into.setUint32(8, h.seq);
+  into.setUint32(12, h.total);
+  into.setFloat64(16, h.sent);
+}
+
+/** A whole segment: header and body. */
+export function encodeSegment(h: SegmentHeader, body: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(SEGMENT_HEADER + body.length);
+  writeHeader(new DataView(out.buffer), h);
+  out.set(body, SEGMENT_HEADER);
+  return out;
+}
+
+/** Decodes the header of `bytes` into `into`; throws WireError when it is not a blast segment. */
+export function decodeHeader(bytes: Uint8Array, into: SegmentHeader): SegmentHeader {
+  if (bytes.length < SEGMENT_HEADER) {
+    throw new WireError(`${bytes.length} bytes is shorter than a blast header`);
+  }
+  const view = viewOf(bytes.buffer as ArrayBuffer);
+  const at = bytes.byteOffset;
+  if (view.getUint16(at) !== BLAST_MAGIC) throw new WireError("not a blast segment (bad magic)");
+  const type = view.getUint8(at + 2);
+  if (type < SegmentType.Request || type > SegmentType.Echo) {
+    throw new WireError(`unknown segment type ${type}`);
+  }
+  into.type = type as SegmentTypeCode;
+  into.run = view.getUint32(at + 4);
+  into.seq = view.getUint32(at + 8);
+  into.total = view.getUint32(at + 12);
+  into.sent = view.getFloat64(at + 16);
+  return into;
+}
+
+let lastView: DataView | undefined;
+
+/** A DataView over all of `buffer`, kept for the next call (receive buffers are reused). */
+function viewOf(buffer: ArrayBuffer): DataView {
+  if (lastView?.buffer !== buffer) lastView = new DataView(buffer);
+  return lastView;
+}
+
+/** Which way the data goes: from the server (GET) or to it (PUT). */
+export type Direction = "get" | "put";
+
+/** A transfer request: bytes, or a count of segments at an interval. */
+export interface TransferRequest {
+  kind: "transfer";
+  direction: Direction;
+  /** Pattern bytes to send (bytes mode), else undefined. */
+  bytes: number | undefined;
+  /** Segments to send (stream mode), else undefined. */
+  count: number | undefined;
+  /** ms between segments (stream mode), else 0. */
+  intervalMs: number;
+  /** Datagram (UDP) or segment (TCP stream) size, header included. */
+  size: number;
+  /** Send rate in bit/s (0: as fast as possible). */
+  rate: number;
+}
+
+/** An echo request. */
+export interface EchoRequest {
+  kind: "echo";
+  text: string;
+}
+
+/** What a client asks. */
+export type Request = TransferRequest | EchoRequest;
+
+/** The request as its line (no line end). */
+export function formatRequest(r: Request): string {
+  if (r.kind === "echo") return `ECHO ${r.text}`;
+  const verb = r.direction === "get" ? "GET" : "PUT";
+  const amount = r.bytes !== undefined
+    ? `bytes=${r.bytes}`
+    : `count=${r.count} interval=${r.intervalMs}`;
+  return `${verb} ${amount} size=${r.size} rate=${r.rate}`;
+}
+
+/** Default segment size: fits a 1,500-byte MTU with IPv6 and UDP headers to spare. */
+export const DEFAULT_SIZE = 1400;
+
+const KEYS = new Set(["bytes", "count", "interval", "size", "rate"]);
+
+/** Parses a request line (without its line end); throws WireError `bad request: …`. */
+export function parseRequest(line: string): Request {
+  if (line.startsWith("ECHO ")) return { kind: "echo", text: line.slice(5) };
+  if (line === "ECHO") return { kind: "echo", text: "" };
+  const words = line.split(" ").filter((w) => w.length > 0);
+  const verb = words.shift();
+  if (verb !== "GET" && verb !== "PUT") {
+    throw new WireError(`bad request: expected ECHO, GET or PUT, got '${clip(line)}'`);
+  }
+  const values = new Map<string, number>();
+  for (const word of words) {
+    const m = /^([a-z]+)=(\d+(?:\.\d+)?)$/.exec(word);
+    if (!m || !KEYS.has(m[1]) || values.has(m[1])) {
+      throw new WireError(`bad request: unknown or repeated '${clip(word)}'`);
+    }
+    values.set(m[1], Number(m[2]));
+  }
+  const whole = (key: string, min: number, max: number): number | undefined => {
+    const v = values.get(key);
+    if (v === undefined) return undefined;
+    if (!Number.isSafeInteger(v) || v < min || v > max) {
+      throw new WireError(`bad request: ${key}=${v} is not a whole number from ${min} to ${max}`);
+    }
+    return v;
+  };
+  const bytes = whole("bytes", 0, Number.MAX_SAFE_INTEGER);
+  const count = whole("count", 0, 0xffff_ffff - 1);
+  const size = whole("size", SEGMENT_HEADER, MAX_DATAGRAM) ?? DEFAULT_SIZE;
+  const rate = whole("rate", 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  const intervalMs = values.get("interval") ?? 0;
+  if ((bytes === undefined) === (count === undefined)) {
+    throw new WireError("bad request: give one of bytes= and count=");
+  }
+  if (intervalMs > 3_600_000) throw new WireError("bad request: interval over an hour");
+  const direction = verb === "GET" ? "get" : "put";
+  return { kind: "transfer", direction, bytes, count, intervalMs, size, rate };
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? text.slice(0, 40) + "…" : text;
+}
+
+/** Payload bytes each segment of `size` carries. */
+export function payloadPerSegment(size: number): number {
+  return size - SEGMENT_HEADER;
+}
+
+/** How many segments a transfer has, and the bytes of pattern they carry together. */
+export function transferShape(r: TransferRequest): { segments: number; bytes: number } {
+  const per = payloadPerSegment(r.size);
+  if (r.count !== undefined) return { segments: r.count, bytes: r.count * per };
+  const bytes = r.bytes!;
+  return { segments: per === 0 ? 0 : Math.ceil(bytes / per), bytes };
+}

@@ -63,7 +63,9 @@ function repeated(): Buffer {
 export function patternAt(offset: number, length: number): Uint8Array {
   if (length > MAX_CHUNK) throw new RangeError(`pattern chunk of ${length} bytes`);
   const phase = offset % PERIOD;
-  return repeated().subarray(phase, phase + length);
+  const table = repeated();
+  // A plain Uint8Array, not a Buffer: a Buffer's slice() would share the table's memory.
+  return new Uint8Array(table.buffer, table.byteOffset + phase, length);
 }
 
 /** What {@link checkPattern} found wrong in a chunk. */

@@ -54,7 +54,6 @@ export function rates(bytes: number, seconds: number): { mb: number | null; mbit
 }
 
 const ms = (v: number) => v.toFixed(3);
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** The report as text lines (for stdout). */
 export function reportLines(r: BlastReport): string[] {

@@ -55,8 +55,8 @@ N)" on stderr). Runs until SIGINT/SIGTERM, then prints a summary to stderr.`,
     log: optionalFlag(
       "FILE",
       "one JSON line per decision: t (ms), dir, client, n, size, action (pass drop duplicate " +
-        "reorder release refuse), delay_ms, and the PUDP command/seq/session when the " +
-        "datagram decodes",
+        "reorder release refuse), delay_ms, and the PUDP command/seq/session or the blast " +
+        "type/seq/run when the datagram decodes",
       (value, name) => text("FILE", "", "-").parse(value, name),
     ),
     host: LISTEN_HOST,

@@ -29,6 +29,11 @@
 import { formatAddress, type PeerAddress } from "../net/transmit.ts";
 import { commandName, decodeHeader, type Header, WireError } from "../pudp/wire.ts";
 import { Fifo } from "../util/fifo.ts";
+import {
+  decodeHeader as decodeBlastHeader,
+  emptyHeader as emptyBlastHeader,
+  segmentTypeName,
+} from "../blast/wire.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { decide, type Direction, type FaultOptions } from "./fault_plan.ts";
 
@@ -73,6 +78,8 @@ export interface RelayLogRecord {
   overtaken_by?: number | null;
   /** The PUDP header, when the datagram decodes as one. */
   pudp?: { command: string; seq: number; session: string };
+  /** The blast header, when the datagram decodes as one. */
+  blast?: { type: string; seq: number; run: string };
 }
 
 /** Counters for the summary line. */
@@ -140,6 +147,7 @@ export class RelaySessions {
   readonly #timers = new TimerTable<Due>();
   #nextFlow = 0;
   readonly #header: Header = { command: 0, seq: 0, sessionId: 0 };
+  readonly #blastHeader = emptyBlastHeader();
 
   /** @param startedAt the time log records count from */
   constructor(readonly options: RelayOptions, readonly startedAt: number) {}
@@ -305,7 +313,17 @@ export class RelaySessions {
         session: "0x" + h.sessionId.toString(16).padStart(8, "0"),
       };
     } catch (e) {
-      if (!(e instanceof WireError)) throw e; // not PUDP: logged without a header
+      if (!(e instanceof WireError)) throw e; // not PUDP: perhaps blast
+      try {
+        const b = decodeBlastHeader(bytes, this.#blastHeader);
+        record.blast = {
+          type: segmentTypeName(b.type),
+          seq: b.seq,
+          run: "0x" + b.run.toString(16).padStart(8, "0"),
+        };
+      } catch (e) {
+        if (!(e instanceof WireError)) throw e; // neither: logged without a header
+      }
     }
     this.#log.push(record);
   }

@@ -22,6 +22,7 @@
 import { parseArgs } from "node:util";
 import { parseByteSize } from "../lib/cli/flags.ts";
 import { sourceCommand } from "../lib/cli/source_command.ts";
+import { ensureIperf3, runBlastBench } from "./blast.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 import { SessionLoad } from "./session_load.ts";
 import { ensureSocat, type FrameRun, type PipeRun, runFrame, runPipe } from "./streams.ts";
@@ -37,12 +38,13 @@ import {
 /** Lines of the untimed warm-up transfer to each receiver. */
 const WARM_UP_LINES = 50_000;
 
-const SCENARIOS = ["transfer", "unpaced", "fanin", "sessions", "pipe", "frame"] as const;
+const SCENARIOS = ["transfer", "unpaced", "fanin", "sessions", "pipe", "frame", "blast"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const USAGE = "usage: deno task bench [--lines N] [--runs N] [--clients N] [--client-lines N] " +
   "[--sessions N] [--held N] [--pipe-bytes BYTES] [--frame-seconds S] " +
-  "[--only transfer,unpaced,fanin,sessions,pipe,frame] [--out FILE]";
+  "[--blast-bytes BYTES] [--blast-udp-bytes BYTES] " +
+  "[--only transfer,unpaced,fanin,sessions,pipe,frame,blast] [--out FILE]";
 
 function parseOptions() {
   try {
@@ -56,6 +58,8 @@ function parseOptions() {
         held: { type: "string", default: "10000" },
         "pipe-bytes": { type: "string", default: "2GiB" },
         "frame-seconds": { type: "string", default: "3" },
+        "blast-bytes": { type: "string", default: "4G" },
+        "blast-udp-bytes": { type: "string", default: "1G" },
         only: { type: "string", default: SCENARIOS.join(",") },
         out: { type: "string", default: new URL("./results.json", import.meta.url).pathname },
         help: { type: "boolean", default: false },
@@ -97,6 +101,12 @@ if (!(pipeBytes >= 1)) {
 const frameSeconds = Number(values["frame-seconds"]);
 if (!(frameSeconds > 0)) {
   console.error(`bench: --frame-seconds must be a positive number, not ${values["frame-seconds"]}`);
+  Deno.exit(2);
+}
+const blastBytes = parseByteSize(values["blast-bytes"]) ?? NaN;
+const blastUdpBytes = parseByteSize(values["blast-udp-bytes"]) ?? NaN;
+if (!(blastBytes >= 1 && blastUdpBytes >= 1)) {
+  console.error("bench: --blast-bytes and --blast-udp-bytes must be sizes such as 4G");
   Deno.exit(2);
 }
 const only = new Set(values.only.split(",")) as Set<string>;
@@ -299,6 +309,40 @@ try {
       }
     }
     results.frame = frame;
+  }
+
+  if (only.has("blast")) {
+    await ensureIperf3(log);
+    const blast: Record<string, unknown> = {};
+    for (const udp of [false, true]) {
+      const bytes = udp ? blastUdpBytes : blastBytes;
+      const rounds = await runBlastBench(udp, bytes, runs, log);
+      const ratios = rounds.map((r) => r.blast / r.iperf3);
+      const ratio = median(ratios);
+      blast[udp ? "udp" : "tcp"] = { bytes, rounds, ratios, ratio };
+      const what = udp
+        ? `UDP 1400-byte datagrams, no rate limit, ${fmt(bytes / 1e6)} MB`
+        : `TCP, ${fmt(bytes / 1e6)} MB`;
+      const loss = (xs: (number | undefined)[]) =>
+        `${median(xs.map((x) => x ?? 0)).toFixed(2)}% lost`;
+      rows.push([
+        `iperf3 ${udp ? "-u -b 0 -l 1400 " : ""}-n (baseline), ${what}`,
+        "-",
+        `${fmt(median(rounds.map((r) => r.iperf3)) / 1e6)} Mbit/s`,
+        udp ? loss(rounds.map((r) => r.iperf3Loss)) : "-",
+        "1.00",
+        "",
+      ]);
+      rows.push([
+        `pudp blast client ${udp ? "--udp --upload --size 1400" : ""} --bytes, ${what}`,
+        "-",
+        `${fmt(median(rounds.map((r) => r.blast)) / 1e6)} Mbit/s`,
+        udp ? loss(rounds.map((r) => r.blastLoss)) : "-",
+        ratio.toFixed(2),
+        "",
+      ]);
+    }
+    results.blast = blast;
   }
 
   printTable(rows);

@@ -83,7 +83,7 @@ async function iperf3(udp: boolean, bytes: number): Promise<{ bps: number; loss?
     const bps = j.end.sum_received ? sum.bits_per_second : sum.bits_per_second * (1 - loss / 100);
     return { bps, loss };
   } finally {
-    server.child.kill("SIGKILL");
+    server.kill("SIGKILL");
     await server.child.status;
   }
 }
@@ -125,7 +125,7 @@ async function blast(udp: boolean, bytes: number): Promise<{ bps: number; loss?:
     const s = rx.segments;
     return { bps, loss: (100 * s.lost) / s.sent };
   } finally {
-    server.child.kill("SIGKILL");
+    server.kill("SIGKILL");
     await server.child.status;
   }
 }
@@ -156,10 +156,4 @@ export async function runBlastBench(
     out.push(round);
   }
   return out;
-}
-
-/** The median of a list. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }

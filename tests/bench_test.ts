@@ -18,6 +18,7 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
         ...["--lines", "3000", "--runs", "2", "--clients", "3", "--client-lines", "200"],
         ...["--sessions", "300", "--held", "200", "--out", out],
         ...["--pipe-bytes", "20MB", "--frame-seconds", "0.3"],
+        ...["--blast-bytes", "20MB", "--blast-udp-bytes", "5MB"],
       ],
       cwd: ROOT_DIR,
       stdin: "null",
@@ -26,6 +27,7 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
     assert.equal(code, 0, new TextDecoder().decode(stderr));
     const expectedRows = ["bare reflector", "pudp server", "--window 0", "fan-in", "held open"];
     expectedRows.push("socat -u STDIN TCP", "pudp pipe client", "minimal Deno frame echo");
+    expectedRows.push("iperf3 -n (baseline)", "pudp blast client --udp --upload");
     for (const row of [...expectedRows, "pudp frame server, 1 client", "pudp frame server, 50"]) {
       assert.ok(text.includes(row), `table row ${row}:\n${text}`);
     }
@@ -50,6 +52,12 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
       assert.equal(f.ratios.length, 2);
       assert.ok(f.pudp.every((run: { roundTrips: number }) => run.roundTrips > 0));
     }
+    // blast: paired rounds against iperf3, both transports, UDP with both tools' loss.
+    for (const t of ["tcp", "udp"]) {
+      assert.equal(r.blast[t].rounds.length, 2);
+      assert.equal(r.blast[t].ratios[0], r.blast[t].rounds[0].blast / r.blast[t].rounds[0].iperf3);
+    }
+    assert.ok(r.blast.udp.rounds.every((x: { blastLoss: number }) => x.blastLoss >= 0));
   } finally {
     await Deno.remove(out);
   }

@@ -5,7 +5,9 @@
  * @module
  */
 
+import { EventOutput } from "../events/event_output.ts";
 import type { BaseEvent } from "../events/sink.ts";
+import { epochNow } from "../runtime/driver.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
 import { formatAddress } from "../net/transmit.ts";
 import type { ReceiverReport } from "./receiver.ts";
@@ -92,4 +94,14 @@ function figures(e: BlastClosedEvent): string {
   }
   if (r.corrupt_bytes > 0) text += `, ${r.corrupt_bytes} bytes wrong`;
   return text;
+}
+
+/** A blast server's event output: text lines, or `--json`. */
+export function blastOutput(json: boolean): EventOutput<BlastServerEvent> {
+  return new EventOutput<BlastServerEvent>({
+    json,
+    text: () => new BlastTextSink(),
+    fields: blastJsonFields,
+    clock: epochNow,
+  });
 }

@@ -15,22 +15,13 @@
  */
 
 import { Buffer } from "node:buffer";
+import { mix32 } from "../util/mix32.ts";
 
 /** The period of the pattern: the largest prime below 2^16. */
 export const PERIOD = 65_521;
 
 /** The longest chunk {@link patternAt} and {@link checkPattern} take at once. */
 export const MAX_CHUNK = 4 * 1024 * 1024;
-
-/** The MurmurHash3 finalizer: every input bit moves every output bit. */
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** The pattern byte at offset `i` of a transfer. */
 export function patternByte(i: number): number {

@@ -10,11 +10,10 @@
  */
 
 import { errorText } from "../cli/errors.ts";
-import { EventOutput } from "../events/event_output.ts";
 import { type TcpConnection, TcpListener } from "../net/tcp.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { Driver, epochNow } from "../runtime/driver.ts";
-import { blastJsonFields, type BlastServerEvent, BlastTextSink } from "./events.ts";
+import { blastOutput, type BlastServerEvent } from "./events.ts";
 import { ByteReceiver, type ReceiverReport, SegmentReceiver } from "./receiver.ts";
 import { SegmentSource } from "./segment_source.ts";
 import {
@@ -50,12 +49,7 @@ export function runBlastTcpServer(
   config: BlastServerConfig,
   log: (line: string) => void,
 ): Promise<number> {
-  const output = new EventOutput<BlastServerEvent>({
-    json: config.json,
-    text: () => new BlastTextSink(),
-    fields: blastJsonFields,
-    clock: epochNow,
-  });
+  const output = blastOutput(config.json);
   const stats: BlastServerStats = {
     runs: 0,
     echoes: 0,

@@ -7,11 +7,10 @@
  */
 
 import { errorText } from "../cli/errors.ts";
-import { EventOutput } from "../events/event_output.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, epochNow } from "../runtime/driver.ts";
-import { blastJsonFields, type BlastServerEvent, BlastTextSink } from "./events.ts";
+import { blastOutput, type BlastServerEvent } from "./events.ts";
 import type { BlastServerConfig } from "./tcp_server.ts";
 import { blastSummaryLine } from "./tcp_server.ts";
 import { DatagramPump } from "./udp_pump.ts";
@@ -25,12 +24,7 @@ export function runBlastUdpServer(
   config: BlastServerConfig,
   log: (line: string) => void,
 ): Promise<number> {
-  const output = new EventOutput<BlastServerEvent>({
-    json: config.json,
-    text: () => new BlastTextSink(),
-    fields: blastJsonFields,
-    clock: epochNow,
-  });
+  const output = blastOutput(config.json);
   const machine = new BlastUdpServer({ maxBytes: config.maxBytes, idleMs: IDLE_MS }, output.sink);
   const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port });
   const pump = new DatagramPump(

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { mix32 } from "../util/mix32.ts";
+
 /** Which way a datagram travels: client → server ("up") or back ("down"). */
 export type Direction = "up" | "down";
 
@@ -53,16 +55,6 @@ export interface FaultDecision {
 
 /** Which draw of a datagram's hash decides what. */
 const Draw = { Loss: 1, Dup: 2, Reorder: 3, Jitter: 4 } as const;
-
-/** The finalizer of MurmurHash3: a 32-bit mix in which every input bit moves every output bit. */
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** A uniform number in [0, 1) fixed by its arguments. */
 export function unitDraw(seed: number, flow: number, up: boolean, n: number, draw: number): number {

@@ -10,7 +10,7 @@ import { errorText } from "../cli/errors.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, epochNow } from "../runtime/driver.ts";
-import { blastOutput, type BlastServerEvent } from "./events.ts";
+import { blastOutput } from "./events.ts";
 import type { BlastServerConfig } from "./tcp_server.ts";
 import { blastSummaryLine } from "./tcp_server.ts";
 import { DatagramPump } from "./udp_pump.ts";

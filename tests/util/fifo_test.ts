@@ -22,3 +22,16 @@ Deno.test("fifo: items come out in order; empty gives undefined", { permissions:
   q.clear();
   assert.equal(q.peek(), undefined);
 });
+
+Deno.test("fifo: a queue that never empties stays small", { permissions: "none" }, () => {
+  const q = new Fifo<number>();
+  q.push(0);
+  let next = 0;
+  for (let i = 1; i <= 100_000; i++) {
+    q.push(i);
+    assert.equal(q.shift(), next++);
+    assert.ok(q.footprint <= 2 * 1024 + 2, `footprint ${q.footprint} after ${i} items`);
+  }
+  assert.equal(q.size, 1);
+  assert.equal(q.peek(), 100_000);
+});

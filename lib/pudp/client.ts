@@ -139,8 +139,8 @@ export async function runClient(
     const p = session.pacing.stats;
     log(
       `pudp client: ${s.dataSent} DATA sent, ${s.alivesReceived} ALIVE received, ` +
-        `${p.recoveries} window recoveries, ${p.reclaimed} reclaimed, ${p.resets} resets, ` +
-        `srtt ${p.srttMs?.toFixed(3) ?? "-"} ms`,
+        `${p.expiries} expiries, ${p.presumedLost} presumed lost, ${p.lateAlives} late ALIVEs, ` +
+        `${s.repeats} repeats, srtt ${p.srttMs?.toFixed(3) ?? "-"} ms`,
     );
   }
   return failure ?? result;

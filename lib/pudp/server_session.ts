@@ -192,6 +192,9 @@ export class ServerSessions {
       d.session = session.hex;
       d.seq = msg.seq;
       this.events.emit(d);
+      // A repeated HELLO (nothing else received yet): its client did not
+      // hear our HELLO, so it gets it again (SPEC).
+      if (msg.command === Command.HELLO && msg.seq === 0) this.#send(session, Command.HELLO);
       return;
     }
     if (msg.seq < session.expected) {

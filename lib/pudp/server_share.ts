@@ -48,6 +48,15 @@ export class ServerShare {
     return Math.max(0, this.#replies - 1);
   }
 
+  /**
+   * A reply whose gap says nothing about sharing (it spans a stall of this
+   * client): it counts as a gap of 1, and later gaps count from `seq`.
+   */
+  resume(seq: number, span: number): void {
+    if (this.#last !== undefined) this.#last = (seq - 1) >>> 0;
+    this.onReply(seq, span);
+  }
+
   /** A reply with the server's sequence number `seq`; averages over the last `span` gaps. */
   onReply(seq: number, span: number): void {
     if (this.#last !== undefined) {

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { ClientSession, INTERRUPT_WAIT_MS } from "../../lib/pudp/client_session.ts";
-import { FIRST_ALIVE_QUIET_MS, MIN_QUIET_MS } from "../../lib/pudp/pacing.ts";
+import {
+  ClientSession,
+  HELLO_REPEAT_MS,
+  INTERRUPT_WAIT_MS,
+} from "../../lib/pudp/client_session.ts";
+import { FIRST_ALIVE_RTO_MS, MAX_RTO_MS, MIN_RTO_MS } from "../../lib/pudp/pacing.ts";
 import { Command, decode, encode, P0P_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/net/transmit.ts";
 
@@ -42,6 +46,20 @@ function harness(opts: Partial<ConstructorParameters<typeof ClientSession>[1]> =
   };
 }
 
+/**
+ * Runs the client's timers, with nothing arriving, until it closes (at most
+ * 1,000 of them); returns the time it closed.
+ */
+function runTimers(client: ClientSession): number {
+  for (let i = 0; i < 1_000; i++) {
+    const at = client.pollTimeout();
+    assert.ok(at !== undefined, "a client waiting for its server has a timer");
+    client.handleTimeout(at);
+    if (client.result) return at;
+  }
+  assert.fail("the client did not close");
+}
+
 /** A client whose HELLO was answered at t=0, with its HELLO drained. */
 function ready(opts: Partial<ConstructorParameters<typeof ClientSession>[1]> = {}) {
   const h = harness(opts);
@@ -56,7 +74,8 @@ Deno.test("client: start sends HELLO with seq 0 and starts the timer", pure, () 
   h.client.start(100);
   assert.deepEqual(h.sent(), ["HELLO 0"]);
   assert.equal(h.client.state, "hello-wait");
-  assert.equal(h.client.pollTimeout(), 100 + T);
+  assert.equal(h.client.pollTimeout(), 100 + HELLO_REPEAT_MS, "the first HELLO repeat");
+  assert.equal(runTimers(h.client), 100 + T, "the timer");
 });
 
 Deno.test(
@@ -73,7 +92,7 @@ Deno.test(
     h.from(Command.HELLO, 10);
     assert.deepEqual(h.sent(), ["DATA 1 one", "DATA 2 two", "GOODBYE 3"]);
     assert.equal(h.client.state, "closing");
-    assert.equal(h.client.pollTimeout(), 10 + T);
+    assert.equal(runTimers(h.client), 10 + T);
   },
 );
 
@@ -90,7 +109,8 @@ Deno.test("client: no HELLO reply within the timeout sends GOODBYE and fails", p
   h.client.handleTimeout(T - 1);
   assert.equal(h.client.result, undefined);
   h.client.handleTimeout(T);
-  assert.deepEqual(h.sent(), ["GOODBYE 1"]);
+  // One repeat for the late call at T - 1 (a timer that fires late does not catch up).
+  assert.deepEqual(h.sent(), ["HELLO 0", "GOODBYE 1"]);
   assert.equal(h.client.state, "closed");
   assert.deepEqual(h.client.result, { code: 1, message: "no answer from example.net:9000" });
   // Without a label the address is used, IPv6 in brackets.
@@ -151,13 +171,13 @@ Deno.test("client: EOF in ready or ready-timer sends GOODBYE and starts the time
   r.client.handleEof(10);
   assert.deepEqual(r.sent(), ["GOODBYE 1"]);
   assert.equal(r.client.state, "closing");
-  assert.equal(r.client.pollTimeout(), 10 + T);
+  assert.equal(runTimers(r.client), 10 + T);
   const rt = ready();
   rt.client.handleLine(enc.encode("x"), 10);
   rt.client.handleEof(20);
   assert.deepEqual(rt.sent(), ["DATA 1 x", "GOODBYE 2"]);
   assert.equal(rt.client.state, "closing");
-  assert.equal(rt.client.pollTimeout(), 20 + T);
+  assert.equal(runTimers(rt.client), 20 + T);
 });
 
 Deno.test("client: a q line ends the session only when quitOnQ is set", pure, () => {
@@ -255,41 +275,103 @@ Deno.test("pacing: window 0 sends unpaced", pure, () => {
   assert.equal(h.sent().length, 1000);
 });
 
-Deno.test("pacing: lost ALIVEs never stall the session; the SPEC timer still holds", pure, () => {
-  const h = ready({ window: 2, timeoutMs: 60_000 }); // srtt 0: quiet = MIN_QUIET_MS
-  for (const s of ["v", "w", "x", "y", "z", "a", "b", "c", "d", "e"]) {
-    h.client.handleLine(enc.encode(s), 10);
+Deno.test(
+  "pacing: with no ALIVE, the window lets a probe go once per RTO, backing off to MAX_RTO_MS",
+  pure,
+  () => {
+    const h = ready({ window: 2, timeoutMs: 32_000 }); // srtt 0: RTO = MIN_RTO_MS
+    const input = ["v", "w", "x", "y", "z", "a", "b", "c", "d", "e", "f", "g"];
+    for (const s of input) h.client.handleLine(enc.encode(s), 10);
+    h.client.handleEof(10);
+    assert.equal(h.client.pollTimeout(), 10 + FIRST_ALIVE_RTO_MS, "patient for the first ALIVE");
+    for (let i = 0; i < 5; i++) h.from(Command.ALIVE, 10);
+    const sent = h.sent();
+    // From now on no ALIVE comes: each RTO lets one more go (limbo ends reopen nothing new).
+    const sendTimes: number[] = [];
+    for (let i = 0; i < 100 && h.client.state !== "closing"; i++) {
+      const t = h.client.pollTimeout()!;
+      h.client.handleTimeout(t);
+      const now = h.sent();
+      if (now.length > 0) sendTimes.push(t);
+      sent.push(...now);
+    }
+    assert.deepEqual(sent, [...input.map((s, i) => `DATA ${i + 1} ${s}`), "GOODBYE 13"]);
+    const gaps = sendTimes.map((t, i) => t - (i === 0 ? 10 : sendTimes[i - 1]));
+    assert.equal(gaps[0], MIN_RTO_MS);
+    for (let i = 1; i < gaps.length; i++) {
+      assert.ok(gaps[i] >= gaps[i - 1] && gaps[i] <= MAX_RTO_MS, `growing, bounded: ${gaps}`);
+    }
+  },
+);
+
+Deno.test("pacing: the probe interval never exceeds a sixteenth of the timer", pure, () => {
+  const h = ready({ window: 1, timeoutMs: 400 });
+  for (let i = 0; i < 100; i++) h.client.handleLine(enc.encode(`${i}`), 0);
+  h.from(Command.ALIVE, 1); // RTO now known; then silence
+  h.sent();
+  let last = 1;
+  let probes = 0;
+  while (h.client.result === undefined) {
+    const t = h.client.pollTimeout()!;
+    assert.ok(t - last <= 25, `a wait of ${t - last} ms is over a sixteenth of 400`);
+    last = t;
+    h.client.handleTimeout(t);
+    probes += h.sent().filter((m) => m.startsWith("DATA")).length;
   }
+  assert.ok(probes >= 16, `${probes} DATA in the 400 ms before giving up`);
+  assert.deepEqual(h.client.result, { code: 1, message: "server stopped answering" });
+  assert.ok(last <= 1 + 400 + 25, `reported at ${last}: within the timer and one probe interval`);
+});
+
+Deno.test("client: the HELLO is repeated (seq 0) until answered; then no more", pure, () => {
+  const h = harness({ timeoutMs: 4_000 });
+  h.client.start(0);
+  assert.deepEqual(h.sent(), ["HELLO 0"]);
+  assert.equal(h.client.pollTimeout(), HELLO_REPEAT_MS);
+  h.client.handleTimeout(HELLO_REPEAT_MS);
+  h.client.handleTimeout(2 * HELLO_REPEAT_MS);
+  assert.deepEqual(h.sent(), ["HELLO 0", "HELLO 0"]);
+  h.client.handleLine(enc.encode("one"), 450);
+  h.from(Command.HELLO, 500);
+  assert.deepEqual(h.sent(), ["DATA 1 one"]);
+  assert.equal(h.client.stats.repeats, 2);
+  h.from(Command.ALIVE, 501);
+  assert.equal(h.client.pollTimeout(), undefined, "nothing left to repeat");
+});
+
+Deno.test("client: a HELLO never answered ends with 'no answer' at the timer", pure, () => {
+  const h = harness({ timeoutMs: 4_000 });
+  h.client.start(0);
+  for (
+    let t = h.client.pollTimeout()!;
+    h.client.result === undefined;
+    t = h.client.pollTimeout()!
+  ) {
+    h.client.handleTimeout(t);
+  }
+  const sent = h.sent();
+  assert.deepEqual(sent.slice(0, 20), Array(20).fill("HELLO 0"), "one every 200 ms");
+  assert.deepEqual(sent.slice(20), ["GOODBYE 1"]);
+  assert.deepEqual(h.client.result, { code: 1, message: "no answer from 127.0.0.1:9000" });
+});
+
+Deno.test("client: the GOODBYE is repeated (same seq) until the server's GOODBYE", pure, () => {
+  const h = ready({ timeoutMs: 4_000, window: 4 });
+  h.client.handleLine(enc.encode("x"), 5);
+  h.from(Command.ALIVE, 5); // a round trip of 0: the RTO is MIN_RTO_MS
   h.client.handleEof(10);
-  assert.equal(h.client.pollTimeout(), 10 + FIRST_ALIVE_QUIET_MS, "patient for the first ALIVE");
-  for (let i = 0; i < 5; i++) h.from(Command.ALIVE, 10);
-  assert.deepEqual(
-    h.sent(),
-    ["v", "w", "x", "y", "z", "a", "b"].map((s, i) => `DATA ${i + 1} ${s}`),
-  );
-  // From now on no ALIVE comes.
-  const recoverAt = h.client.pollTimeout()!;
-  assert.equal(recoverAt, 10 + MIN_QUIET_MS);
-  h.client.handleTimeout(recoverAt - 1);
-  assert.deepEqual(h.sent(), []);
-  // No ALIVE ever comes: each quiet period releases one message, waits twice as long.
-  const sent: string[] = [];
-  const gaps: number[] = [];
-  let last = 10;
-  for (let i = 0; i < 10 && h.client.state !== "closing"; i++) {
-    const at = h.client.pollTimeout()!;
-    gaps.push(at - last);
-    last = at;
-    h.client.handleTimeout(at);
-    const now = h.sent();
-    assert.equal(now.length, 1, `one message per expiry: ${now}`);
-    sent.push(...now);
+  assert.deepEqual(h.sent(), ["DATA 1 x", "GOODBYE 2"]);
+  const at: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = h.client.pollTimeout()!;
+    at.push(t);
+    h.client.handleTimeout(t);
   }
-  assert.deepEqual(sent, ["DATA 8 c", "DATA 9 d", "DATA 10 e", "GOODBYE 11"]);
-  assert.deepEqual(gaps, [1, 2, 4, 8].map((k) => k * MIN_QUIET_MS));
-  // Still nothing from the server: the closing timer ends it (exit 0 per SPEC).
-  h.client.handleTimeout(h.client.pollTimeout()!);
+  assert.deepEqual(h.sent(), ["GOODBYE 2", "GOODBYE 2", "GOODBYE 2"]);
+  assert.deepEqual(at, [10 + MIN_RTO_MS, 10 + 3 * MIN_RTO_MS, 10 + 7 * MIN_RTO_MS], "doubling");
+  h.from(Command.GOODBYE, at[2] + 1);
   assert.deepEqual(h.client.result, { code: 0 });
+  assert.deepEqual(h.sent(), []);
 });
 
 Deno.test("pacing: the SPEC timer fires while the window waits", pure, () => {
@@ -349,7 +431,6 @@ Deno.test(
     assert.equal(h.client.wantsLines, false);
     h.client.handleLine(enc.encode("after"), 21); // not sent
     assert.deepEqual(h.sent(), []);
-    assert.equal(h.client.pollTimeout(), 20 + INTERRUPT_WAIT_MS);
     h.from(Command.GOODBYE, 30);
     assert.deepEqual(h.client.result, { code: 130 });
   },
@@ -374,6 +455,6 @@ Deno.test(
     assert.deepEqual(e.sent(), ["GOODBYE 1"]);
     e.client.handleInterrupt(130, 10);
     assert.deepEqual(e.sent(), []);
-    assert.equal(e.client.pollTimeout(), 10 + INTERRUPT_WAIT_MS);
+    assert.equal(runTimers(e.client), 10 + INTERRUPT_WAIT_MS);
   },
 );

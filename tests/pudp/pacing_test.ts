@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import {
-  EXPIRIES_BEFORE_RESET,
   INITIAL_WINDOW,
-  MAX_QUIET_MS,
-  MIN_QUIET_MS,
+  MAX_RTO_MS,
+  MIN_RTO_MS,
   PacingWindow,
   SHARED_BUDGET,
 } from "../../lib/pudp/pacing.ts";
@@ -13,8 +12,7 @@ const pure = { permissions: "none" } as const;
 let serverSeq = 0;
 /** An ALIVE from a server with no other clients: its numbers go up by one. */
 function alive(w: PacingWindow, now: number): void {
-  w.onServerSeq(serverSeq++);
-  w.onAlive(now);
+  w.onAlive(serverSeq++, now);
 }
 
 /** A window that has seen enough ALIVEs (round trip 0) to be open to `maxWindow`, nothing in flight. */
@@ -70,74 +68,16 @@ Deno.test("pacing window: one message is always allowed; bytes bound the rest", 
   assert.equal(fill(w, 1, 400), 2);
 });
 
-Deno.test(
-  "pacing window: each silent expiry reclaims the oldest entry; the third resets to one",
-  pure,
-  () => {
-    const w = grown(32, 1 << 20); // quiet = MIN_QUIET_MS
-    const first = fill(w, 100);
-    assert.equal(w.pollTimeout(), 100 + MIN_QUIET_MS);
-    w.onQuiet(105);
-    assert.equal(w.stats.reclaimed, 1);
-    assert.equal(fill(w, 105), 1, "one more message");
-    assert.equal(w.pollTimeout(), 105 + 2 * MIN_QUIET_MS, "doubled");
-    w.onQuiet(115);
-    assert.equal(fill(w, 115), 1, "another");
-    assert.equal(w.inFlight, first, "only one entry reclaimed per expiry");
-    w.onQuiet(135);
-    assert.equal(w.stats.resets, 1);
-    assert.equal(w.inFlight, 0, "third silent expiry: outstanding taken as gone");
-    assert.equal(fill(w, 135), 1, "window of one");
-    for (let i = 0; i < 30; i++) w.onQuiet(200);
-    assert.equal(w.quietMs, MAX_QUIET_MS, "bounded");
-    alive(w, 300);
-    assert.equal(w.quietMs, MIN_QUIET_MS, "an ALIVE resets the backoff");
-  },
-);
-
-Deno.test(
-  "pacing window: late ALIVEs after a stall cannot open the window beyond its size",
-  pure,
-  () => {
-    // The server stalls with a full window in its buffer, then answers it all.
-    const w = grown(8, 1 << 20);
-    let now = 0;
-    fill(w, now);
-    assert.equal(w.inFlight, 8);
-    now += MIN_QUIET_MS;
-    w.onQuiet(now); // one expiry: a probe
-    fill(w, now);
-    let peak = w.inFlight;
-    // The server wakes: 9 ALIVEs arrive; after each the client sends what it may.
-    for (let i = 0; i < 9; i++) {
-      alive(w, ++now);
-      fill(w, now);
-      peak = Math.max(peak, w.inFlight);
-    }
-    assert.ok(peak <= 9, `at most window + probe outstanding, saw ${peak}`);
-  },
-);
-
-Deno.test("pacing window: age alone releases nothing; a slow server keeps its credit", pure, () => {
-  const w = new PacingWindow(2, 1 << 20);
-  w.sampleRtt(1);
-  w.onSend(1, 0);
-  w.onSend(1, 0);
-  // A server starved of CPU answers after 5 s: without expiries nothing more may go.
-  assert.equal(w.canSend(1, 5_000), false);
-  assert.equal(w.inFlight, 2);
-  // Only the quiet-period expiries release messages, and only after the reset.
-  for (let i = 0; i < EXPIRIES_BEFORE_RESET; i++) w.handleTimeout(w.pollTimeout()!);
-  assert.equal(w.stats.resets, 1);
-  assert.equal(w.inFlight, 0);
-});
-
-Deno.test("pacing window: the quiet period follows the measured round trip", pure, () => {
+Deno.test("pacing window: the RTO follows the measured round trip", pure, () => {
   const w = new PacingWindow(4, 1 << 20);
-  w.sampleRtt(40);
-  assert.ok(w.quietMs >= 40, `quiet ${w.quietMs}`);
   w.onSend(1, 0);
-  assert.equal(w.pollTimeout(), w.quietMs);
+  w.onAlive(0, 40); // round trip 40 ms: RTO = 40 + 4 × 20
+  assert.equal(w.rtoMs, 120);
+  w.onSend(1, 50);
+  assert.equal(w.pollTimeout(), 50 + 120, "counted from the send that found nothing outstanding");
+  w.onSend(1, 60);
+  w.onAlive(1, 90);
+  assert.equal(w.pollTimeout(), 90 + w.rtoMs, "then from the last ALIVE");
 });
 
 /** Feeds `count` replies with server sequence gaps of `gap`, answering one DATA each. */
@@ -145,8 +85,7 @@ function replies(w: PacingWindow, count: number, gap: number, start = 0): number
   let seq = start;
   for (let i = 0; i < count; i++) {
     seq = (seq + gap) >>> 0;
-    w.onServerSeq(seq);
-    if (w.inFlight > 0) w.onAlive(i);
+    w.onAlive(seq, i);
     fill(w, i);
   }
   return seq;
@@ -184,8 +123,7 @@ Deno.test("pacing window: the byte budget is shared the same way", pure, () => {
   let seq = 0;
   for (let i = 0; i < 200; i++) {
     seq += 8;
-    w.onServerSeq(seq);
-    if (w.inFlight > 0) w.onAlive(i);
+    w.onAlive(seq, i);
     fill(w, i, 1000);
   }
   assert.ok(w.inFlight * 1000 <= 64_000 / 8 + 1000, `${w.inFlight} kB in flight`);
@@ -193,11 +131,11 @@ Deno.test("pacing window: the byte budget is shared the same way", pure, () => {
 
 Deno.test("pacing window: repeated, reordered and wrapping server numbers", pure, () => {
   const w = new PacingWindow(32, 1 << 20);
-  w.onServerSeq(0xffff_fffe);
-  w.onServerSeq(0xffff_ffff); // gap 1
-  w.onServerSeq(0); // wraps: gap 1
-  w.onServerSeq(0); // repeat: no sample
-  w.onServerSeq(0xffff_fff0); // older: no sample
+  w.onAlive(0xffff_fffe, 0);
+  w.onAlive(0xffff_ffff, 0); // gap 1
+  w.onAlive(0, 0); // wraps: gap 1
+  w.onAlive(0, 0); // repeat: no sample
+  w.onAlive(0xffff_fff0, 0); // older: no sample
   assert.equal(w.stats.share, 1);
 });
 
@@ -210,52 +148,17 @@ Deno.test("pacing window: a share below one message spaces the sends out", pure,
     w.onSend(1, now);
     now += 10;
     seq += 2 * SHARED_BUDGET; // twice as many clients as the budget
-    w.onServerSeq(seq);
-    w.onAlive(now);
+    w.onAlive(seq, now);
   }
   assert.equal(w.window, 1);
   assert.equal(w.stats.share, 2 * SHARED_BUDGET);
   const sentAt = now;
   w.onSend(1, sentAt);
-  w.onServerSeq(seq += 2 * SHARED_BUDGET);
-  w.onAlive(sentAt + 10);
+  w.onAlive(seq += 2 * SHARED_BUDGET, sentAt + 10);
   // Half a message of share: one message per two round trips (srtt 10 ms).
   assert.equal(w.canSend(1, sentAt + 10), false);
   assert.equal(w.pollTimeout(), sentAt + 20);
   assert.equal(w.canSend(1, sentAt + 20), true);
-});
-
-Deno.test("pacing window: no probe beyond the share; only the reset releases one", pure, () => {
-  const w = new PacingWindow(32, 1 << 20);
-  w.sampleRtt(0);
-  let seq = 0;
-  for (let i = 0; i < 5; i++) {
-    w.onSend(1, 0);
-    w.onServerSeq(seq += 200); // 200 clients: less than one message of share
-    w.onAlive(0);
-  }
-  const now = 10_000; // long after any spacing
-  w.onSend(1, now);
-  assert.equal(w.canSend(1, now), false);
-  w.handleTimeout(w.pollTimeout()!);
-  assert.equal(w.canSend(1, now), false, "a probe would not fit the share");
-  w.handleTimeout(w.pollTimeout()!);
-  assert.equal(w.canSend(1, now), false);
-  w.handleTimeout(w.pollTimeout()!);
-  assert.equal(w.stats.resets, 1);
-  assert.equal(w.inFlight, 0);
-});
-
-Deno.test("pacing window: no probe before the share is known", pure, () => {
-  const w = new PacingWindow(32, 1 << 20);
-  w.sampleRtt(0);
-  w.onSend(1, 0);
-  w.onServerSeq(1);
-  w.onAlive(1); // one ALIVE: no gap seen yet
-  w.onSend(1, 1);
-  w.handleTimeout(w.pollTimeout()!);
-  assert.equal(w.stats.recoveries, 1);
-  assert.equal(w.canSend(1, 1), false);
 });
 
 Deno.test(
@@ -280,38 +183,150 @@ Deno.test(
 );
 
 Deno.test(
-  "pacing window: Karn's rule: entries outstanding at an expiry give no round-trip sample",
+  "pacing window: an expiry lets one probe go; what is still in limbo one RTO later is dropped",
+  pure,
+  () => {
+    const w = grown(32, 1 << 20); // srtt 0: RTO = MIN_RTO_MS
+    assert.equal(fill(w, 100), 32);
+    assert.equal(w.pollTimeout(), 100 + MIN_RTO_MS);
+    w.handleTimeout(100 + MIN_RTO_MS - 1);
+    assert.equal(w.inFlight, 32, "not before the RTO");
+    let now = 100 + MIN_RTO_MS;
+    w.handleTimeout(now);
+    assert.equal(w.stats.expiries, 1);
+    assert.equal(w.inFlight, 0, "all presumed gone");
+    assert.equal(fill(w, now), 1, "one probe");
+    assert.equal(w.pollTimeout(), now + MIN_RTO_MS, "limbo ends one RTO later");
+    // No answer meanwhile (stalled server or dead path): limbo goes on.
+    w.handleTimeout(now + MIN_RTO_MS - 0.5);
+    assert.equal(fill(w, now + MIN_RTO_MS), 0, "nothing dropped without an answer");
+    alive(w, now + MIN_RTO_MS + 1); // the probe's answer
+    now += 2 * MIN_RTO_MS + 1;
+    w.handleTimeout(now);
+    assert.ok(
+      fill(w, now) >= 30,
+      "one answer for one probe: the rest are gone, the window reopens",
+    );
+    assert.equal(w.stats.presumedLost, 31);
+    // Silence: each expiry lets one probe go, waiting twice as long, up to MAX_RTO_MS.
+    let last = now;
+    let wait = MIN_RTO_MS;
+    for (let i = 0; i < 12; i++) {
+      const at = w.pollTimeout()!;
+      w.handleTimeout(at);
+      const expiry = w.stats.expiries === i + 3 ? at : undefined;
+      if (expiry === undefined) continue; // a limbo end, not an expiry
+      assert.ok(at - last <= Math.max(2 * wait, MIN_RTO_MS) && at - last <= MAX_RTO_MS);
+      wait = at - last;
+      last = at;
+      assert.equal(fill(w, at), 1, "one probe per expiry");
+    }
+    alive(w, last + 1);
+    assert.equal(w.rtoMs, MIN_RTO_MS, "an ALIVE ends the backoff");
+  },
+);
+
+Deno.test("pacing window: the RTO never exceeds the client's longest wait", pure, () => {
+  const w = new PacingWindow(4, 1 << 20, 250);
+  assert.equal(w.rtoMs, 250, "before the first ALIVE too");
+  w.onSend(1, 0);
+  for (let i = 0; i < 10; i++) w.handleTimeout(w.pollTimeout()!);
+  assert.equal(w.rtoMs, 250);
+});
+
+Deno.test(
+  "pacing window: a wrong presumption (a stalled server) at most doubles what is outstanding",
+  pure,
+  () => {
+    const w = grown(8, 1 << 20);
+    let now = 0;
+    let sent = fill(w, now);
+    let answered = 0;
+    // The server stalls with the window in its buffer; the client presumes it gone.
+    now += MIN_RTO_MS;
+    w.handleTimeout(now);
+    sent += fill(w, now);
+    let peak = sent - answered;
+    // The server wakes and answers everything, in order, one per ms.
+    for (let i = 0; i < 100; i++) {
+      alive(w, ++now);
+      answered++;
+      sent += fill(w, now);
+      peak = Math.max(peak, sent - answered);
+    }
+    assert.ok(peak <= 16, `at most twice the window outstanding, saw ${peak}`);
+  },
+);
+
+Deno.test(
+  "pacing window: Karn's rule: ALIVEs that take limbo entries give no round-trip sample",
   pure,
   () => {
     const w = grown(4, 1 << 20);
     w.sampleRtt(1);
     const before = w.stats.srttMs!;
     assert.equal(fill(w, 0), 4);
-    w.onQuiet(1000); // one ALIVE was lost; the window sat full for a second
-    fill(w, 1000);
-    // ALIVEs for the 3 entries still outstanding: no sample, so no round trip of a second.
-    for (let i = 0; i < 3; i++) alive(w, 1000.5);
+    w.handleTimeout(w.pollTimeout()!); // presumed gone; maybe only late
+    assert.equal(fill(w, 1000), 1, "the probe");
+    // Late ALIVEs of the 4 presumed gone (a second late): no sample from them.
+    for (let i = 0; i < 4; i++) alive(w, 1000.5);
     assert.equal(w.stats.srttMs, before);
-    // The entry sent after the expiry is sampled again.
-    alive(w, 1000.5);
-    assert.notEqual(w.stats.srttMs, before);
-    assert.ok(w.stats.srttMs! < 2);
+    assert.equal(w.stats.lateAlives, 4);
   },
 );
 
-Deno.test("pacing window: in a crowd an expiry grants a probe and keeps every entry", pure, () => {
+Deno.test(
+  "pacing window: alone, a gap in the server's numbers answers the DATA of the lost ALIVEs",
+  pure,
+  () => {
+    const w = grown(8, 1 << 20);
+    assert.equal(fill(w, 0), 8);
+    serverSeq += 2; // two ALIVEs lost on the way
+    alive(w, 1);
+    assert.equal(w.inFlight, 5);
+    assert.equal(w.stats.alivesLost, 2);
+    // In a crowd the same gap is other clients' messages: one DATA answered.
+    const c = new PacingWindow(32, 1 << 20);
+    c.sampleRtt(0);
+    let seq = 0;
+    for (let i = 0; i < 10; i++) {
+      c.onSend(1, 0);
+      c.onAlive(seq += 3, 0);
+    }
+    assert.equal(fill(c, 0, 1, 5), 5);
+    c.onAlive(seq += 3, 1);
+    assert.equal(c.inFlight, 4);
+    assert.equal(c.stats.alivesLost, 0);
+  },
+);
+
+Deno.test("pacing window: in a crowd the first expiry halves the window", pure, () => {
   const w = new PacingWindow(32, 1 << 20);
-  w.sampleRtt(1);
-  for (let i = 0; i < 8; i++) {
-    w.onSend(1, 0);
-    serverSeq += 4; // four clients share the server
-    alive(w, 0);
+  w.sampleRtt(0);
+  let seq = 0;
+  for (let i = 0; i < 40; i++) {
+    fill(w, 0);
+    w.onAlive(seq += 2, 0); // two clients
   }
-  const sent = fill(w, 100);
-  assert.ok(sent >= 1);
+  const before = w.window;
+  assert.ok(before >= 8, `window ${before}`);
+  fill(w, 0);
   w.handleTimeout(w.pollTimeout()!);
-  assert.equal(w.stats.reclaimed, 0, "nothing taken as answered");
-  assert.equal(w.inFlight, sent);
-  assert.equal(fill(w, 200), 1, "one probe");
-  assert.equal(w.inFlight, sent + 1);
+  assert.equal(w.window, Math.floor(before / 2));
 });
+
+Deno.test(
+  "pacing window: the gap across an expiry is not taken as sharing",
+  pure,
+  () => {
+    const w = grown(8, 1 << 20);
+    fill(w, 0);
+    const share = w.stats.share;
+    w.handleTimeout(w.pollTimeout()!);
+    fill(w, 20);
+    serverSeq += 500; // the server went on with others while we waited
+    alive(w, 21);
+    assert.equal(w.stats.share, share);
+    assert.equal(w.window, 8);
+  },
+);

@@ -171,12 +171,27 @@ Deno.test("server: a repeat of the last message prints Duplicate and sends nothi
   assert.deepEqual(h.sent(), []);
   assert.equal(h.server.stats.duplicates, 1);
   assert.equal(h.server.openSessions, 1);
-  // A repeated HELLO right after creation is a duplicate too.
-  const g = opened();
-  g.server.handleDatagram(dgram(Command.HELLO, 0), A, 1);
-  assert.deepEqual(g.lines(), [`${HEX} [0] Duplicate packet!`]);
-  assert.deepEqual(g.sent(), []);
 });
+
+Deno.test(
+  "server: a repeated HELLO (nothing else received yet) is a duplicate that gets the HELLO reply again",
+  pure,
+  () => {
+    const g = opened();
+    g.server.handleDatagram(dgram(Command.HELLO, 0), A, 1);
+    assert.deepEqual(g.lines(), [`${HEX} [0] Duplicate packet!`]);
+    const again = g.sent();
+    assert.deepEqual(again.map((m) => [m.command, m.sessionId]), [[Command.HELLO, ID]]);
+    assert.equal(g.server.stats.duplicates, 1);
+    // Once a DATA has come, a HELLO is no repeat: a protocol error, as before.
+    g.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 2);
+    g.lines();
+    g.sent();
+    g.server.handleDatagram(dgram(Command.HELLO, 0), A, 3);
+    assert.deepEqual(g.sent().map((m) => m.command), [Command.GOODBYE]);
+    assert.equal(g.server.openSessions, 0);
+  },
+);
 
 Deno.test("server: a message older than the last is a protocol error: GOODBYE, close", pure, () => {
   const h = opened();

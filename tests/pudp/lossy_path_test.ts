@@ -1,0 +1,137 @@
+/**
+ * One paced client and the server, both pure, joined by a path that loses
+ * datagrams as `pudp impair` does (the same seeded fault plan), in virtual
+ * time: 0.1 ms each way, the server taking one datagram per 10 µs. Every
+ * decision of the path is a hash of the seed and the datagram's number, so
+ * each run is exact and repeatable.
+ */
+
+import assert from "node:assert/strict";
+import { ClientSession } from "../../lib/pudp/client_session.ts";
+import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { ServerTextSink } from "../../lib/pudp/server_text.ts";
+import {
+  decide,
+  type Direction,
+  type FaultOptions,
+  NO_FAULTS,
+} from "../../lib/impair/fault_plan.ts";
+import type { PeerAddress } from "../../lib/net/transmit.ts";
+
+const pure = { permissions: "none" } as const;
+const SERVER: PeerAddress = { hostname: "10.0.0.1", port: 9000 };
+const CLIENT: PeerAddress = { hostname: "10.0.0.2", port: 40000 };
+const ONE_WAY_MS = 0.1;
+
+/** What one run through the lossy path gave. */
+export interface PathRun {
+  code: number | undefined;
+  message: string | undefined;
+  /** Input lines printed by the server, in order, none twice. */
+  printed: number;
+  /** Virtual time from start to the client's close, in ms. */
+  ms: number;
+  lost: number;
+}
+
+/** Sends `lines` lines through a path with `faults`; `serverUp` false: no server at all. */
+export function runPath(
+  faults: FaultOptions,
+  lines: number,
+  timeoutMs = 5_000,
+  serverUp = true,
+): PathRun {
+  const out = new ServerTextSink();
+  const server = new ServerSessions({ timeoutMs: 60_000 }, out);
+  const client = new ClientSession(SERVER, { sessionId: 7, timeoutMs, window: 32 });
+  // Datagrams in flight: [arrival time, to server?, bytes], kept sorted by arrival.
+  const flight: { at: number; up: boolean; data: Uint8Array }[] = [];
+  const counters: Record<Direction, number> = { up: 0, down: 0 };
+  const put = (up: boolean, data: Uint8Array, now: number) => {
+    const dir: Direction = up ? "up" : "down";
+    const d = decide(faults, 0, dir, counters[dir]++);
+    if (d.drop || (up && !serverUp)) return;
+    const at = now + ONE_WAY_MS;
+    let i = flight.length;
+    while (i > 0 && flight[i - 1].at > at) i--;
+    flight.splice(i, 0, { at, up, data });
+  };
+  const drainClient = (now: number) => {
+    for (let t = client.pollTransmit(); t; t = client.pollTransmit()) put(true, t.data, now);
+  };
+  let now = 0;
+  client.start(now);
+  const payload = (i: number) => new TextEncoder().encode(`line ${i}`);
+  for (let i = 1; i <= lines; i++) client.handleLine(payload(i), now);
+  client.handleEof(now);
+  drainClient(now);
+  for (let step = 0; step < 10_000_000 && client.result === undefined; step++) {
+    const due = client.pollTimeout() ?? Infinity;
+    const next = flight.length > 0 ? flight[0].at : Infinity;
+    if (due === Infinity && next === Infinity) break;
+    if (due <= next) {
+      now = due;
+      client.handleTimeout(now);
+    } else {
+      const d = flight.shift()!;
+      now = d.at;
+      if (d.up) {
+        server.handleDatagram(d.data, CLIENT, now);
+        for (let t = server.pollTransmit(); t; t = server.pollTransmit()) put(false, t.data, now);
+      } else {
+        client.handleDatagram(d.data, SERVER, now);
+      }
+    }
+    drainClient(now);
+  }
+  const text = new TextDecoder().decode(out.take());
+  const got = [...text.matchAll(/\] line (\d+)$/gm)].map((m) => Number(m[1]));
+  const inOrder = got.every((n, i) => i === 0 || n > got[i - 1]);
+  assert.ok(inOrder, "printed in order, none twice");
+  return {
+    code: client.result?.code,
+    message: client.result?.message,
+    printed: got.length,
+    ms: now,
+    lost: lines - got.length,
+  };
+}
+
+const faults = (loss: number, seed: number, direction: FaultOptions["direction"] = "both") => ({
+  ...NO_FAULTS,
+  loss,
+  seed,
+  direction,
+});
+
+Deno.test("lossy path: a clean path delivers every line", pure, () => {
+  const r = runPath(faults(0, 1), 5_000);
+  assert.equal(r.code, 0, r.message);
+  assert.equal(r.lost, 0);
+});
+
+Deno.test("lossy path: 30% loss both ways: 10 of 10 seeds finish, exit 0", pure, () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const r = runPath(faults(0.3, seed), 2_000);
+    assert.equal(r.code, 0, `seed ${seed}: ${r.message} after ${r.printed} lines`);
+  }
+});
+
+Deno.test("lossy path: 30% ALIVE loss only: 10 of 10 seeds finish with nothing lost", pure, () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const r = runPath(faults(0.3, seed, "down"), 2_000);
+    assert.equal(r.code, 0, `seed ${seed}: ${r.message}`);
+    assert.equal(r.lost, 0, `seed ${seed}`);
+  }
+});
+
+Deno.test(
+  "lossy path: a dead server is reported within the timer and one probe interval",
+  pure,
+  () => {
+    const r = runPath(faults(0, 1), 100, 2_000, false);
+    assert.equal(r.code, 1);
+    assert.match(r.message!, /no answer/);
+    assert.ok(r.ms <= 2_000 + 500, `${r.ms} ms`);
+  },
+);

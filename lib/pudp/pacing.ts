@@ -12,32 +12,39 @@
  * ALIVE look the same: an entry that is never answered. Such entries stay
  * at the front (the ALIVEs of later DATA answer them instead) and close the
  * window one by one; it closes completely once the window is all lost
- * entries, and then no ALIVE comes at all. So:
+ * entries, and then no ALIVE comes at all. A server that stalls (its stdout
+ * is a pipe read slowly, it lost the CPU) looks the same for a while, but
+ * its buffer still holds every one of those DATA: presuming them gone and
+ * sending more would overrun it. Nothing on the wire tells the two apart,
+ * and once sending goes on a wrong presumption never shows again (every
+ * later ALIVE answers the oldest entry), so one is made only after the
+ * server has shown it is working and then gone quiet:
  * - When no ALIVE has come for one retransmission timeout (RTO, from the
- *   round trip: srtt + 4 × rttvar) while DATA are outstanding, every
- *   outstanding DATA is presumed gone (ALIVEs come in order: had any of
- *   them reached the server in time, its ALIVE would be here), and one DATA
- *   more may go at once: the probe that keeps a live server heard. The RTO
- *   doubles on each expiry with no ALIVE in between (a dead or stalled
- *   server is probed less and less often), but never grows beyond
- *   `longestWaitMs` (the client passes a sixteenth of `--timeout`, so a live
- *   server always gets many chances to answer).
- * - A presumption can be wrong: the server was only slow, and the presumed
- *   DATA still sit in its buffer. Had the window reopened at once, their
- *   late ALIVEs would each let a new DATA go, and every wrong presumption
- *   would add a window to the server's buffer (measured: three clients at
- *   full speed overran it). So presumed entries stay in the window, in
- *   "limbo", for one more RTO (four in a crowd): late ALIVEs take them first (ALIVEs come in
- *   order), and what is still in limbo then is dropped, reopening the
- *   window, but only if the answers that came were the probe's: with no
- *   answer, or more answers than probes (a stalled server working off its
- *   backlog), limbo goes on. A loss costs about two RTOs.
+ *   round trip: srtt + 4 × rttvar) while DATA are outstanding, the client
+ *   enters recovery: the window is frozen (entries stay counted, and ALIVEs
+ *   that answer them open nothing), and one DATA may go at once, the probe
+ *   that keeps a live server heard. With no ALIVE the RTO doubles and
+ *   another probe goes (a dead or stalled server is probed less and less
+ *   often), but the RTO never grows beyond `longestWaitMs` (the client
+ *   passes a sixteenth of `--timeout`, so a live server always gets many
+ *   chances to answer).
+ * - Recovery ends when nothing is outstanding (the server was only slow:
+ *   nothing is presumed), or when the server, having answered, has been
+ *   quiet for as long as the silence that began recovery (at least one
+ *   RTO): a server working off a backlog answers without such pauses, so
+ *   what is still unanswered then is presumed gone and leaves the window.
+ *   A loss costs about three RTOs. (A server that answers part of a backlog
+ *   and then stalls for longer than before is taken for loss: the overrun is
+ *   then at most one window.)
  * - The first expiry halves the window in a crowd (the loss may be the
  *   server's buffer overflowing; alone it is the path); a second in a row
  *   restarts it from one, like TCP after a retransmission timeout.
- * - Karn's rule: ALIVEs that take limbo entries give no round-trip sample,
- *   nor do the DATA sent after entries were dropped from limbo, as many as
- *   were dropped (late ALIVEs could still come for those).
+ * - Alone on the server, its sequence numbers count lost ALIVEs exactly
+ *   ({@link AloneLedger}): their DATA are answered at once, with no
+ *   recovery.
+ * - Karn's rule: no round-trip sample in recovery (an ALIVE may answer an
+ *   older DATA than the one it takes), nor from the DATA sent after
+ *   entries were presumed gone, as many as were presumed.
  *
  * Growth: like TCP's congestion window, by one per ALIVE up to a threshold
  * (slow start), then by one per window.
@@ -64,6 +71,7 @@
  * @module
  */
 
+import { AloneLedger } from "./alone_ledger.ts";
 import { ServerShare } from "./server_share.ts";
 
 /**
@@ -107,27 +115,15 @@ const MIN_SHARE_SAMPLES = 4;
 const MIN_SHARE_SPAN = 4;
 /**
  * Below this average gap between its replies a client is about alone on the
- * server: a gap in the server's numbers is then a lost ALIVE, and an expiry
- * is taken as loss on the path, not as a full server buffer (the window is
- * kept). In a crowd the first expiry halves the window.
+ * server: an expiry is taken as loss on the path, not as a full server
+ * buffer (the window is kept). In a crowd the first expiry halves the window.
  */
 export const ALONE_SHARE = 2;
 /**
- * Below this average gap a gap in the server's numbers is taken for lost
- * ALIVEs, at most {@link MAX_LOST_ALIVES} in a row. Well below
- * {@link ALONE_SHARE}: three clients at full speed on two cores saw their
- * averages dip under 2, and each other's messages taken for lost ALIVEs let
- * too many DATA go (lines lost).
+ * Longest quiet after an ALIVE in recovery, in RTO limits (`longestWaitMs`):
+ * a quarter of the client's timeout.
  */
-export const SURELY_ALONE_SHARE = 1.5;
-/** Most ALIVEs in a row taken as lost from one gap. */
-export const MAX_LOST_ALIVES = 3;
-/**
- * In a crowd, limbo lasts this many RTOs: a server busy with many clients
- * stalls longer (measured: three clients at full speed on two cores), and
- * each client's presumptions add to one shared buffer.
- */
-export const CROWD_LIMBO_RTOS = 4;
+const MAX_QUIET_RTOS = 4;
 /** RTO before the first round-trip sample. */
 const INITIAL_RTO_MS = 100;
 /**
@@ -164,7 +160,7 @@ export class PacingWindow {
     srttMs: undefined,
     share: 1,
   };
-  /** Send time and size of each unanswered DATA, oldest first, from `#head` (limbo first). */
+  /** Send time and size of each unanswered DATA, oldest first, from `#head`. */
   #sentAt: number[] = [];
   #sizes: number[] = [];
   #head = 0;
@@ -185,21 +181,25 @@ export class PacingWindow {
   #lastProgress = 0;
   /** This client's share of the server, from the server's sequence numbers. */
   readonly #share = new ServerShare();
+  /** Lost ALIVEs, from the server's sequence numbers while alone. */
+  readonly #ledger = new AloneLedger();
   /** Whether any ALIVE has arrived. */
   #alivesSeen = false;
   /** The next ALIVE follows an expiry: its gap is not a share sample. */
   #afterExpiry = false;
   /** With less than one message of share, no DATA goes before this time. */
   #spacedUntil = 0;
-  /** Entries at the front presumed gone at the last expiry, still waiting for late ALIVEs. */
-  #limbo = 0;
-  /** When what is left in limbo is dropped. */
-  #limboUntil = 0;
+  /** Since an expiry: the window is frozen, only probes go (see the module comment). */
+  #recovering = false;
+  /** When the silence that began recovery began. */
+  #silentSince = 0;
+  /** ALIVEs received and probes sent in recovery. */
+  #recoveryAlives = 0;
+  #recoveryProbes = 0;
+  /** How long the server must stay quiet after an ALIVE in recovery before the rest is presumed gone. */
+  #quietMs = 0;
   /** The probe an expiry allows beyond the window (0 or 1). */
   #probe = 0;
-  /** ALIVEs that took limbo entries, and DATA sent, since limbo began. */
-  #limboAlives = 0;
-  #limboSends = 0;
 
   /**
    * @param maxWindow most unanswered DATA; 0 = unpaced
@@ -217,10 +217,10 @@ export class PacingWindow {
 
   /** DATA sent and not yet answered nor presumed gone. */
   get inFlight(): number {
-    return this.#outstanding - this.#limbo;
+    return this.#outstanding;
   }
 
-  /** Entries the window counts: in flight and in limbo. */
+  /** Entries the window counts. */
   get #outstanding(): number {
     return this.#sentAt.length - this.#head;
   }
@@ -238,9 +238,9 @@ export class PacingWindow {
   /** Whether a DATA (or GOODBYE) of `size` payload bytes may be sent at `now`. */
   canSend(size: number, now: number): boolean {
     if (this.maxWindow === 0) return true;
-    this.#settleLimbo(now);
+    this.#settleRecovery(now);
+    if (this.#recovering) return this.#probe > 0;
     if (this.#outstanding === 0) return now >= this.#spacedUntil;
-    if (this.#probe > 0) return true;
     return this.#outstanding < this.window &&
       this.#bytes + size <= this.maxBytes / this.stats.share;
   }
@@ -249,8 +249,8 @@ export class PacingWindow {
   onSend(size: number, now: number): void {
     if (this.maxWindow === 0) return;
     if (this.#outstanding === 0) this.#lastProgress = now; // the RTO counts from here
+    if (this.#recovering) this.#recoveryProbes++;
     this.#probe = 0;
-    if (this.#limbo > 0) this.#limboSends++;
     this.#sentAt.push(now);
     this.#sizes.push(size);
     this.#sent++;
@@ -278,39 +278,36 @@ export class PacingWindow {
   /** An ALIVE with the server's sequence number `seq` arrived at `now`. */
   onAlive(seq: number, now: number): void {
     this.#onServerSeq(seq);
+    this.#ledger.onAlive(seq, this.#sent);
     this.#alivesSeen = true;
     this.#lastProgress = now;
     this.#backoff = 1;
     this.#silentExpiries = 0;
     if (this.maxWindow === 0) return;
-    this.#settleLimbo(now);
+    this.#settleRecovery(now);
     if (this.#outstanding === 0) {
       this.stats.lateAlives++;
       return;
     }
-    if (this.#limbo > 0) {
-      // A late answer to a DATA presumed gone, or the probe's answer (the
-      // probe then stays as the DATA it took the place of, until the next
-      // expiry): no sample either way.
-      this.stats.lateAlives++;
-      this.#limbo--;
-      this.#limboAlives++;
+    if (this.#recovering) {
+      // The server is working. No sample (this may answer an older DATA than
+      // the one it takes), no growth, nothing opened: the rest may be a
+      // backlog it is still working off.
+      if (this.#recoveryAlives++ === 0) {
+        const silence = now - this.#silentSince;
+        this.#quietMs = Math.min(
+          MAX_QUIET_RTOS * this.longestWaitMs,
+          Math.max(this.#baseRto(), silence),
+        );
+      }
       this.#removeOldest();
-      this.#grow();
+      this.#settleRecovery(now);
       return;
     }
-    // Alone, the server's numbers go up by one per ALIVE to us: a gap of g
-    // means g - 1 of them were lost, and their DATA answered. (Another
-    // client's message taken for a lost ALIVE lets one message too many go;
-    // with the share this low that is rare.)
-    const gap = this.#share.lastGap;
-    if (
-      this.stats.share < SURELY_ALONE_SHARE && gap > 1 && gap <= MAX_LOST_ALIVES + 1 &&
-      gap <= this.inFlight
-    ) {
-      this.stats.alivesLost += gap - 1;
-      for (let i = 1; i < gap; i++) this.#removeOldest();
-    }
+    // Alone, the server's numbers count lost ALIVEs exactly: their DATA were answered.
+    const lost = Math.min(this.#ledger.takeLost(), this.#outstanding - 1);
+    this.stats.alivesLost += lost;
+    for (let i = 0; i < lost; i++) this.#removeOldest();
     if (this.#removed >= this.#noSampleBefore) this.sampleRtt(now - this.#sentAt[this.#head]);
     this.#removeOldest();
     this.#grow();
@@ -353,50 +350,64 @@ export class PacingWindow {
 
   /**
    * When the window opens by itself: the end of the RTO while DATA are
-   * outstanding, else the end of the spacing. (Ask only while a message
-   * waits for the window.)
+   * outstanding (in recovery, once the server has answered, the end of its
+   * quiet), else the end of the spacing. (Ask only while a message waits
+   * for the window.)
    */
   pollTimeout(): number | undefined {
     if (this.maxWindow === 0) return undefined;
+    if (this.#recovering && this.#outstanding === 0) return this.#lastProgress + this.#baseRto();
     if (this.#outstanding > 0) {
-      const expiry = this.#lastProgress + this.rtoMs;
-      return this.#limbo > 0 ? Math.min(expiry, this.#limboUntil) : expiry;
+      if (this.#recovering && this.#recoveryAlives > 0) return this.#lastProgress + this.#quietMs;
+      return this.#lastProgress + this.rtoMs;
     }
     return this.#spacedUntil > 0 ? this.#spacedUntil : undefined;
   }
 
   /** The time from `pollTimeout()` has come (early calls are harmless). */
   handleTimeout(now: number): void {
-    this.#settleLimbo(now);
-    if (this.#outstanding > 0 && now >= this.#lastProgress + this.rtoMs) this.#expire(now);
+    this.#settleRecovery(now);
+    if (this.#outstanding === 0 || (this.#recovering && this.#recoveryAlives > 0)) return;
+    if (now >= this.#lastProgress + this.rtoMs) this.#expire(now);
   }
 
   /**
-   * Drops what is still in limbo once its time is up, if the answers that
-   * came meanwhile were no more than the DATA sent meanwhile (the probes':
-   * the rest are gone). No answer at all (the server is stalled or the path
-   * is down), or more answers than probes (a stalled server answering its
-   * backlog): limbo goes on for another RTO, while expiries keep probing.
+   * Ends recovery one RTO after the last ALIVE once nothing is outstanding
+   * (ALIVEs that come meanwhile, with nothing outstanding, are late answers
+   * to DATA wrongly presumed gone before: they open nothing, which undoes
+   * that presumption), or when the server has been quiet for `#quietMs`
+   * since its last ALIVE: what is still outstanding is presumed gone.
    */
-  #settleLimbo(now: number): void {
-    if (this.#limbo === 0 || now < this.#limboUntil) return;
-    if (this.#limboAlives === 0 || this.#limboAlives > this.#limboSends) {
-      this.#limboUntil = now + this.#limboMs();
-      return;
+  #settleRecovery(now: number): void {
+    if (!this.#recovering) return;
+    if (this.#outstanding === 0) {
+      if (now < this.#lastProgress + this.#baseRto()) return;
+    } else {
+      if (this.#recoveryAlives === 0 || now < this.#lastProgress + this.#quietMs) return;
+      // More answers than probes: some answered DATA from before the expiry,
+      // so the server had a backlog, and may have more. Nothing is presumed;
+      // what is really lost brings the next expiry.
+      if (this.#recoveryAlives <= this.#recoveryProbes) {
+        const gone = this.#outstanding;
+        this.stats.presumedLost += gone;
+        this.#ledger.settle(); // lost ALIVEs among them: presumed with the rest
+        this.#noSampleBefore = this.#sent + gone;
+        for (let i = 0; i < gone; i++) this.#removeOldest();
+      }
     }
-    this.stats.presumedLost += this.#limbo;
-    this.#noSampleBefore = this.#sent + this.#limbo;
-    for (; this.#limbo > 0; this.#limbo--) this.#removeOldest();
+    this.#recovering = false;
     this.#probe = 0;
   }
 
-  /** No ALIVE for one RTO with DATA outstanding: presume them gone (limbo), probe, back off. */
+  /** No ALIVE for one RTO with DATA outstanding: recovery (or more of it), a probe, back off. */
   #expire(now: number): void {
     this.stats.expiries++;
-    this.#limbo = this.#outstanding;
-    this.#limboUntil = now + this.#limboMs();
-    this.#limboAlives = 0;
-    this.#limboSends = 0;
+    if (!this.#recovering) {
+      this.#recovering = true;
+      this.#recoveryAlives = 0;
+      this.#recoveryProbes = 0;
+      this.#silentSince = this.#lastProgress;
+    }
     this.#probe = 1;
     this.#silentExpiries++;
     this.#backoff = Math.min(this.#backoff * 2, 1024);
@@ -408,12 +419,6 @@ export class PacingWindow {
       this.#ssthresh = Math.max(2, this.#cwnd / 2);
       this.#cwnd = this.#ssthresh;
     }
-  }
-
-  /** How long presumed entries wait in limbo for late ALIVEs, in ms. */
-  #limboMs(): number {
-    const limbo = this.#baseRto() * (this.stats.share < ALONE_SHARE ? 1 : CROWD_LIMBO_RTOS);
-    return Math.min(this.longestWaitMs, MAX_RTO_MS, limbo);
   }
 
   /** The current retransmission timeout (how long the window waits for an ALIVE), in ms. */

@@ -30,8 +30,8 @@
  *   chances to answer).
  * - Recovery ends when nothing is outstanding (the server was only slow:
  *   nothing is presumed), or when the server, having answered, has been
- *   quiet for as long as the silence that began recovery (at least one
- *   RTO): a server working off a backlog answers without such pauses, so
+ *   quiet for as long as it had been silent since the last probe (at least
+ *   one RTO): a server working off a backlog answers without such pauses, so
  *   what is still unanswered then is presumed gone and leaves the window.
  *   A loss costs about three RTOs. (A server that answers part of a backlog
  *   and then stalls for longer than before is taken for loss: the overrun is
@@ -191,7 +191,7 @@ export class PacingWindow {
   #spacedUntil = 0;
   /** Since an expiry: the window is frozen, only probes go (see the module comment). */
   #recovering = false;
-  /** When the silence that began recovery began. */
+  /** When the silence that began recovery began, or the last probe went. */
   #silentSince = 0;
   /** ALIVEs received and probes sent in recovery. */
   #recoveryAlives = 0;
@@ -249,7 +249,10 @@ export class PacingWindow {
   onSend(size: number, now: number): void {
     if (this.maxWindow === 0) return;
     if (this.#outstanding === 0) this.#lastProgress = now; // the RTO counts from here
-    if (this.#recovering) this.#recoveryProbes++;
+    if (this.#recovering) {
+      this.#recoveryProbes++;
+      this.#silentSince = now;
+    }
     this.#probe = 0;
     this.#sentAt.push(now);
     this.#sizes.push(size);

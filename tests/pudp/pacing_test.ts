@@ -183,7 +183,7 @@ Deno.test(
 );
 
 Deno.test(
-  "pacing window: an expiry freezes the window and lets one probe go; after the answer and a quiet as long as the silence, the rest is presumed gone",
+  "pacing window: an expiry freezes the window and lets one probe go; after the answer and a quiet as long as the wait for it, the rest is presumed gone",
   pure,
   () => {
     const w = grown(32, 1 << 20); // srtt 0: RTO = MIN_RTO_MS
@@ -201,15 +201,15 @@ Deno.test(
     now += 2 * MIN_RTO_MS;
     w.handleTimeout(now);
     assert.equal(fill(w, now), 1, "the second probe");
-    // One answer: the second probe's (everything before it lost). 31 ms of silence.
+    // One answer, 1 ms after the second probe: its own (everything before it lost).
     now += 1;
     alive(w, now);
     assert.equal(w.inFlight, 33);
     assert.equal(fill(w, now), 0, "the window stays frozen");
-    assert.equal(w.pollTimeout(), now + 31, "quiet as long as the silence was");
-    w.handleTimeout(now + 30);
+    assert.equal(w.pollTimeout(), now + MIN_RTO_MS, "quiet for an RTO at least");
+    w.handleTimeout(now + MIN_RTO_MS - 1);
     assert.equal(w.stats.presumedLost, 0);
-    now += 31;
+    now += MIN_RTO_MS;
     w.handleTimeout(now);
     assert.equal(w.stats.presumedLost, 33, "no more answers: the rest is gone");
     assert.equal(w.inFlight, 0);
@@ -242,7 +242,7 @@ Deno.test(
     // The stalled server answers three of the eight, then stalls again, long.
     for (let i = 0; i < 3; i++) alive(w, 50);
     const quietEnd = w.pollTimeout()!;
-    assert.equal(quietEnd, 100, "quiet as long as the silence (50 ms)");
+    assert.equal(quietEnd, 90, "quiet as long as the wait since the probe (40 ms)");
     w.handleTimeout(quietEnd);
     assert.equal(w.stats.presumedLost, 0, "three answers for one probe: a backlog");
     assert.equal(w.inFlight, 6, "the rest stays counted: it may still be in the server's buffer");

@@ -11,6 +11,12 @@
  * `batchBytes` are waiting: the first line after a pause is written at once,
  * lines under load are delayed by at most `intervalMs`.
  *
+ * A batch is written in slices of at most {@link WRITE_SLICE} bytes, and
+ * what is taken but not yet written counts as `waiting`, so a caller that
+ * stops producing above a high-water mark can resume at a low-water mark
+ * (`drainTo`) while the rest is still being written: with a slow reader,
+ * output flows at the reader's pace instead of in long stop-and-go waves.
+ *
  * @module
  */
 
@@ -35,6 +41,9 @@ export interface ByteWriter {
   write(p: Uint8Array): Promise<number>;
 }
 
+/** Most bytes given to one `write` call. */
+export const WRITE_SLICE = 64 * 1024;
+
 /** A pull-based, batching output writer. */
 export class OutputPump {
   readonly #loop: SerialLoop<Uint8Array>;
@@ -42,6 +51,10 @@ export class OutputPump {
   readonly #alarm: Alarm | undefined;
   #lastWriteAt = -Infinity;
   #flushing = 0;
+  /** Bytes taken from the source and not yet written. */
+  #unwritten = 0;
+  /** Wakes a `drainTo` after each slice written (or a failure). */
+  #progress: (() => void) | undefined;
 
   /**
    * @param writer where the bytes go (usually Deno.stdout)
@@ -71,6 +84,27 @@ export class OutputPump {
   /** The write error that stopped the pump, if any. */
   get error(): unknown {
     return this.#error;
+  }
+
+  /** Bytes not yet written: pending in the source (with coalescing) plus taken and in flight. */
+  get waiting(): number {
+    return (this.coalescing?.pending() ?? 0) + this.#unwritten;
+  }
+
+  /** Resolves once at most `limit` bytes are {@link waiting}, or the pump failed. */
+  async drainTo(limit: number): Promise<void> {
+    this.#flushing++;
+    try {
+      while (this.#error === undefined && this.waiting > limit) {
+        const step = Promise.withResolvers<void>();
+        this.#progress = step.resolve;
+        this.kick();
+        await step.promise;
+      }
+    } finally {
+      this.#progress = undefined;
+      this.#flushing--;
+    }
   }
 
   /** Resolves when everything the source had is written, or the pump failed. */
@@ -106,10 +140,18 @@ export class OutputPump {
   }
 
   async #write(bytes: Uint8Array): Promise<void> {
+    this.#unwritten = bytes.length;
     try {
-      await writeAll(this.writer, bytes);
+      for (let at = 0; at < bytes.length; at += WRITE_SLICE) {
+        const end = Math.min(at + WRITE_SLICE, bytes.length);
+        await writeAll(this.writer, bytes.subarray(at, end));
+        this.#unwritten = bytes.length - end;
+        this.#progress?.();
+      }
     } catch (e) {
       this.#error = e;
+      this.#unwritten = 0;
+      this.#progress?.();
     }
   }
 }

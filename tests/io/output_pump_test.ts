@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OutputPump } from "../../lib/io/output_pump.ts";
+import { OutputPump, WRITE_SLICE } from "../../lib/io/output_pump.ts";
 import { ByteBuffer } from "../../lib/bytes/byte_buffer.ts";
 
 const pure = { permissions: "none" } as const;
@@ -129,6 +129,53 @@ Deno.test(
     add("cdefgh\n"); // now at least batchBytes wait: no waiting for the alarm
     await tick();
     assert.deepEqual(w.writes, ["a\n", "b\ncdefgh\n"]);
+    pump.close();
+  },
+);
+
+Deno.test(
+  "pump: drainTo resolves at the low-water mark while the rest is still being written",
+  pure,
+  async () => {
+    // A reader that takes one slice whenever the test lets it.
+    const gates: Array<() => void> = [];
+    let written = 0;
+    const writer = {
+      async write(p: Uint8Array): Promise<number> {
+        await new Promise<void>((r) => gates.push(r));
+        written += p.length;
+        return p.length;
+      },
+    };
+    const buf = new ByteBuffer();
+    const pump = new OutputPump(writer, () => buf.take(), {
+      intervalMs: 2,
+      batchBytes: 64 * 1024,
+      pending: () => buf.length,
+      clock: () => 0,
+    });
+    buf.append(new Uint8Array(10 * WRITE_SLICE));
+    pump.kick();
+    assert.equal(pump.waiting, 10 * WRITE_SLICE);
+    let resumed = false;
+    const drained = pump.drainTo(7 * WRITE_SLICE).then(() => resumed = true);
+    const letOne = async () => {
+      while (gates.length === 0) await new Promise((r) => setTimeout(r, 0));
+      gates.shift()!();
+      await new Promise((r) => setTimeout(r, 0));
+    };
+    await letOne();
+    await letOne();
+    assert.equal(resumed, false, "8 slices still wait");
+    assert.equal(pump.waiting, 8 * WRITE_SLICE);
+    await letOne();
+    await drained;
+    assert.equal(resumed, true, "resumed at 7 slices, not after all 10");
+    assert.equal(written, 3 * WRITE_SLICE, "each write is one slice");
+    for (let i = 0; i < 7; i++) await letOne();
+    await pump.flush();
+    assert.equal(written, 10 * WRITE_SLICE);
+    assert.equal(pump.waiting, 0);
     pump.close();
   },
 );

@@ -17,12 +17,15 @@ import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, SIGNAL_EXIT } from "../runtime/driver.ts";
 import { StdinLines } from "../stdin/stdin_lines.ts";
 import { type ClientOptions, type ClientResult, ClientSession } from "./client_session.ts";
-import { MAX_PAYLOAD } from "./wire.ts";
 
 /** What `pudp client` was asked to do. */
 export interface ClientConfig extends Pick<ClientOptions, "timeoutMs" | "magic" | "window"> {
   host: string;
   port: number;
+  /** Send each line with its line ending (`--keep-newlines`). */
+  keepNewlines: boolean;
+  /** Largest DATA payload; longer lines are split (`--max-payload`). */
+  maxPayload: number;
   verbose: boolean;
 }
 
@@ -72,7 +75,7 @@ export async function runClient(
     afterEvent();
   });
 
-  const stdin = StdinLines.start(MAX_PAYLOAD);
+  const stdin = StdinLines.start(config.maxPayload, config.keepNewlines);
   session.start(clock());
   afterEvent();
 
@@ -109,7 +112,7 @@ export async function runClient(
           lineNo++;
           if (pieces > 1) {
             log(
-              `warning: line ${lineNo} is ${lineBytes} bytes, more than ${MAX_PAYLOAD}: ` +
+              `warning: line ${lineNo} is ${lineBytes} bytes, more than ${config.maxPayload}: ` +
                 `sent as ${pieces} DATA messages`,
             );
           }

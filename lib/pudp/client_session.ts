@@ -51,6 +51,7 @@
 
 import { formatAddress, type PeerAddress, type Transmit } from "../net/transmit.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
+import { isQuitLine } from "../stdin/line_splitter.ts";
 import { Fifo } from "../util/fifo.ts";
 import { PacingWindow } from "./pacing.ts";
 import { Command, decode, encode, type Message, PUDP_MAGIC, WireError } from "./wire.ts";
@@ -229,13 +230,13 @@ export class ClientSession {
   }
 
   /**
-   * One stdin line without its line ending, at most MAX_PAYLOAD bytes (the
-   * stdin reader splits longer lines). A `q` line ends the session when
-   * `quitOnQ` is set. Lines after EOF are ignored.
+   * One stdin line (without its line ending, unless `--keep-newlines`), at
+   * most MAX_PAYLOAD bytes (the stdin reader splits longer lines). A `q`
+   * line ends the session when `quitOnQ` is set. Lines after EOF are ignored.
    */
   handleLine(payload: Uint8Array, now: number): void {
     if (this.#eofSeen) return;
-    if (this.options.quitOnQ && payload.length === 1 && payload[0] === 0x71) {
+    if (this.options.quitOnQ && isQuitLine(payload)) {
       return this.handleEof(now);
     }
     this.#queue.push(payload);

@@ -19,6 +19,7 @@ import { DEFAULT_CLIENT_OPTIONS } from "./client_session.ts";
 import { runClient } from "./client.ts";
 import { runServer } from "./server.ts";
 import { DEFAULT_SERVER_OPTIONS } from "./server_session.ts";
+import { MAX_PAYLOAD } from "./wire.ts";
 
 /** `--magic`, shared by every command that speaks PUDP. */
 export const MAGIC_FLAG = magic("magic number (0xC461 talks to CSE 461 P0P peers)", "0xC356");
@@ -30,9 +31,16 @@ export const serverCommand = defineCommand({
   description: `
 Runs a PUDP server on UDP PORT and prints every session's messages to stdout,
 one line each: "0x<session> [<seq>] <payload>". PORT 0 picks a free port; the
-port in use is printed to stderr as "listening on HOST:PORT". The server stops
-at EOF on stdin, at a line "q" when stdin is a terminal, or on SIGINT/SIGTERM,
-saying GOODBYE to every session, and prints a summary line to stderr.`,
+port in use is printed to stderr as "listening on HOST:PORT". A payload that
+ends with a newline (as course clients send lines) gets no second one. Missing
+sequence numbers print "Lost packet!" each, or one "Lost packets! (N)" line for
+a gap over --max-gap; the session goes on. When --max-sessions are open, a new
+HELLO evicts the oldest session that has sent nothing since its HELLO (said on
+stderr). The server stops at EOF on stdin, at a line "q" when stdin is a
+terminal, or on SIGINT/SIGTERM, saying GOODBYE to every session, and prints a
+summary line to stderr, with the sessions closed by each reason (goodbye,
+timeout, protocol error, evicted, shutdown); --verbose says each close and why.
+While 4 MiB of output wait for a slow stdout reader, it stops reading clients.`,
   flags: {
     host: LISTEN_HOST,
     timeout: seconds(
@@ -40,12 +48,12 @@ saying GOODBYE to every session, and prints a summary line to stderr.`,
       String(DEFAULT_SERVER_OPTIONS.timeoutMs / 1000),
     ),
     "max-gap": count(
-      "largest sequence gap reported as loss; larger ends the session",
+      "most Lost lines for one gap; a larger gap gets one summary line",
       String(DEFAULT_SERVER_OPTIONS.maxGap),
       0,
     ),
     "max-sessions": count(
-      "most sessions open at once; more HELLOs are dropped",
+      "most sessions open; then a HELLO evicts the oldest half-open one",
       String(DEFAULT_SERVER_OPTIONS.maxSessions),
       1,
     ),
@@ -75,10 +83,11 @@ export const clientCommand = defineCommand({
   summary: "PUDP client: sends each stdin line to a server (UDP, threads)",
   description: `
 Opens a PUDP session with the server at HOST PORT and sends each line of stdin
-as one DATA message (without its line ending). At EOF (or a line "q" when stdin
-is a terminal) it says GOODBYE and exits 0 once the server answers. Exits 1 if
-the server does not answer, stops answering or closes the session first.
-Lines longer than 65495 bytes are sent as several messages, with a warning.
+as one DATA message (without its line ending, or with it: --keep-newlines, as
+the course clients send). At EOF (or a line "q" when stdin is a terminal) it
+says GOODBYE and exits 0 once the server answers. Exits 1 if the server does
+not answer, stops answering or closes the session first. Lines longer than
+--max-payload bytes are sent as several messages, with a warning.
 On SIGINT or SIGTERM it says GOODBYE, waits up to 1 s for the answer, and
 exits 130 or 143.`,
   flags: {
@@ -92,6 +101,13 @@ exits 130 or 143.`,
       0,
       1_000_000,
     ),
+    "keep-newlines": switchFlag("send each line with its line ending (as the course clients do)"),
+    "max-payload": count(
+      "largest DATA payload in bytes; longer lines are split",
+      String(MAX_PAYLOAD),
+      1,
+      MAX_PAYLOAD,
+    ),
     magic: MAGIC_FLAG,
   },
   args: [hostArg(), portArg("PORT", false)],
@@ -102,6 +118,8 @@ exits 130 or 143.`,
       timeoutMs: flags.timeout,
       window: flags.window,
       magic: flags.magic,
+      keepNewlines: flags["keep-newlines"],
+      maxPayload: flags["max-payload"],
       verbose: context.verbose,
     }, context.log);
     if (result.message) context.log(result.message);

@@ -11,13 +11,19 @@ import { payloadFields } from "../events/json_lines.ts";
 import type { PeerAddress } from "../net/transmit.ts";
 
 /** Why a session ended. */
-export type CloseReason = "goodbye" | "timeout" | "shutdown" | `protocol error: ${string}`;
+export type CloseReason =
+  | "goodbye"
+  | "timeout"
+  | "evicted"
+  | "shutdown"
+  | `protocol error: ${string}`;
 
 /** Why a datagram was dropped without reaching a session. */
 export type DropReason =
   | "not PUDP"
   | "unknown session"
   | "wrong address"
+  | "HELLO seq not 0"
   | "session table full";
 
 interface SessionEvent extends BaseEvent {
@@ -72,6 +78,18 @@ export interface DroppedEvent extends BaseEvent {
   session?: string;
 }
 
+/**
+ * A HELLO found the session table full (reported the first time, then at
+ * most once a minute): `evicting` the oldest half-open session for it, or
+ * `dropping` it because every session is established.
+ */
+export interface TableFullEvent extends BaseEvent {
+  event: "table_full";
+  /** Sessions open (the cap). */
+  open: number;
+  action: "evicting" | "dropping";
+}
+
 /** Everything `pudp server` reports. */
 export type ServerEvent =
   | CreatedEvent
@@ -80,7 +98,8 @@ export type ServerEvent =
   | DuplicateEvent
   | GoodbyeEvent
   | ClosedEvent
-  | DroppedEvent;
+  | DroppedEvent
+  | TableFullEvent;
 
 /** `0x%08x` of a u32 session id. */
 export function hexSessionId(sessionId: number): string {
@@ -104,7 +123,17 @@ export function serverJsonFields(e: ServerEvent): Record<string, unknown> {
       return e.session === undefined
         ? { reason: e.reason }
         : { session: e.session, reason: e.reason };
+    case "table_full":
+      return { open: e.open, action: e.action };
   }
+}
+
+/** The stderr line of a {@link TableFullEvent}. */
+export function tableFullText(e: TableFullEvent): string {
+  return `session table full (${e.open}): ` +
+    (e.action === "evicting"
+      ? "evicting the oldest half-open session for each new HELLO"
+      : "dropping new HELLOs (every session has sent data)");
 }
 
 /** The peer of events about nobody yet. */

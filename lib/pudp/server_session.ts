@@ -8,12 +8,22 @@
  * {@link ServerEvent}s to the sink it was given (SPEC's text lines, or
  * `--json`). Nothing here reads a clock or touches a socket.
  *
- * Each session is bound to the address of its HELLO and keeps the next
- * sequence number it expects and an inactivity deadline. Every arriving
- * message is judged by the SPEC server table: in order → handled by command;
- * a gap → one `Lost packet!` line per missing number, then handled; a repeat
- * of the last → `Duplicate packet!`; older, a too-large gap or a command that
- * has no place inside a session → protocol error (GOODBYE, close).
+ * Each session is bound to the address of its HELLO (which must carry
+ * sequence number 0) and keeps the next sequence number it expects and an
+ * inactivity deadline. Every arriving message is judged by the SPEC server
+ * table: in order → handled by command; a gap of any size → one `lost`
+ * event (the text renderer prints a line per number, or one summary line
+ * beyond `--max-gap`), then handled; a repeat of the last → `Duplicate
+ * packet!`; older, or a command that has no place inside a session →
+ * protocol error (GOODBYE, close). Every close says why ({@link CloseReason}).
+ *
+ * The table is bounded by `maxSessions`. A session that has sent nothing
+ * since its HELLO is half-open (TCP's SYN-received): those are kept in
+ * arrival order, and when the table is full a new HELLO evicts the oldest
+ * (GOODBYE, close `evicted`), so a HELLO flood cannot lock out new clients
+ * for a whole `--timeout`. Only when every session is established is the
+ * HELLO dropped. Hitting the cap is reported as a `table_full` event, the
+ * first time and then at most once per {@link FULL_NOTICE_MS}.
  *
  * Deadlines: each session owns one {@link Timer} in the machine's
  * {@link TimerTable}; a message moves it to `now + timeout` (no allocation),
@@ -58,11 +68,11 @@ import {
 export interface ServerOptions {
   /** Inactivity timeout of a session, in ms. */
   timeoutMs: number;
-  /** Largest gap in sequence numbers accepted as loss; beyond it is a protocol error. */
+  /** Largest gap reported number by number; a larger one is reported as one summary. */
   maxGap: number;
   /** Magic number on the wire. */
   magic: number;
-  /** Most sessions open at once; HELLOs beyond are dropped and counted. */
+  /** Most sessions open at once; beyond, a HELLO evicts the oldest half-open one or is dropped. */
   maxSessions: number;
 }
 
@@ -84,13 +94,22 @@ export interface ServerStats {
   lost: number;
   /** Messages reported as `Duplicate packet!`. */
   duplicates: number;
-  /** Datagrams dropped: undecodable, unknown session, wrong address, over --max-sessions. */
+  /** Datagrams dropped: undecodable, unknown session, wrong address, HELLO seq ≠ 0, table full. */
   dropped: number;
-  /** Sessions ended by a protocol error. */
-  protocolErrors: number;
+  /** Sessions ended by the client's GOODBYE. */
+  goodbyes: number;
   /** Sessions ended by inactivity. */
   timeouts: number;
+  /** Sessions ended by a protocol error. */
+  protocolErrors: number;
+  /** Half-open sessions evicted by a HELLO when the table was full. */
+  evicted: number;
+  /** Sessions ended by the server's shutdown. */
+  shutdowns: number;
 }
+
+/** Least time between two `table_full` events, in ms. */
+export const FULL_NOTICE_MS = 60_000;
 
 class Session {
   /** Next sequence number expected from the client. */
@@ -99,6 +118,8 @@ class Session {
   readonly timer: Timer<Session> = new Timer<Session>(this);
   /** The id as `0x%08x`, made once. */
   readonly hex: string;
+  /** Nothing received since the HELLO (in the machine's half-open list). */
+  halfOpen = true;
 
   constructor(readonly id: number, readonly peer: PeerAddress, firstSeq: number) {
     this.hex = hexSessionId(id);
@@ -126,11 +147,18 @@ export class ServerSessions {
     lost: 0,
     duplicates: 0,
     dropped: 0,
-    protocolErrors: 0,
+    goodbyes: 0,
     timeouts: 0,
+    protocolErrors: 0,
+    evicted: 0,
+    shutdowns: 0,
   };
   /** Open sessions by id. */
   readonly #sessions = new Map<number, Session>();
+  /** The half-open sessions, oldest first (a Map keeps insertion order). */
+  readonly #halfOpen = new Map<number, Session>();
+  /** When the last `table_full` event was reported. */
+  #fullNoticeAt = -Infinity;
   /** One inactivity timer per session. */
   readonly #timers = new TimerTable<Session>();
   readonly #tx = new Fifo<Transmit>();
@@ -175,8 +203,9 @@ export class ServerSessions {
     }
     const session = this.#sessions.get(msg.sessionId);
     if (session === undefined) {
-      if (msg.command === Command.HELLO) this.#create(msg, from, now);
-      else this.#drop(from, "unknown session", msg.sessionId);
+      if (msg.command !== Command.HELLO) this.#drop(from, "unknown session", msg.sessionId);
+      else if (msg.seq !== 0) this.#drop(from, "HELLO seq not 0", msg.sessionId);
+      else this.#create(msg, from, now);
       return;
     }
     if (session.peer.port !== from.port || session.peer.hostname !== from.hostname) {
@@ -193,20 +222,17 @@ export class ServerSessions {
       d.seq = msg.seq;
       this.events.emit(d);
       // A repeated HELLO (nothing else received yet): its client did not
-      // hear our HELLO, so it gets it again (SPEC).
-      if (msg.command === Command.HELLO && msg.seq === 0) this.#send(session, Command.HELLO);
+      // hear our HELLO, so it gets it again (SPEC). It leaves the session
+      // half-open.
+      if (msg.command === Command.HELLO && msg.seq === 0) return this.#send(session, Command.HELLO);
+      this.#establish(session);
       return;
     }
+    this.#establish(session);
     if (msg.seq < session.expected) {
       return this.#protocolError(session, `seq ${msg.seq} after ${session.expected - 1}`);
     }
     const gap = msg.seq - session.expected;
-    if (gap > this.options.maxGap) {
-      return this.#protocolError(
-        session,
-        `a gap of ${gap} is over --max-gap ${this.options.maxGap}`,
-      );
-    }
     if (gap > 0) {
       const l = this.#lost;
       l.peer = session.peer;
@@ -239,6 +265,7 @@ export class ServerSessions {
           session: session.hex,
           seq: msg.seq,
         });
+        this.stats.goodbyes++;
         this.#close(session, "goodbye");
         return;
       default:
@@ -263,6 +290,7 @@ export class ServerSessions {
   /** Says GOODBYE to every session and closes it (server exit). */
   shutdown(): void {
     for (const session of this.#sessions.values()) {
+      this.stats.shutdowns++;
       this.#send(session, Command.GOODBYE);
       this.#close(session, "shutdown");
     }
@@ -285,16 +313,35 @@ export class ServerSessions {
 
   #create(msg: Header, from: PeerAddress, now: number): void {
     if (this.#sessions.size >= this.options.maxSessions) {
-      return this.#drop(from, "session table full", msg.sessionId);
+      const oldest = this.#halfOpen.values().next().value;
+      this.#noticeFull(from, now, oldest === undefined ? "dropping" : "evicting");
+      if (oldest === undefined) return this.#drop(from, "session table full", msg.sessionId);
+      this.stats.evicted++;
+      this.#send(oldest, Command.GOODBYE);
+      this.#close(oldest, "evicted");
     }
     const peer = { hostname: from.hostname, port: from.port };
     const session = new Session(msg.sessionId, peer, msg.seq);
     this.#sessions.set(session.id, session);
+    this.#halfOpen.set(session.id, session);
     this.#touch(session, now);
     this.stats.sessions++;
     this.stats.messages++;
     this.#send(session, Command.HELLO);
     this.events.emit({ event: "created", peer, session: session.hex, seq: msg.seq });
+  }
+
+  /** The session has sent something after its HELLO: it is no longer evictable. */
+  #establish(session: Session): void {
+    if (!session.halfOpen) return;
+    session.halfOpen = false;
+    this.#halfOpen.delete(session.id);
+  }
+
+  #noticeFull(from: PeerAddress, now: number, action: "evicting" | "dropping"): void {
+    if (now - this.#fullNoticeAt < FULL_NOTICE_MS) return;
+    this.#fullNoticeAt = now;
+    this.events.emit({ event: "table_full", peer: from, open: this.#sessions.size, action });
   }
 
   #drop(from: PeerAddress, reason: DropReason, sessionId?: number): void {
@@ -319,6 +366,7 @@ export class ServerSessions {
 
   #close(session: Session, reason: CloseReason): void {
     this.#sessions.delete(session.id);
+    if (session.halfOpen) this.#halfOpen.delete(session.id);
     this.#timers.clear(session.timer);
     this.events.emit({ event: "closed", peer: session.peer, session: session.hex, reason });
   }

@@ -2,10 +2,13 @@
  * The PUDP server's stdout lines (SPEC), rendered from its events.
  *
  * Every line starts with the session id as `0x%08x`; most then carry the
- * sequence number in brackets. Payloads are printed as received; when the
- * server's stdout is a terminal, control characters are escaped so a client
- * cannot drive the operator's terminal. Rendering appends bytes straight into
- * one buffer: no string or object per line.
+ * sequence number in brackets. Payloads are printed as received, followed by
+ * a newline unless they already end with one (the course clients send each
+ * line with its `\n`); when the server's stdout is a terminal, control
+ * characters are escaped so a client cannot drive the operator's terminal.
+ * Lost numbers get a line each, up to `maxLostLines`; a larger gap gets one
+ * summary line. Rendering appends bytes straight into one buffer: no string
+ * or object per line.
  *
  * @module
  */
@@ -13,6 +16,7 @@
 import { ByteBuffer } from "../bytes/byte_buffer.ts";
 import type { OutputSink } from "../events/sink.ts";
 import type { ServerEvent } from "./server_events.ts";
+import { DEFAULT_SERVER_OPTIONS } from "./server_session.ts";
 
 const HEX = "0123456789abcdef";
 
@@ -44,27 +48,50 @@ export function appendEscaped(out: ByteBuffer, payload: Uint8Array): void {
   out.append(payload.subarray(start));
 }
 
+const LF = 0x0a;
+
 /** Renders server events as SPEC's text lines. */
 export class ServerTextSink implements OutputSink<ServerEvent> {
   readonly #out = new ByteBuffer(64 * 1024);
 
-  /** @param escape escape control characters in payloads (stdout is a terminal) */
-  constructor(readonly escape = false) {}
+  /**
+   * @param escape escape control characters in payloads (stdout is a terminal)
+   * @param maxLostLines most `Lost packet!` lines for one gap (`--max-gap`);
+   *   a larger gap is one `Lost packets!` summary line
+   */
+  constructor(readonly escape = false, readonly maxLostLines = DEFAULT_SERVER_OPTIONS.maxGap) {}
 
   emit(e: ServerEvent): void {
     const out = this.#out;
     switch (e.event) {
       case "created":
         return this.#line(e.session, e.seq, "Session created");
-      case "data":
+      case "data": {
         this.#head(e.session, e.seq);
-        if (this.escape) appendEscaped(out, e.data.subarray(e.offset));
-        else out.appendFrom(e.data, e.offset);
-        out.appendByte(0x0a);
+        const data = e.data;
+        // The payload's own line ending, if it has one, ends the line.
+        const ended = data.length > e.offset && data[data.length - 1] === LF;
+        if (this.escape) appendEscaped(out, data.subarray(e.offset, data.length - (ended ? 1 : 0)));
+        else out.appendFrom(data, e.offset);
+        if (this.escape || !ended) out.appendByte(LF);
         return;
-      case "lost":
-        for (let n = e.first; n <= e.last; n++) this.#line(e.session, n, "Lost packet!");
+      }
+      case "lost": {
+        const count = e.last - e.first + 1;
+        if (count <= this.maxLostLines) {
+          for (let n = e.first; n <= e.last; n++) this.#line(e.session, n, "Lost packet!");
+          return;
+        }
+        out.appendAscii(e.session);
+        out.appendAscii(" [");
+        out.appendDecimal(e.first);
+        out.appendByte(0x2d); // -
+        out.appendDecimal(e.last);
+        out.appendAscii("] Lost packets! (");
+        out.appendDecimal(count);
+        out.appendAscii(")\n");
         return;
+      }
       case "duplicate":
         return this.#line(e.session, e.seq, "Duplicate packet!");
       case "goodbye":
@@ -75,6 +102,8 @@ export class ServerTextSink implements OutputSink<ServerEvent> {
         return;
       case "dropped":
         return; // dropped silently (counted in the summary)
+      case "table_full":
+        return; // said on stderr by the driver
     }
   }
 

@@ -1,10 +1,12 @@
 /**
  * Splits a byte stream into lines, and long lines into bounded pieces.
  *
- * A line ends at `\n`; one `\r` before it is dropped too. A line longer than
- * `maxPiece` bytes is handed out as several pieces, all but the last marked
- * as not ending the line, so memory stays bounded whatever the input. Bytes
- * after the last `\n` form a final line at {@link LineSplitter.end}.
+ * A line ends at `\n`; one `\r` before it is dropped too, unless the splitter
+ * keeps line endings (`keepEndings`: the pieces then carry every byte of the
+ * input, `\r\n` included). A line longer than `maxPiece` bytes (ending
+ * included when kept) is handed out as several pieces, all but the last
+ * marked as not ending the line, so memory stays bounded whatever the input.
+ * Bytes after the last `\n` form a final line at {@link LineSplitter.end}.
  *
  * Pieces are views into the input chunk or an internal buffer: the sink must
  * copy what it keeps before returning.
@@ -17,25 +19,43 @@ export type PieceSink = (piece: Uint8Array, endOfLine: boolean) => void;
 
 const LF = 0x0a;
 const CR = 0x0d;
+const Q = 0x71;
+
+/** True for the line `q`, with or without its line ending (the quit line of a terminal). */
+export function isQuitLine(line: Uint8Array): boolean {
+  let end = line.length;
+  if (end > 0 && line[end - 1] === LF) end--;
+  if (end > 0 && line[end - 1] === CR) end--;
+  return end === 1 && line[0] === Q;
+}
 
 /** Incremental line splitter with bounded memory. */
 export class LineSplitter {
   readonly #maxPiece: number;
   readonly #sink: PieceSink;
+  readonly #keepEndings: boolean;
   /**
-   * Bytes of the current line not yet handed out. It holds at most
-   * maxPiece + 1 bytes between calls: at maxPiece + 2 bytes without a newline
-   * the line certainly has more than maxPiece bytes of content (at most one
-   * trailing `\r` is not content), so the first maxPiece go out as a piece.
+   * Bytes of the current line not yet handed out. When endings are dropped
+   * it holds at most maxPiece + 1 bytes between calls: at maxPiece + 2 bytes
+   * without a newline the line certainly has more than maxPiece bytes of
+   * content (at most one trailing `\r` is not content), so the first maxPiece
+   * go out as a piece. When endings are kept every byte is content: at
+   * maxPiece + 1 bytes the first maxPiece go out.
    */
   readonly #pending: Uint8Array;
   #pendingLen = 0;
 
-  constructor(maxPiece: number, sink: PieceSink) {
+  /**
+   * @param maxPiece most bytes in one piece
+   * @param sink receives each piece
+   * @param keepEndings hand out each line with its `\n` (or `\r\n`)
+   */
+  constructor(maxPiece: number, sink: PieceSink, keepEndings = false) {
     if (!Number.isInteger(maxPiece) || maxPiece < 1) throw new RangeError("maxPiece must be >= 1");
     this.#maxPiece = maxPiece;
     this.#sink = sink;
-    this.#pending = new Uint8Array(maxPiece + 2);
+    this.#keepEndings = keepEndings;
+    this.#pending = new Uint8Array(maxPiece + (keepEndings ? 1 : 2));
   }
 
   /** Feeds the next chunk of input. */
@@ -47,7 +67,7 @@ export class LineSplitter {
         this.#appendPartial(chunk.subarray(start));
         return;
       }
-      this.#finishLine(chunk.subarray(start, nl));
+      this.#finishLine(chunk.subarray(start, this.#keepEndings ? nl + 1 : nl));
       start = nl + 1;
     }
   }
@@ -85,7 +105,7 @@ export class LineSplitter {
       content = this.#pending.subarray(0, this.#pendingLen);
       this.#pendingLen = 0;
     }
-    if (content.length > 0 && content[content.length - 1] === CR) {
+    if (!this.#keepEndings && content.length > 0 && content[content.length - 1] === CR) {
       content = content.subarray(0, content.length - 1);
     }
     this.#emitPieces(content);

@@ -14,16 +14,22 @@ const CHUNK_BYTES = 64 * 1024;
 
 /** Lines of stdin, read by a worker thread. */
 export class StdinLines extends StdinView<RingReader> {
-  private constructor(maxPiece: number) {
+  private constructor(maxPiece: number, keepEndings: boolean) {
     const buffer = createRingBuffer(RING_BYTES);
     const ring = new RingReader(buffer);
     if (maxPiece > ring.maxRecord) throw new RangeError("maxPiece exceeds the ring");
-    super(ring, new StdinThread({ mode: "lines", buffer, maxPiece, chunkSize: CHUNK_BYTES }));
+    super(
+      ring,
+      new StdinThread({ mode: "lines", buffer, maxPiece, keepEndings, chunkSize: CHUNK_BYTES }),
+    );
   }
 
-  /** Starts reading stdin in a worker; lines longer than `maxPiece` bytes come in pieces. */
-  static start(maxPiece: number): StdinLines {
-    return new StdinLines(maxPiece);
+  /**
+   * Starts reading stdin in a worker; lines longer than `maxPiece` bytes come
+   * in pieces. With `keepEndings` each line keeps its `\n` (or `\r\n`).
+   */
+  static start(maxPiece: number, keepEndings = false): StdinLines {
+    return new StdinLines(maxPiece, keepEndings);
   }
 
   /** The next line or piece, or undefined if none is ready now. Call `release()` after a batch. */

@@ -5,14 +5,14 @@
  * @module
  */
 
-import { LineSplitter } from "./line_splitter.ts";
+import { isQuitLine, LineSplitter } from "./line_splitter.ts";
 
 /** Calls `stop` at EOF on stdin, or at a line `q` when stdin is a terminal. */
 export function watchStdinQuit(stop: () => void): void {
   const terminal = Deno.stdin.isTerminal();
   let quit = false;
   const lines = new LineSplitter(64, (line, endOfLine) => {
-    if (terminal && endOfLine && line.length === 1 && line[0] === 0x71) quit = true;
+    if (terminal && endOfLine && isQuitLine(line)) quit = true;
   });
   (async () => {
     const buf = new Uint8Array(4096);

@@ -23,11 +23,21 @@ import { RingState, RingWriter } from "./line_ring.ts";
 
 /** The message that starts the worker. */
 export type StdinWorkerStart =
-  | { mode: "lines"; buffer: SharedArrayBuffer; maxPiece: number; chunkSize: number }
+  | {
+    mode: "lines";
+    buffer: SharedArrayBuffer;
+    maxPiece: number;
+    keepEndings: boolean;
+    chunkSize: number;
+  }
   | { mode: "bytes"; buffer: SharedArrayBuffer; chunkSize: number };
 
 function readLines(start: StdinWorkerStart & { mode: "lines" }, ring: RingWriter): void {
-  const splitter = new LineSplitter(start.maxPiece, (piece, eol) => ring.write(piece, eol));
+  const splitter = new LineSplitter(
+    start.maxPiece,
+    (piece, eol) => ring.write(piece, eol),
+    start.keepEndings,
+  );
   const chunk = new Uint8Array(start.chunkSize);
   for (;;) {
     const n = Deno.stdin.readSync(chunk);

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { createdSessions, runClient, sessionLines, spawnCli, startServer } from "../helpers/cli.ts";
-import { MAX_PAYLOAD } from "../../lib/pudp/wire.ts";
+import { Command, encode, MAX_PAYLOAD } from "../../lib/pudp/wire.ts";
 
 /** Stops a server by closing its stdin and returns its output. */
 async function stopServer(server: Awaited<ReturnType<typeof startServer>>) {
@@ -223,4 +223,97 @@ Deno.test("e2e: IPv6 loopback and host names work", async () => {
   const out = await server.exit();
   assert.match(out.stdout, /\] over v6\n/);
   if (byName) assert.match(out.stdout, /\] by name\n/);
+});
+
+Deno.test("e2e: --keep-newlines sends each line with its ending; the server prints it once, --json keeps the bytes", async () => {
+  const input = "course\nwindows\r\n\nlast";
+  const text = await startServer();
+  const json = await startServer(["--json"]);
+  await using _t = text.process;
+  await using _j = json.process;
+  for (const server of [text, json]) {
+    const client = await runClient(server.port, input, ["--keep-newlines"]);
+    assert.equal(client.code, 0, client.stderr);
+  }
+  const out = await stopServer(text);
+  const [id] = createdSessions(out.stdout);
+  // No empty line after each line: the payload's own \n ends the printed line.
+  assert.deepEqual(sessionLines(out.stdout, id).slice(1, 6), [
+    "[1] course",
+    "[2] windows\r",
+    "[3] ",
+    "[4] last",
+    "[5] GOODBYE from client.",
+  ]);
+  const events = (await stopServer(json)).stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(
+    events.filter((e) => e.event === "data").map((e) => e.text),
+    ["course\n", "windows\r\n", "\n", "last"],
+  );
+});
+
+Deno.test("e2e: --max-payload N splits longer lines into N-byte messages, with a warning", async () => {
+  const server = await startServer();
+  await using _ = server.process;
+  const client = await runClient(server.port, "abcdefghij\nabcd\n", ["--max-payload", "4"]);
+  assert.equal(client.code, 0, client.stderr);
+  assert.match(client.stderr, /warning: line 1 is 10 bytes, more than 4: sent as 3 DATA messages/);
+  const kept = await runClient(server.port, "abcd\n", ["--max-payload", "4", "--keep-newlines"]);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stderr, /warning: line 1 is 5 bytes, more than 4: sent as 2 DATA messages/);
+  const out = await stopServer(server);
+  const [first, second] = createdSessions(out.stdout);
+  assert.deepEqual(sessionLines(out.stdout, first).slice(1, 5), [
+    "[1] abcd",
+    "[2] efgh",
+    "[3] ij",
+    "[4] abcd",
+  ]);
+  assert.deepEqual(sessionLines(out.stdout, second).slice(1, 3), ["[1] abcd", "[2] "]);
+  for (const bad of ["0", "65496", "x"]) {
+    const r = await runClient(server.port, "", ["--max-payload", bad]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^pudp client: bad --max-payload/);
+  }
+});
+
+Deno.test("e2e: --verbose says why each session closed; the summary counts closes by reason", async () => {
+  const server = await startServer(["--verbose", "--timeout", "1"]);
+  await using _ = server.process;
+  const to = { transport: "udp" as const, hostname: "127.0.0.1", port: server.port };
+  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const send = (command: number, seq: number, sessionId: number) =>
+      socket.send(encode({ command, seq, sessionId, payload: new Uint8Array() }), to);
+    await send(Command.HELLO, 0, 0x11);
+    await send(Command.HELLO, 0, 0x22);
+    await send(Command.DATA, 5, 0x22);
+    await send(Command.DATA, 3, 0x22); // older than the last: protocol error
+    await send(Command.HELLO, 0, 0x33); // left silent: it times out
+    const client = await runClient(server.port, "fine\n");
+    assert.equal(client.code, 0, client.stderr);
+    await server.process.stderr.waitFor((t) => t.includes("(timeout)"), 10_000, "a timeout");
+    await send(Command.HELLO, 0, 0x44); // open at shutdown
+    await server.process.stdout.waitFor((t) => t.includes("0x00000044 [0] Session"), 5_000, "44");
+    const out = await stopServer(server);
+    const reasons = [
+      ...out.stderr.matchAll(/^pudp server: (0x[0-9a-f]{8}) closed \((.+)\), client \S+$/gm),
+    ]
+      .map((m) => `${m[1]} ${m[2]}`).sort();
+    assert.equal(reasons.length, 5, out.stderr);
+    assert.deepEqual(reasons.filter((r) => !r.includes("goodbye")), [
+      "0x00000011 timeout",
+      "0x00000022 protocol error: seq 3 after 5",
+      "0x00000033 timeout",
+      "0x00000044 shutdown",
+    ]);
+    assert.match(
+      out.stderr,
+      /closed: 1 goodbye, 2 timeout, 1 protocol error, 0 evicted, 1 shutdown\n/,
+    );
+    // stdout stays SPEC's text: no reasons there.
+    assert.doesNotMatch(out.stdout, /timeout|protocol error/);
+  } finally {
+    socket.close();
+  }
 });

@@ -25,7 +25,7 @@ function dgram(command: number, seq: number, payload: Uint8Array | string = "", 
 
 /** Feeds one script to a machine with the given sink. */
 function script(sink: { emit(e: ServerEvent): void }): void {
-  const s = new ServerSessions({ timeoutMs: 1000, maxGap: 5 }, sink);
+  const s = new ServerSessions({ timeoutMs: 1000, maxGap: 5, maxSessions: 2 }, sink);
   s.handleDatagram(dgram(Command.HELLO, 0), A, 0);
   s.handleDatagram(dgram(Command.DATA, 1, "héllo"), A, 1);
   s.handleDatagram(dgram(Command.DATA, 4, new Uint8Array([0xff, 0x00, 0x41])), A, 2);
@@ -35,12 +35,21 @@ function script(sink: { emit(e: ServerEvent): void }): void {
   s.handleDatagram(dgram(Command.DATA, 1, "", 7), B, 3); // no such session
   s.handleDatagram(dgram(Command.GOODBYE, 5), A, 4);
   s.handleDatagram(dgram(Command.HELLO, 0, "", 1), A, 5);
-  s.handleDatagram(dgram(Command.DATA, 9, "", 1), A, 6); // gap of 8 > --max-gap 5
+  s.handleDatagram(dgram(Command.DATA, 9, "far\n", 1), A, 6); // gap of 8 > --max-gap 5
+  s.handleDatagram(dgram(Command.DATA, 3, "", 1), A, 6); // older than the last
+  s.handleDatagram(dgram(Command.HELLO, 1, "", 5), B, 7); // a HELLO that is not seq 0
   s.handleDatagram(dgram(Command.HELLO, 0, "", 2), B, 7);
   s.handleDatagram(dgram(Command.ALIVE, 1, "", 2), B, 8);
   s.handleDatagram(dgram(Command.HELLO, 0, "", 3), B, 9);
   s.handleTimeout(1009);
+  // The table (2) fills: the half-open session 4 is evicted for session 8;
+  // then every session is established and session 9's HELLO is dropped.
   s.handleDatagram(dgram(Command.HELLO, 0, "", 4), A, 2000);
+  s.handleDatagram(dgram(Command.HELLO, 0, "", 6), A, 2000);
+  s.handleDatagram(dgram(Command.DATA, 1, "x", 6), A, 2000);
+  s.handleDatagram(dgram(Command.HELLO, 0, "", 8), B, 2001);
+  s.handleDatagram(dgram(Command.DATA, 1, "y", 8), B, 2001);
+  s.handleDatagram(dgram(Command.HELLO, 0, "", 9), B, 2002);
   s.shutdown();
 }
 
@@ -67,12 +76,10 @@ Deno.test(
       { event: "goodbye", ...a, session: "0x00c0ffee", seq: 5 },
       { event: "closed", ...a, session: "0x00c0ffee", reason: "goodbye" },
       { event: "created", ...a, session: "0x00000001", seq: 0 },
-      {
-        event: "closed",
-        ...a,
-        session: "0x00000001",
-        reason: "protocol error: a gap of 8 is over --max-gap 5",
-      },
+      { event: "lost", ...a, session: "0x00000001", first: 1, last: 8, count: 8 },
+      { event: "data", ...a, session: "0x00000001", seq: 9, text: "far\n" },
+      { event: "closed", ...a, session: "0x00000001", reason: "protocol error: seq 3 after 9" },
+      { event: "dropped", ...b, session: "0x00000005", reason: "HELLO seq not 0" },
       { event: "created", ...b, session: "0x00000002", seq: 0 },
       {
         event: "closed",
@@ -83,13 +90,21 @@ Deno.test(
       { event: "created", ...b, session: "0x00000003", seq: 0 },
       { event: "closed", ...b, session: "0x00000003", reason: "timeout" },
       { event: "created", ...a, session: "0x00000004", seq: 0 },
-      { event: "closed", ...a, session: "0x00000004", reason: "shutdown" },
+      { event: "created", ...a, session: "0x00000006", seq: 0 },
+      { event: "data", ...a, session: "0x00000006", seq: 1, text: "x" },
+      { event: "table_full", ...b, open: 2, action: "evicting" },
+      { event: "closed", ...a, session: "0x00000004", reason: "evicted" },
+      { event: "created", ...b, session: "0x00000008", seq: 0 },
+      { event: "data", ...b, session: "0x00000008", seq: 1, text: "y" },
+      { event: "dropped", ...b, session: "0x00000009", reason: "session table full" },
+      { event: "closed", ...a, session: "0x00000006", reason: "shutdown" },
+      { event: "closed", ...b, session: "0x00000008", reason: "shutdown" },
     ]);
   },
 );
 
 Deno.test("server events: the text renderer of the same run prints SPEC's lines only", pure, () => {
-  const sink = new ServerTextSink();
+  const sink = new ServerTextSink(false, 5);
   script(sink);
   assert.equal(
     new TextDecoder("utf-8").decode(sink.take()),
@@ -103,13 +118,21 @@ Deno.test("server events: the text renderer of the same run prints SPEC's lines 
       "0x00c0ffee [5] GOODBYE from client.",
       "0x00c0ffee Session closed",
       "0x00000001 [0] Session created",
+      "0x00000001 [1-8] Lost packets! (8)",
+      "0x00000001 [9] far",
       "0x00000001 Session closed",
       "0x00000002 [0] Session created",
       "0x00000002 Session closed",
       "0x00000003 [0] Session created",
       "0x00000003 Session closed",
       "0x00000004 [0] Session created",
+      "0x00000006 [0] Session created",
+      "0x00000006 [1] x",
       "0x00000004 Session closed",
+      "0x00000008 [0] Session created",
+      "0x00000008 [1] y",
+      "0x00000006 Session closed",
+      "0x00000008 Session closed",
       "",
     ].join("\n"),
   );

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
-import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { EventQueue } from "../../lib/events/sink.ts";
+import type { ServerEvent } from "../../lib/pudp/server_events.ts";
+import { FULL_NOTICE_MS, ServerSessions } from "../../lib/pudp/server_session.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, decode, encode, type Message, P0P_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/net/transmit.ts";
@@ -23,7 +25,7 @@ function dgram(
 
 /** A server plus helpers that drain its output as lines and its transmits as messages. */
 function harness(opts: ConstructorParameters<typeof ServerSessions>[0] = {}, escape = false) {
-  const output = new ServerTextSink(escape);
+  const output = new ServerTextSink(escape, opts.maxGap);
   const server = new ServerSessions({ timeoutMs: 5000, ...opts }, output);
   return {
     server,
@@ -207,7 +209,7 @@ Deno.test("server: a message older than the last is a protocol error: GOODBYE, c
 });
 
 Deno.test(
-  "server: a gap larger than --max-gap is a protocol error with no Lost lines",
+  "server: a gap larger than --max-gap is one summary line, and the session goes on",
   pure,
   () => {
     const h = opened({ maxGap: 5 });
@@ -215,11 +217,88 @@ Deno.test(
     assert.equal(h.lines().length, 6);
     h.sent();
     h.server.handleDatagram(dgram(Command.DATA, 13, "gap of 6"), A, 2);
-    assert.deepEqual(h.lines(), [`${HEX} Session closed`]);
-    assert.deepEqual(h.sent().map((m) => m.command), [Command.GOODBYE]);
-    assert.equal(h.server.openSessions, 0);
+    assert.deepEqual(h.lines(), [`${HEX} [7-12] Lost packets! (6)`, `${HEX} [13] gap of 6`]);
+    assert.deepEqual(h.sent().map((m) => m.command), [Command.ALIVE]);
+    // However large the gap: one line, and what follows is handled in order.
+    h.server.handleDatagram(dgram(Command.DATA, 0xffff_fff0, "far"), A, 3);
+    h.server.handleDatagram(dgram(Command.DATA, 0xffff_fff1, "next"), A, 4);
+    assert.deepEqual(h.lines(), [
+      `${HEX} [14-4294967279] Lost packets! (4294967266)`,
+      `${HEX} [4294967280] far`,
+      `${HEX} [4294967281] next`,
+    ]);
+    assert.equal(h.server.openSessions, 1);
+    assert.equal(h.server.stats.protocolErrors, 0);
+    assert.equal(h.server.stats.lost, 5 + 6 + 4294967266);
   },
 );
+
+Deno.test(
+  "server: a course client blasting 58,936 lines with a big hole loses only the hole",
+  pure,
+  () => {
+    // The tail after a gap over --max-gap (10,000) used to be cut off.
+    const h = opened();
+    const N = 58_936;
+    const hole = { from: 20_000, to: 35_000 }; // 15,001 numbers never arrive
+    let printed = 0;
+    for (let seq = 1; seq <= N; seq++) {
+      if (seq >= hole.from && seq <= hole.to) continue;
+      h.server.handleDatagram(dgram(Command.DATA, seq, `line ${seq}\n`), A, seq);
+      printed += h.lines().length;
+      h.sent();
+    }
+    h.server.handleDatagram(dgram(Command.GOODBYE, N + 1), A, N + 1);
+    assert.deepEqual(h.lines(), [
+      `${HEX} [${N + 1}] GOODBYE from client.`,
+      `${HEX} Session closed`,
+    ]);
+    assert.equal(printed, N - 15_001 + 1, "every line that came, plus one summary line");
+    assert.equal(h.server.stats.lost, 15_001);
+    assert.equal(h.server.stats.goodbyes, 1);
+  },
+);
+
+Deno.test(
+  "server: a HELLO with a sequence number other than 0 opens nothing (dropped, counted)",
+  pure,
+  () => {
+    // A course client that sends GOODBYE (seq 0) before HELLO (seq 1).
+    const h = harness();
+    h.server.handleDatagram(dgram(Command.GOODBYE, 0), A, 0);
+    h.server.handleDatagram(dgram(Command.HELLO, 1), A, 1);
+    h.server.handleDatagram(dgram(Command.HELLO, 0xffff_ffff, "", 2), A, 1);
+    assert.deepEqual(h.lines(), []);
+    assert.deepEqual(h.sent(), []);
+    assert.equal(h.server.openSessions, 0);
+    assert.equal(h.server.pollTimeout(), undefined, "nothing held open");
+    assert.equal(h.server.stats.dropped, 3);
+    assert.equal(h.server.stats.sessions, 0);
+  },
+);
+
+Deno.test("server: a payload that ends with a newline gets no second one", pure, () => {
+  const raw = opened();
+  raw.server.handleDatagram(dgram(Command.DATA, 1, "course line\n"), A, 1);
+  raw.server.handleDatagram(dgram(Command.DATA, 2, "windows\r\n"), A, 2);
+  raw.server.handleDatagram(dgram(Command.DATA, 3, "\n"), A, 3);
+  raw.server.handleDatagram(dgram(Command.DATA, 4, ""), A, 4);
+  raw.server.handleDatagram(dgram(Command.DATA, 5, "two\n\n"), A, 5);
+  assert.deepEqual(raw.lines(), [
+    `${HEX} [1] course line`,
+    `${HEX} [2] windows\r`,
+    `${HEX} [3] `,
+    `${HEX} [4] `,
+    `${HEX} [5] two`,
+    ``,
+  ]);
+  // On a terminal the ending is not escaped, what comes before it is.
+  const esc = opened({}, true);
+  esc.server.handleDatagram(dgram(Command.DATA, 1, "course line\n"), A, 1);
+  esc.server.handleDatagram(dgram(Command.DATA, 2, "a\nb\n"), A, 2);
+  esc.server.handleDatagram(dgram(Command.DATA, 3, "\n"), A, 3);
+  assert.deepEqual(esc.lines(), [`${HEX} [1] course line`, `${HEX} [2] a\\x0ab`, `${HEX} [3] `]);
+});
 
 Deno.test("server: GOODBYE replies GOODBYE and closes", pure, () => {
   const h = opened();
@@ -373,12 +452,93 @@ Deno.test("server: the magic is a setting", pure, () => {
   assert.equal(h.sent()[0].command, Command.HELLO);
 });
 
-Deno.test("server: HELLOs beyond --max-sessions are dropped and counted", pure, () => {
-  const h = harness({ maxSessions: 2 });
-  for (let id = 1; id <= 3; id++) h.server.handleDatagram(dgram(Command.HELLO, 0, "", id), A, 0);
-  assert.equal(h.server.openSessions, 2);
-  assert.equal(h.server.stats.dropped, 1);
-  assert.equal(h.lines().length, 2);
+Deno.test(
+  "server: a full table evicts the oldest half-open session for a new HELLO",
+  pure,
+  () => {
+    const h = harness({ maxSessions: 3 });
+    const hello = (id: number, at: number) =>
+      h.server.handleDatagram(dgram(Command.HELLO, 0, "", id), A, at);
+    hello(1, 0);
+    hello(2, 1);
+    hello(3, 2);
+    // Session 1 sends data (established); 2 only repeats its HELLO (still half-open).
+    h.server.handleDatagram(dgram(Command.DATA, 1, "one", 1), A, 3);
+    h.server.handleDatagram(dgram(Command.HELLO, 0, "", 2), A, 3);
+    h.lines();
+    h.sent();
+    hello(4, 4);
+    assert.deepEqual(h.lines(), ["0x00000002 Session closed", "0x00000004 [0] Session created"]);
+    assert.deepEqual(h.sent().map((m) => [m.command, m.sessionId]), [
+      [Command.GOODBYE, 2],
+      [Command.HELLO, 4],
+    ]);
+    hello(5, 5); // evicts 3, the next oldest half-open
+    hello(6, 6); // evicts 4
+    assert.deepEqual(h.lines(), [
+      "0x00000003 Session closed",
+      "0x00000005 [0] Session created",
+      "0x00000004 Session closed",
+      "0x00000006 [0] Session created",
+    ]);
+    // Session 1 is established and untouched: its next line is printed.
+    h.server.handleDatagram(dgram(Command.DATA, 2, "two", 1), A, 7);
+    assert.deepEqual(h.lines(), ["0x00000001 [2] two"]);
+    assert.equal(h.server.stats.evicted, 3);
+    assert.equal(h.server.openSessions, 3);
+  },
+);
+
+Deno.test(
+  "server: when every session is established a HELLO is dropped; the cap is reported once a minute",
+  pure,
+  () => {
+    const events = new EventQueue<ServerEvent>();
+    const server = new ServerSessions({ timeoutMs: 600_000, maxSessions: 2 }, events);
+    for (const id of [1, 2]) {
+      server.handleDatagram(dgram(Command.HELLO, 0, "", id), A, 0);
+      server.handleDatagram(dgram(Command.DATA, 1, "x", id), A, 0);
+    }
+    events.drain();
+    const full = (at: number) => {
+      server.handleDatagram(dgram(Command.HELLO, 0, "", 9), B, at);
+      return events.drain().map((e) =>
+        e.event === "table_full"
+          ? `full ${e.open} ${e.action}`
+          : `${e.event} ${"reason" in e ? e.reason : ""}`
+      );
+    };
+    assert.deepEqual(full(1000), ["full 2 dropping", "dropped session table full"]);
+    assert.deepEqual(full(2000), ["dropped session table full"]);
+    assert.deepEqual(full(1000 + FULL_NOTICE_MS - 1), ["dropped session table full"]);
+    assert.deepEqual(full(1000 + FULL_NOTICE_MS), [
+      "full 2 dropping",
+      "dropped session table full",
+    ]);
+    assert.equal(server.openSessions, 2);
+    assert.equal(server.stats.dropped, 4);
+    assert.equal(server.stats.evicted, 0);
+  },
+);
+
+Deno.test("server: every close is counted by its reason", pure, () => {
+  const h = harness({ timeoutMs: 100, maxSessions: 2 });
+  const s = h.server;
+  s.handleDatagram(dgram(Command.HELLO, 0, "", 1), A, 0);
+  s.handleDatagram(dgram(Command.GOODBYE, 1, "", 1), A, 0); // goodbye
+  s.handleDatagram(dgram(Command.HELLO, 0, "", 2), A, 0);
+  s.handleDatagram(dgram(Command.ALIVE, 1, "", 2), A, 0); // protocol error
+  s.handleDatagram(dgram(Command.HELLO, 0, "", 3), A, 0);
+  s.handleTimeout(100); // timeout
+  s.handleDatagram(dgram(Command.HELLO, 0, "", 4), A, 200);
+  s.handleDatagram(dgram(Command.HELLO, 0, "", 5), A, 200);
+  s.handleDatagram(dgram(Command.HELLO, 0, "", 6), A, 200); // evicts 4
+  s.shutdown(); // 5 and 6
+  const { goodbyes, protocolErrors, timeouts, evicted, shutdowns } = s.stats;
+  assert.deepEqual(
+    { goodbyes, protocolErrors, timeouts, evicted, shutdowns },
+    { goodbyes: 1, protocolErrors: 1, timeouts: 1, evicted: 1, shutdowns: 2 },
+  );
 });
 
 Deno.test("server: a recycled reply's memory is reused for the next one", pure, () => {

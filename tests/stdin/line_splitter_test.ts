@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
-import { LineSplitter } from "../../lib/stdin/line_splitter.ts";
+import { isQuitLine, LineSplitter } from "../../lib/stdin/line_splitter.ts";
 
 const pure = { permissions: "none" } as const;
 const enc = new TextEncoder();
@@ -15,11 +15,13 @@ function split(
   input: Uint8Array,
   maxPiece: number,
   chunkSizes: number[] = [input.length || 1],
+  keepEndings = false,
 ): Piece[] {
   const out: Piece[] = [];
   const s = new LineSplitter(
     maxPiece,
     (p, endOfLine) => out.push({ text: String.fromCharCode(...p), endOfLine }),
+    keepEndings,
   );
   let at = 0;
   for (let i = 0; at < input.length; i++) {
@@ -67,6 +69,62 @@ Deno.test(
       { text: "abcd", endOfLine: false },
       { text: "efgh", endOfLine: true },
     ]);
+  },
+);
+
+Deno.test("splitter: with keepEndings every line keeps its \\n or \\r\\n", pure, () => {
+  const kept = (text: string, maxPiece = 100, chunks?: number[]) =>
+    split(enc.encode(text), maxPiece, chunks, true);
+  assert.deepEqual(kept("a\nbb\r\n\ntail"), [
+    { text: "a\n", endOfLine: true },
+    { text: "bb\r\n", endOfLine: true },
+    { text: "\n", endOfLine: true },
+    { text: "tail", endOfLine: true },
+  ]);
+  // The ending counts toward maxPiece: "abc\n" fits 4, "abcd\n" does not.
+  assert.deepEqual(kept("abc\nabcd\n", 4, [1]), [
+    { text: "abc\n", endOfLine: true },
+    { text: "abcd", endOfLine: false },
+    { text: "\n", endOfLine: true },
+  ]);
+  assert.deepEqual(kept("abcd", 4, [1]), [{ text: "abcd", endOfLine: true }]);
+});
+
+Deno.test("splitter: isQuitLine is q with or without its ending", pure, () => {
+  for (const yes of ["q", "q\n", "q\r\n"]) assert.ok(isQuitLine(enc.encode(yes)), yes);
+  for (const no of ["", "\n", "qq", "q \n", "Q", "\rq"]) assert.ok(!isQuitLine(enc.encode(no)), no);
+});
+
+Deno.test(
+  "splitter: property: with keepEndings the pieces are the input, cut after each \\n and at maxPiece",
+  pure,
+  () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(10, 13, 65, 66), { maxLength: 300 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 6 }),
+        (bytes, maxPiece, chunks) => {
+          const input = new Uint8Array(bytes);
+          const text = String.fromCharCode(...input);
+          const want = text.split(/(?<=\n)/).filter((l) => l !== "");
+          const got: string[] = [];
+          let current = "";
+          for (const p of split(input, maxPiece, chunks, true)) {
+            assert.ok(p.text.length >= 1 && p.text.length <= maxPiece, "piece within bound");
+            if (!p.endOfLine) assert.equal(p.text.length, maxPiece, "non-final pieces are full");
+            current += p.text;
+            if (p.endOfLine) {
+              got.push(current);
+              current = "";
+            }
+          }
+          assert.equal(current, "", "no unfinished line");
+          assert.deepEqual(got, want);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   },
 );
 

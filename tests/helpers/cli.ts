@@ -190,6 +190,14 @@ export async function startListening(
   return { process, port };
 }
 
+/** Stops a server started by {@link startServer} by closing its stdin; asserts exit 0, returns its output. */
+export async function stopServer(server: RunningServer) {
+  await server.process.closeStdin();
+  const out = await server.process.exit();
+  assert.equal(out.code, 0, out.stderr);
+  return out;
+}
+
 /** Runs `pudp client` to completion with `input` on stdin. */
 export async function runClient(
   port: number,

@@ -6,7 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT_DIR, runClient, sessionLines, spawnCli, startServer } from "../helpers/cli.ts";
+import {
+  ROOT_DIR,
+  runClient,
+  sessionLines,
+  spawnCli,
+  startServer,
+  stopServer,
+} from "../helpers/cli.ts";
 
 const PEERS = `${ROOT_DIR}tests/interop/course_peers.py`;
 
@@ -60,13 +67,6 @@ async function courseServer(args: string[] = []) {
   };
 }
 
-async function stop(server: Awaited<ReturnType<typeof startServer>>) {
-  await server.process.closeStdin();
-  const out = await server.process.exit();
-  assert.equal(out.code, 0, out.stderr);
-  return out;
-}
-
 Deno.test("interop: a course client's lines (sent with their \\n, unpaced) print once each, no empty lines", async () => {
   const server = await startServer();
   await using _ = server.process;
@@ -76,7 +76,7 @@ Deno.test("interop: a course client's lines (sent with their \\n, unpaced) print
   const input = Array.from({ length: N }, (_, i) => `course ${i}\n`).join("");
   const client = await courseClient(server.port, input);
   assert.equal(client.code, 0, client.stderr);
-  const out = await stop(server);
+  const out = await stopServer(server);
   const id = out.stdout.match(/^(0x[0-9a-f]{8}) \[0\] Session created$/m)![1];
   const lines = sessionLines(out.stdout, id);
   assert.ok(!lines.some((l) => /^\[\d+\] $/.test(l)), "no empty line after each line");
@@ -95,7 +95,7 @@ Deno.test("interop: a course client that sends GOODBYE (seq 0) before HELLO (seq
   await using _ = server.process;
   const client = await courseClient(server.port, "one\n", ["--goodbye-first", "--timeout", "0.5"]);
   assert.equal(client.code, 1, "nothing answers its GOODBYE");
-  const out = await stop(server);
+  const out = await stopServer(server);
   assert.equal(out.stdout, "");
   assert.match(out.stderr, /pudp server: 0 sessions, 0 messages, .* 4 dropped datagrams/);
 });
@@ -133,7 +133,7 @@ Deno.test("interop: --magic 0xC461 talks to P0P peers both ways", async () => {
   await using _ = server.process;
   const client = await courseClient(server.port, "p0p\n", ["--magic", "0xC461"]);
   assert.equal(client.code, 0, client.stderr);
-  const out = await stop(server);
+  const out = await stopServer(server);
   assert.match(out.stdout, /^0x[0-9a-f]{8} \[1\] p0p$/m);
   const course = await courseServer(["--magic", "0xC461"]);
   const ours = await runClient(course.port, "p0p\n", ["--magic", "0xC461", "--keep-newlines"]);

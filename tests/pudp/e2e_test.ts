@@ -3,16 +3,15 @@
  */
 
 import assert from "node:assert/strict";
-import { createdSessions, runClient, sessionLines, spawnCli, startServer } from "../helpers/cli.ts";
+import {
+  createdSessions,
+  runClient,
+  sessionLines,
+  spawnCli,
+  startServer,
+  stopServer,
+} from "../helpers/cli.ts";
 import { Command, encode, MAX_PAYLOAD } from "../../lib/pudp/wire.ts";
-
-/** Stops a server by closing its stdin and returns its output. */
-async function stopServer(server: Awaited<ReturnType<typeof startServer>>) {
-  await server.process.closeStdin();
-  const out = await server.process.exit();
-  assert.equal(out.code, 0, out.stderr);
-  return out;
-}
 
 Deno.test("e2e: a 10,000-line file arrives complete, each line once, in order", async () => {
   const server = await startServer();

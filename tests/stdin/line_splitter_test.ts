@@ -33,6 +33,26 @@ function split(
   return out;
 }
 
+/**
+ * Joins pieces back into lines, checking the piece rules on the way: none
+ * over maxPiece, every piece but a line's last full, no line left unfinished.
+ */
+function rebuild(pieces: Piece[], maxPiece: number): string[] {
+  const lines: string[] = [];
+  let current = "";
+  for (const p of pieces) {
+    assert.ok(p.text.length <= maxPiece, "piece within bound");
+    if (!p.endOfLine) assert.equal(p.text.length, maxPiece, "non-final pieces are full");
+    current += p.text;
+    if (p.endOfLine) {
+      lines.push(current);
+      current = "";
+    }
+  }
+  assert.equal(current, "", "no unfinished line");
+  return lines;
+}
+
 function lines(text: string, maxPiece = 100, chunks?: number[]): Piece[] {
   return split(enc.encode(text), maxPiece, chunks);
 }
@@ -108,19 +128,9 @@ Deno.test(
           const input = new Uint8Array(bytes);
           const text = String.fromCharCode(...input);
           const want = text.split(/(?<=\n)/).filter((l) => l !== "");
-          const got: string[] = [];
-          let current = "";
-          for (const p of split(input, maxPiece, chunks, true)) {
-            assert.ok(p.text.length >= 1 && p.text.length <= maxPiece, "piece within bound");
-            if (!p.endOfLine) assert.equal(p.text.length, maxPiece, "non-final pieces are full");
-            current += p.text;
-            if (p.endOfLine) {
-              got.push(current);
-              current = "";
-            }
-          }
-          assert.equal(current, "", "no unfinished line");
-          assert.deepEqual(got, want);
+          const pieces = split(input, maxPiece, chunks, true);
+          assert.ok(pieces.every((p) => p.text.length >= 1), "no empty piece");
+          assert.deepEqual(rebuild(pieces, maxPiece), want);
         },
       ),
       { numRuns: 2000 },
@@ -151,19 +161,7 @@ Deno.test(
           const want = expected.map((l) => l.endsWith("\r") ? l.slice(0, -1) : l);
           if (last !== "") want.push(last);
 
-          const got: string[] = [];
-          let current = "";
-          for (const p of split(input, maxPiece, chunks)) {
-            assert.ok(p.text.length <= maxPiece, "piece within bound");
-            if (!p.endOfLine) assert.equal(p.text.length, maxPiece, "non-final pieces are full");
-            current += p.text;
-            if (p.endOfLine) {
-              got.push(current);
-              current = "";
-            }
-          }
-          assert.equal(current, "", "no unfinished line");
-          assert.deepEqual(got, want);
+          assert.deepEqual(rebuild(split(input, maxPiece, chunks), maxPiece), want);
         },
       ),
       { numRuns: 3000 },

@@ -284,14 +284,18 @@ Deno.test("e2e: --verbose says why each session closed; the summary counts close
   try {
     const send = (command: number, seq: number, sessionId: number) =>
       socket.send(encode({ command, seq, sessionId, payload: new Uint8Array() }), to);
-    await send(Command.HELLO, 0, 0x11);
+    await send(Command.HELLO, 0, 0x11); // left silent: it times out
+    await send(Command.HELLO, 0, 0x33); // likewise
     await send(Command.HELLO, 0, 0x22);
     await send(Command.DATA, 5, 0x22);
     await send(Command.DATA, 3, 0x22); // older than the last: protocol error
-    await send(Command.HELLO, 0, 0x33); // left silent: it times out
     const client = await runClient(server.port, "fine\n");
     assert.equal(client.code, 0, client.stderr);
-    await server.process.stderr.waitFor((t) => t.includes("(timeout)"), 10_000, "a timeout");
+    await server.process.stderr.waitFor(
+      (t) => t.split("(timeout)").length === 3,
+      10_000,
+      "two timeouts",
+    );
     await send(Command.HELLO, 0, 0x44); // open at shutdown
     await server.process.stdout.waitFor((t) => t.includes("0x00000044 [0] Session"), 5_000, "44");
     const out = await stopServer(server);

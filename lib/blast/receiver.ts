@@ -77,6 +77,18 @@ abstract class PatternReceiver {
 
   /** The report so far. */
   abstract report(): ReceiverReport;
+
+  /** The report's byte and timing figures, the same for both receivers. */
+  protected byteFigures() {
+    return {
+      bytes: this.bytes,
+      expected_bytes: this.expectedBytes,
+      seconds: this.seconds,
+      corrupt_bytes: this.corrupt,
+      first_corrupt_at: this.firstCorrupt,
+      missing_bytes: Math.max(0, this.expectedBytes - this.bytes),
+    };
+  }
 }
 
 /** A raw byte stream of pattern bytes (TCP bytes mode). */
@@ -100,15 +112,7 @@ export class ByteReceiver extends PatternReceiver {
   }
 
   report(): ReceiverReport {
-    return {
-      bytes: this.bytes,
-      expected_bytes: this.expectedBytes,
-      seconds: this.seconds,
-      corrupt_bytes: this.corrupt,
-      first_corrupt_at: this.firstCorrupt,
-      missing_bytes: this.expectedBytes - this.bytes,
-      complete: this.complete,
-    };
+    return { ...this.byteFigures(), complete: this.complete };
   }
 }
 
@@ -160,12 +164,7 @@ export class SegmentReceiver extends PatternReceiver {
   report(): ReceiverReport {
     const counts = this.tally.counts;
     return {
-      bytes: this.bytes,
-      expected_bytes: this.expectedBytes,
-      seconds: this.seconds,
-      corrupt_bytes: this.corrupt,
-      first_corrupt_at: this.firstCorrupt,
-      missing_bytes: Math.max(0, this.expectedBytes - this.bytes),
+      ...this.byteFigures(),
       segments: counts,
       delay_ms: this.tally.delay ?? null,
       complete: this.tally.ended,

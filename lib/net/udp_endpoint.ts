@@ -40,21 +40,21 @@ export class UdpEndpoint {
 
   /**
    * Binds `address` (port 0 picks one). Throws ExchangeError
-   * `cannot listen on HOST:PORT: …` (or `cannot open a UDP socket: …` for port 0
-   * on a wildcard address, a client's socket).
+   * `cannot listen on HOST:PORT: …`, or for port 0 (a client's socket)
+   * `cannot open a UDP socket[ on HOST]: …`.
    */
   static bind(address: PeerAddress, options: UdpEndpointOptions = {}): UdpEndpoint {
     try {
       const socket = Deno.listenDatagram({ ...address, transport: "udp" });
       return new UdpEndpoint(socket, options);
     } catch (e) {
-      const client = address.port === 0 &&
-        (address.hostname === "0.0.0.0" || address.hostname === "::");
-      throw new ExchangeError(
-        `${client ? "cannot open a UDP socket" : `cannot listen on ${formatAddress(address)}`}: ${
-          errorText(e)
-        }`,
-      );
+      const wildcard = address.hostname === "0.0.0.0" || address.hostname === "::";
+      const where = address.port !== 0
+        ? `cannot listen on ${formatAddress(address)}`
+        : wildcard
+        ? "cannot open a UDP socket"
+        : `cannot open a UDP socket on ${address.hostname}`;
+      throw new ExchangeError(`${where}: ${errorText(e)}`);
     }
   }
 

@@ -26,6 +26,9 @@ export interface ClientConfig extends Pick<ClientOptions, "timeoutMs" | "magic" 
   keepNewlines: boolean;
   /** Largest DATA payload; longer lines are split (`--max-payload`). */
   maxPayload: number;
+  /** Local address to send from (`--bind`); the wildcard address of the server's family when absent. */
+  bind?: string;
+  /** Diagnostics on stderr (`--verbose`). */
   verbose: boolean;
 }
 
@@ -55,7 +58,7 @@ export async function runClient(
     done.resolve(failure);
   };
 
-  const endpoint = UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 }, {
+  const endpoint = UdpEndpoint.bind({ hostname: config.bind ?? peer.anyAddress, port: 0 }, {
     onSendError: (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
   });
   let wakeStdin: (() => void) | undefined;

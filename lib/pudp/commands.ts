@@ -11,6 +11,7 @@ import {
   JSON_FLAG,
   LISTEN_HOST,
   magic,
+  optionalFlag,
   portArg,
   seconds,
   switchFlag,
@@ -109,6 +110,11 @@ exits 130 or 143.`,
       MAX_PAYLOAD,
     ),
     magic: MAGIC_FLAG,
+    bind: optionalFlag(
+      "ADDR",
+      "send from this local address (like nc -s): one of 127.0.0.0/8, an interface's address",
+      (value) => value,
+    ),
   },
   args: [hostArg(), portArg("PORT", false)],
   async run(flags, [host, port], context) {
@@ -120,6 +126,7 @@ exits 130 or 143.`,
       magic: flags.magic,
       keepNewlines: flags["keep-newlines"],
       maxPayload: flags["max-payload"],
+      bind: flags.bind,
       verbose: context.verbose,
     }, context.log);
     if (result.message) context.log(result.message);

@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: the pudp benchmark suite. A benchmark, not a test: it
- * prints a table and writes bench/results.json; nothing here passes or fails
- * on a number.
+ * prints a table and writes bench/results.json (with every option at its
+ * default; otherwise .tmp/bench-results.json, unless --out names a file);
+ * nothing here passes or fails on a number.
  *
  * - transfer: N lines (about 60 bytes each) from `pudp client` to `pudp
  *   server` with stdout to a file, and the same client driving the bare
@@ -19,6 +20,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { parseByteSize } from "../lib/cli/flags.ts";
 import { sourceCommand } from "../lib/cli/source_command.ts";
@@ -46,24 +48,31 @@ const USAGE = "usage: deno task bench [--lines N] [--runs N] [--clients N] [--cl
   "[--blast-bytes BYTES] [--blast-udp-bytes BYTES] " +
   "[--only transfer,unpaced,fanin,sessions,pipe,frame,blast] [--out FILE]";
 
+/** The file a run with every default writes (tracked: the README's figures come from it). */
+const TRACKED_RESULTS = new URL("./results.json", import.meta.url).pathname;
+/** Where a run with other options writes, unless --out says (untracked: .tmp is ignored). */
+const CUSTOM_RESULTS = new URL("../.tmp/bench-results.json", import.meta.url).pathname;
+
+const OPTIONS = {
+  lines: { type: "string", default: "1000000" },
+  runs: { type: "string", default: "3" },
+  clients: { type: "string", default: "200" },
+  "client-lines": { type: "string", default: "1000" },
+  sessions: { type: "string", default: "100000" },
+  held: { type: "string", default: "10000" },
+  "pipe-bytes": { type: "string", default: "2GiB" },
+  "frame-seconds": { type: "string", default: "3" },
+  "blast-bytes": { type: "string", default: "4G" },
+  "blast-udp-bytes": { type: "string", default: "1G" },
+  only: { type: "string", default: SCENARIOS.join(",") },
+  out: { type: "string" },
+  help: { type: "boolean", default: false },
+} as const;
+
 function parseOptions() {
   try {
     return parseArgs({
-      options: {
-        lines: { type: "string", default: "1000000" },
-        runs: { type: "string", default: "3" },
-        clients: { type: "string", default: "200" },
-        "client-lines": { type: "string", default: "1000" },
-        sessions: { type: "string", default: "100000" },
-        held: { type: "string", default: "10000" },
-        "pipe-bytes": { type: "string", default: "2GiB" },
-        "frame-seconds": { type: "string", default: "3" },
-        "blast-bytes": { type: "string", default: "4G" },
-        "blast-udp-bytes": { type: "string", default: "1G" },
-        only: { type: "string", default: SCENARIOS.join(",") },
-        out: { type: "string", default: new URL("./results.json", import.meta.url).pathname },
-        help: { type: "boolean", default: false },
-      },
+      options: OPTIONS,
       strict: true,
     }).values;
   } catch (e) {
@@ -77,6 +86,11 @@ if (values.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
+/** Whether any option differs from its default (then the tracked results stay as they are). */
+const custom = Object.entries(OPTIONS).some(([name, o]) =>
+  "default" in o && name !== "help" && values[name as keyof typeof values] !== o.default
+);
+const outFile = values.out ?? (custom ? CUSTOM_RESULTS : TRACKED_RESULTS);
 
 function count(name: string, text: string): number {
   const n = Number(text);
@@ -346,8 +360,14 @@ try {
   }
 
   printTable(rows);
-  await Deno.writeTextFile(values.out, JSON.stringify(results, null, 2) + "\n");
-  log(`wrote ${values.out}`);
+  await Deno.mkdir(dirname(outFile), { recursive: true });
+  await Deno.writeTextFile(outFile, JSON.stringify(results, null, 2) + "\n");
+  log(
+    `wrote ${outFile}` +
+      (outFile === CUSTOM_RESULTS
+        ? " (not bench/results.json: the options differ from the defaults; --out FILE to choose)"
+        : ""),
+  );
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }

@@ -75,3 +75,18 @@ Deno.test("bench: a bad option is one line and exit 2", async () => {
     /^bench: Unknown option '--bogus' \(see --help\)$/,
   );
 });
+
+Deno.test("bench: options other than the defaults leave the tracked bench/results.json alone", async () => {
+  const tracked = await Deno.readTextFile(`${ROOT_DIR}bench/results.json`);
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "bench/bench.ts", "--only", "sessions", "--sessions", "50"],
+    cwd: ROOT_DIR,
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  assert.equal(code, 0, text);
+  assert.equal(await Deno.readTextFile(`${ROOT_DIR}bench/results.json`), tracked);
+  const written = `${ROOT_DIR}.tmp/bench-results.json`;
+  assert.ok(text.includes(`wrote ${written} (not bench/results.json`), text);
+  assert.equal(JSON.parse(await Deno.readTextFile(written)).sessions.cycled.completed, 50);
+});

@@ -1,7 +1,9 @@
 /**
- * The two ways to get a `pudp` command: `deno install --global` (works
- * offline) and `deno compile` (needs Deno's denort runtime: set DENORT_BIN to
- * a denort binary of the same Deno version, or the test skips and says why).
+ * The two ways to get a `pudp` command: `deno task install` (a copy of the
+ * program behind `deno install --global`; works offline, and after the
+ * checkout is gone) and `deno compile` (needs Deno's denort runtime: set
+ * DENORT_BIN to a denort binary of the same Deno version, or the test skips
+ * and says why).
  */
 
 import assert from "node:assert/strict";
@@ -10,7 +12,7 @@ import denoJson from "../deno.json" with { type: "json" };
 
 /** Runs the task's command line from deno.json with extra flags, in the repo root. */
 async function denoTask(
-  task: "install" | "compile",
+  task: "compile",
   extra: string[],
   env: Record<string, string> = {},
 ) {
@@ -44,12 +46,42 @@ async function transferWith(cmd: string[]) {
   assert.match(out.stdout, /\[1\] packaged\n.*\[2\] second line\n/s);
 }
 
-Deno.test("packaging: deno install --global gives a working pudp command", async () => {
+Deno.test("packaging: deno task install gives a pudp command that keeps working after the checkout is deleted", async () => {
+  const checkout = await Deno.makeTempDir({ prefix: "pudp-checkout-" });
   const root = await Deno.makeTempDir({ prefix: "pudp-install-" });
   try {
-    await denoTask("install", ["--root", root]);
-    await transferWith([`${root}/bin/pudp`]);
+    for (const name of ["main.ts", "lib", "scripts", "deno.json", "deno.lock"]) {
+      await new Deno.Command("cp", { args: ["-r", `${ROOT_DIR}${name}`, checkout] }).output();
+    }
+    const install = async (path: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "--quiet", "install", "--root", root],
+        cwd: checkout,
+        env: { PATH: path },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      return text;
+    };
+    const bin = `${root}/bin`;
+    const first = await install("/usr/bin:/bin");
+    assert.equal(
+      first,
+      `installed pudp ${denoJson.version}\n` +
+        `  command: ${bin}/pudp\n` +
+        `  program: ${root}/lib/pudp (a copy: this checkout can move or go)\n` +
+        `${bin} is not on your PATH; add it (e.g. in ~/.profile):\n` +
+        `  export PATH="${bin}:$PATH"\n`,
+    );
+    // Again (an upgrade), with the directory on PATH this time.
+    const again = await install(`/usr/bin:${bin}:/bin`);
+    assert.match(again, new RegExp(`\n${bin} is on your PATH: run \`pudp --help\`\n$`));
+    await Deno.remove(checkout, { recursive: true });
+    await transferWith([`${bin}/pudp`]);
   } finally {
+    await Deno.remove(checkout, { recursive: true }).catch(() => {});
     await Deno.remove(root, { recursive: true });
   }
 });

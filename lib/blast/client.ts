@@ -16,7 +16,7 @@ import { TcpConnection } from "../net/tcp.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { epochNow, SIGNAL_EXIT, type StopSignal } from "../runtime/driver.ts";
 import { Alarm } from "../runtime/alarm.ts";
-import { ProgressLine } from "./progress.ts";
+import { ProgressLine } from "../io/progress_line.ts";
 import type { ReceiverReport } from "./receiver.ts";
 import { type BlastReport, type EchoFigures, rates, reportLines } from "./report.ts";
 import type { SenderFigures } from "./segment_source.ts";
@@ -29,9 +29,13 @@ import { formatRequest, MAX_REQUEST_LINE, type Request } from "./wire.ts";
 
 /** What `pudp blast client` was asked to do. */
 export interface BlastClientConfig {
+  /** The server's host name or address, as the user wrote it. */
   host: string;
+  /** The server's port. */
   port: number;
+  /** Over UDP (`--udp`) instead of TCP. */
   udp: boolean;
+  /** What to ask the server for: an echo or a transfer. */
   request: Request;
   /** Echo rounds. */
   rounds: number;
@@ -39,6 +43,7 @@ export interface BlastClientConfig {
   echoIntervalMs: number;
   /** The longest silence before the run ends (UDP), in ms. */
   timeoutMs: number;
+  /** One JSON object per event per line (`--json`) instead of text. */
   json: boolean;
   /** Show the progress line (stderr is a terminal and no --quiet). */
   progress: boolean;
@@ -49,7 +54,13 @@ const encoder = new TextEncoder();
 /** Runs the client; the report goes to stdout, the failure line (if any) is the outcome's. */
 export async function runBlastClient(config: BlastClientConfig): Promise<ClientOutcome> {
   const label = serverLabel(config.host, config.port);
-  const progress = new ProgressLine(config.progress && config.request.kind === "transfer");
+  const r = config.request;
+  const moved: Moved = { bytes: 0 };
+  const progress = new ProgressLine(config.progress && r.kind === "transfer", () => ({
+    unit: "bytes",
+    sent: moved.bytes,
+    verb: r.kind === "transfer" && r.direction === "get" ? "received" : "sent",
+  }));
   const stopped = Promise.withResolvers<StopSignal>();
   const signals: [StopSignal, () => void][] = (["SIGINT", "SIGTERM"] as const).map((s) => [
     s,
@@ -59,7 +70,7 @@ export async function runBlastClient(config: BlastClientConfig): Promise<ClientO
   let finish: ClientFinish;
   let signal: StopSignal | undefined;
   try {
-    const run = config.udp ? runUdp(config, progress) : runTcp(config, progress);
+    const run = config.udp ? runUdp(config, progress, moved) : runTcp(config, progress, moved);
     const first = await Promise.race([run.finish, stopped.promise]);
     if (typeof first === "string") {
       signal = first;
@@ -90,6 +101,11 @@ export async function runBlastClient(config: BlastClientConfig): Promise<ClientO
 function textOf(report: BlastReport): string {
   const lines = reportLines(report);
   return lines.length === 0 ? "" : lines.join("\n") + "\n";
+}
+
+/** Bytes moved so far, for the progress line. */
+interface Moved {
+  bytes: number;
 }
 
 /** A run in progress: how it finishes, how to cut it short, how to let go of its socket. */
@@ -139,7 +155,7 @@ export function buildReport(
 
 // ---------------------------------------------------------------- UDP
 
-function runUdp(config: BlastClientConfig, progress: ProgressLine): Run {
+function runUdp(config: BlastClientConfig, progress: ProgressLine, moved: Moved): Run {
   const done = Promise.withResolvers<ClientFinish>();
   const setup = (async () => {
     const peer = await resolveHost(config.host);
@@ -194,7 +210,7 @@ function runUdp(config: BlastClientConfig, progress: ProgressLine): Run {
       const timers = machine.pollTimeout();
       const data = pump.running ? undefined : machine.dataDueAt(epochNow());
       alarm.set(data === undefined ? timers : timers === undefined ? data : Math.min(timers, data));
-      progress.update(machine.receiver?.bytes ?? machine.source?.figures.bytes ?? 0);
+      moved.bytes = machine.receiver?.bytes ?? machine.source?.figures.bytes ?? 0;
     };
     endpoint.receive((bytes) => {
       machine.handleDatagram(bytes, epochNow());
@@ -232,7 +248,7 @@ function runUdp(config: BlastClientConfig, progress: ProgressLine): Run {
 
 // ---------------------------------------------------------------- TCP
 
-function runTcp(config: BlastClientConfig, progress: ProgressLine): Run {
+function runTcp(config: BlastClientConfig, progress: ProgressLine, moved: Moved): Run {
   let conn: TcpConnection | undefined;
   let partial: ReceiverReport | undefined;
   let sender: SenderFigures | undefined;
@@ -261,7 +277,7 @@ function runTcp(config: BlastClientConfig, progress: ProgressLine): Run {
     }
     progress.start();
     if (r.direction === "get") {
-      const got = await receive(stream, r, epochNow, (b) => progress.update(b));
+      const got = await receive(stream, r, epochNow, (b) => moved.bytes = b);
       partial = got.report;
       if (got.end !== undefined) {
         return {
@@ -286,8 +302,8 @@ function runTcp(config: BlastClientConfig, progress: ProgressLine): Run {
     }
     const started = epochNow();
     const source = new SegmentSource(r, 0);
-    if (r.bytes !== undefined) await sendPattern(conn, r.bytes, (b) => progress.update(b));
-    else await sendSegments(conn, source, epochNow, (b) => progress.update(b));
+    if (r.bytes !== undefined) await sendPattern(conn, r.bytes, (b) => moved.bytes = b);
+    else await sendSegments(conn, source, epochNow, (b) => moved.bytes = b);
     sender = r.bytes !== undefined
       ? { segments: 0, bytes: r.bytes, seconds: (epochNow() - started) / 1000 }
       : source.figures;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Group } from "../cli/command_tree.ts";
+import type { Command, Group } from "../cli/command_tree.ts";
 import { defineCommand, exitStatus } from "../cli/command_tree.ts";
 import { UsageError } from "../cli/errors.ts";
 import {
@@ -16,6 +16,7 @@ import {
   optionalFlag,
   parseByteSize,
   portArg,
+  QUIET_FLAG,
   seconds,
   switchFlag,
   valueFlag,
@@ -37,7 +38,7 @@ export const DEFAULT_MAX_BYTES = 123_456_789;
 const UDP_FLAG = switchFlag("UDP instead of TCP");
 
 /** `pudp blast server PORT`. */
-export const blastServerCommand = defineCommand({
+export const blastServerCommand: Command = defineCommand({
   name: "server",
   summary: "answers echoes, sends and receives checked transfers",
   description: `
@@ -86,7 +87,7 @@ const RATE_FLAG = valueFlag(
 );
 
 /** `pudp blast client HOST PORT`. */
-export const blastClientCommand = defineCommand({
+export const blastClientCommand: Command = defineCommand({
   name: "client",
   summary: "measures an echo's round trip or a transfer's rate, loss and order",
   description: `
@@ -143,7 +144,7 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
     ),
     timeout: seconds("UDP: give up after this long without an answer, data or report", "5"),
     json: JSON_FLAG,
-    quiet: switchFlag("no progress line"),
+    quiet: QUIET_FLAG,
   },
   args: [hostArg(), portArg("PORT", false)],
   async run(flags, [host, port], context) {

@@ -18,28 +18,39 @@ export type RunName = string;
 
 /** A request was accepted. */
 export interface BlastRequestEvent extends BaseEvent {
+  /** The event's kind: `request` in `--json` output. */
   event: "request";
+  /** The run the event is about. */
   run: RunName;
+  /** The request line, as received. */
   request: string;
 }
 
 /** A request was refused (over the limit, or not a request). */
 export interface BlastRefusedEvent extends BaseEvent {
+  /** The event's kind: `refused` in `--json` output. */
   event: "refused";
+  /** The run the event is about. */
   run: RunName;
+  /** Why, as the REFUSED answer says it. */
   reason: string;
 }
 
 /** An echo was answered. */
 export interface BlastEchoEvent extends BaseEvent {
+  /** The event's kind: `echo` in `--json` output. */
   event: "echo";
+  /** The run the event is about. */
   run: RunName;
+  /** The text echoed. */
   text: string;
 }
 
 /** A run (or TCP connection) ended. */
 export interface BlastClosedEvent extends BaseEvent {
+  /** The event's kind: `closed` in `--json` output. */
   event: "closed";
+  /** The run the event is about. */
   run: RunName;
   /** `complete`, `peer closed`, `client went silent`, `end not acknowledged`, `shutdown`… */
   reason: string;
@@ -64,6 +75,7 @@ export function blastJsonFields(e: BlastServerEvent): Record<string, unknown> {
 
 /** The text lines of `pudp blast server`. */
 export class BlastTextSink extends TextLinesSink<BlastServerEvent> {
+  /** Renders one event (the {@link EventSink} interface). */
   emit(e: BlastServerEvent): void {
     const who = `${formatAddress(e.peer)} ${e.run}`;
     switch (e.event) {

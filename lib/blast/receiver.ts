@@ -43,17 +43,29 @@ export interface ReceiverReport {
   complete: boolean;
 }
 
+/** The figures every receiver's report has, whatever it counts. */
+export type ByteFigures = Pick<
+  ReceiverReport,
+  "bytes" | "expected_bytes" | "seconds" | "corrupt_bytes" | "first_corrupt_at" | "missing_bytes"
+>;
+
 /** The timing and checking both receivers share. */
-abstract class PatternReceiver {
+export abstract class PatternReceiver {
+  /** When the first payload byte arrived (ms on the caller's clock). */
   protected firstAt: number | undefined;
+  /** When the last payload byte arrived. */
   protected lastAt = 0;
+  /** Bytes that differed from the pattern. */
   protected corrupt = 0;
+  /** Offset of the first byte that differed, or null. */
   protected firstCorrupt: number | null = null;
   /** Payload bytes received. */
   bytes = 0;
 
+  /** A receiver that expects `expectedBytes` bytes of the pattern in all. */
   constructor(readonly expectedBytes: number) {}
 
+  /** Checks `payload` against the pattern at stream `offset`, and counts it as arrived at `now`. */
   protected arrived(payload: Uint8Array, offset: number, now: number): void {
     this.firstAt ??= now;
     this.lastAt = now;
@@ -79,7 +91,7 @@ abstract class PatternReceiver {
   abstract report(): ReceiverReport;
 
   /** The report's byte and timing figures, the same for both receivers. */
-  protected byteFigures() {
+  protected byteFigures(): ByteFigures {
     return {
       bytes: this.bytes,
       expected_bytes: this.expectedBytes,
@@ -111,6 +123,7 @@ export class ByteReceiver extends PatternReceiver {
     return this.bytes >= this.expectedBytes;
   }
 
+  /** The report so far. */
   report(): ReceiverReport {
     return { ...this.byteFigures(), complete: this.complete };
   }
@@ -118,10 +131,12 @@ export class ByteReceiver extends PatternReceiver {
 
 /** Numbered segments (UDP, and TCP stream mode). */
 export class SegmentReceiver extends PatternReceiver {
+  /** Which sequence numbers arrived: received, lost, duplicated, reordered. */
   readonly tally = new SegmentTally();
   readonly #per: number;
   readonly #segments: number;
 
+  /** A receiver of the segments `request` asks for. */
   constructor(readonly request: TransferRequest) {
     const shape = transferShape(request);
     super(shape.bytes);
@@ -161,6 +176,7 @@ export class SegmentReceiver extends PatternReceiver {
     return this.tally.complete;
   }
 
+  /** The report so far. */
   report(): ReceiverReport {
     const counts = this.tally.counts;
     return {

@@ -10,12 +10,15 @@ import type { SenderFigures } from "./segment_source.ts";
 
 /** Round trips of an echo run. */
 export interface EchoFigures {
+  /** The text sent in each round. */
   text: string;
   /** Round trips asked for, and answered. */
   rounds: number;
+  /** Round trips answered. */
   answered: number;
   /** Requests sent (retries included, over UDP). */
   requests: number;
+  /** Smallest, mean and largest round trip in ms; null when none was answered. */
   rtt_ms: { min: number; avg: number; max: number } | null;
   /** Every round trip, in ms. */
   samples: number[];
@@ -23,6 +26,7 @@ export interface EchoFigures {
 
 /** Everything a client run measured. */
 export interface BlastReport {
+  /** The transport the run used. */
   transport: "tcp" | "udp";
   /** The server, HOST:PORT. */
   server: string;
@@ -36,6 +40,7 @@ export interface BlastReport {
   complete: boolean;
   /** Bytes per second over the measured time, in MB (10^6) and Mbit (10^6 bits); null for 0 s. */
   mb_per_s: number | null;
+  /** The same rate in Mbit/s (10^6 bits); null for 0 s. */
   mbit_per_s: number | null;
   /** The receiver's figures, for a transfer. */
   receiver?: ReceiverReport;

@@ -25,7 +25,9 @@ import {
 
 /** What a sender reports at the end (the END segment's body). */
 export interface SenderFigures {
+  /** Segments sent. */
   segments: number;
+  /** Payload bytes sent. */
   bytes: number;
   /** First send to last, in seconds. */
   seconds: number;
@@ -46,6 +48,7 @@ export class SegmentSource {
   #bytesSent = 0;
 
   /**
+   * The segments of `request`, numbered for run `run`.
    * @param request the transfer
    * @param run the run id the segments carry
    */

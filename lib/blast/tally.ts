@@ -36,8 +36,11 @@ export interface SegmentCounts {
 
 /** One-way delay figures, in ms. */
 export interface DelayFigures {
+  /** Smallest, in ms. */
   min: number;
+  /** Mean, in ms. */
   avg: number;
+  /** Largest, in ms. */
   max: number;
   /** max − min: independent of the clocks' offset. */
   spread: number;

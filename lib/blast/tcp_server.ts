@@ -28,11 +28,17 @@ import { MAX_REQUEST_LINE, parseRequest, type TransferRequest, WireError } from 
 
 /** What `pudp blast server` was asked to do. */
 export interface BlastServerConfig {
+  /** Address to listen on (`--host`). */
   host: string;
+  /** Port to listen on; 0 picks a free one. */
   port: number;
+  /** Over UDP (`--udp`) instead of TCP. */
   udp: boolean;
+  /** Largest transfer a client may ask for, in bytes (`--max-bytes`). */
   maxBytes: number;
+  /** One JSON object per event per line (`--json`) instead of text. */
   json: boolean;
+  /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
 }
 

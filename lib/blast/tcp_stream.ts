@@ -30,6 +30,7 @@ export class BlastStream {
   #start = 0;
   #end = 0;
 
+  /** Reads lines and segments from `conn`. */
   constructor(readonly conn: TcpConnection) {}
 
   /** The next line (without "\n" or "\r\n"), how the stream ended, or TOO_LONG past `max` bytes. */
@@ -120,6 +121,7 @@ export class SegmentAssembler {
   /** Bytes that are not blast DATA segments. */
   invalid = 0;
 
+  /** Feeds the segments of a TCP stream to `receiver`, stamped with `clock`. */
   constructor(readonly receiver: SegmentReceiver, readonly clock: () => number) {
     this.#partial = new Uint8Array(receiver.request.size);
   }

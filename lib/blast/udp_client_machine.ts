@@ -25,6 +25,20 @@
  * datagrams, to the server), `pollTimeout()`, and `finish` once the run is
  * over. Times are ms on the epoch clock.
  *
+ * @example
+ * ```ts
+ * const client = new BlastUdpClient({
+ *   request: { kind: "echo", text: "hello" },
+ *   run: 7,
+ *   rounds: 1,
+ *   echoIntervalMs: 1000,
+ *   timeoutMs: 5000,
+ * });
+ * client.start(0);
+ * client.pollTransmit(); // the ECHO request
+ * // feed answers with handleDatagram(bytes, now); `client.finish` is set when the run is over
+ * ```
+ *
  * @module
  */
 
@@ -52,6 +66,7 @@ export const LINGER_MS = 250;
 
 /** What the client was asked to do. */
 export interface UdpClientOptions {
+  /** What to ask the server for. */
   request: Request;
   /** This run's id (random). */
   run: number;
@@ -69,8 +84,11 @@ export interface ClientFinish {
   failure?: string;
   /** Whether the server answered at all. */
   answered: boolean;
+  /** The receiver's figures, for a transfer (the client's own for a download, the server's for an upload). */
   receiver?: ReceiverReport;
+  /** What this client sent, for an upload. */
   sender?: SenderFigures;
+  /** The round trips, for an echo run. */
   echo?: EchoFigures;
 }
 
@@ -83,7 +101,9 @@ const decoder = new TextDecoder();
 export class BlastUdpClient {
   /** Set once the run is over. */
   finish: ClientFinish | undefined;
+  /** The receiver of a download; undefined otherwise. */
   readonly receiver: SegmentReceiver | undefined;
+  /** The segments of an upload; undefined otherwise. */
   readonly source: SegmentSource | undefined;
   readonly #out = new Fifo<Uint8Array>();
   readonly #header = emptyHeader();
@@ -103,6 +123,7 @@ export class BlastUdpClient {
   #nextRoundAt: number | undefined;
   readonly #samples: number[] = [];
 
+  /** A run that has not started: call `start(now)`. */
   constructor(readonly options: UdpClientOptions) {
     this.#line = encoder.encode(formatRequest(options.request));
     const r = options.request;

@@ -36,6 +36,7 @@ export class DatagramPump {
   readonly #to = { hostname: "", port: 0, transport: "udp" } as Deno.NetAddr;
 
   /**
+   * A pump of `source`'s due segments onto `socket`.
    * @param socket where to send
    * @param source the machine
    * @param clock the machine's clock

@@ -22,6 +22,20 @@
  * `fillData(buf, view, now)`. Outputs: `pollTransmit()`, `pollTimeout()`,
  * events to the sink. Times are ms on the epoch clock.
  *
+ * @example
+ * ```ts
+ * import { EventQueue } from "../events/sink.ts";
+ * import type { BlastServerEvent } from "./events.ts";
+ * import { encodeSegment, SegmentType } from "./wire.ts";
+ *
+ * const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 5000 }, new EventQueue<BlastServerEvent>());
+ * const line = new TextEncoder().encode("ECHO hello");
+ * const header = { type: SegmentType.Request, run: 7, seq: 0, total: 0, sent: 0 };
+ * const request = encodeSegment(header, line);
+ * server.handleDatagram(request, { hostname: "127.0.0.1", port: 40000 }, 0);
+ * server.pollTransmit(); // the echo back to the client
+ * ```
+ *
  * @module
  */
 
@@ -60,10 +74,15 @@ export interface UdpServerOptions {
 
 /** Counters for the summary line. */
 export interface BlastServerStats {
+  /** Transfer runs accepted. */
   runs: number;
+  /** Echo requests answered. */
   echoes: number;
+  /** Requests refused. */
   refused: number;
+  /** Payload bytes sent (downloads). */
   bytesSent: number;
+  /** Payload bytes received (uploads). */
   bytesReceived: number;
 }
 
@@ -102,6 +121,7 @@ export function refusal(request: Request, maxBytes: number): string | undefined 
 
 /** The runs of one UDP blast server. */
 export class BlastUdpServer {
+  /** Counters since the start, for the summary line. */
   readonly stats: BlastServerStats = {
     runs: 0,
     echoes: 0,
@@ -117,6 +137,7 @@ export class BlastUdpServer {
   readonly #timers = new TimerTable<Due>();
   readonly #header = emptyHeader();
 
+  /** A server with no runs yet; events go to `sink`. */
   constructor(
     readonly options: UdpServerOptions,
     readonly sink: EventSink<BlastServerEvent>,

@@ -39,6 +39,15 @@
  *
  * Bad bytes throw {@link WireError}, and nothing else.
  *
+ * @example
+ * ```ts
+ * const request = parseRequest("GET bytes=1000000 size=1400 rate=0");
+ * formatRequest(request); // "GET bytes=1000000 size=1400 rate=0"
+ * const header = { type: SegmentType.Data, run: 7, seq: 0, total: 715, sent: 0 };
+ * const segment = encodeSegment(header, new Uint8Array(16));
+ * decodeHeader(segment, emptyHeader()); // { type: 4, run: 7, seq: 0, total: 715, sent: 0 }
+ * ```
+ *
  * @module
  */
 
@@ -91,9 +100,13 @@ export function segmentTypeName(type: number): string {
 
 /** A decoded segment header. */
 export interface SegmentHeader {
+  /** The segment type (see {@link SegmentType}). */
   type: SegmentTypeCode;
+  /** The run id the segment belongs to. */
   run: number;
+  /** The segment's sequence number within its run. */
   seq: number;
+  /** Segments in the whole run. */
   total: number;
   /** Send time, ms since the Unix epoch. */
   sent: number;
@@ -156,7 +169,9 @@ export type Direction = "get" | "put";
 
 /** A transfer request: bytes, or a count of segments at an interval. */
 export interface TransferRequest {
+  /** A transfer of bytes or segments. */
   kind: "transfer";
+  /** `get`: the server sends; `put`: the client sends. */
   direction: Direction;
   /** Pattern bytes to send (bytes mode), else undefined. */
   bytes: number | undefined;
@@ -172,7 +187,9 @@ export interface TransferRequest {
 
 /** An echo request. */
 export interface EchoRequest {
+  /** An echo request. */
   kind: "echo";
+  /** The text to echo. */
   text: string;
 }
 

@@ -13,6 +13,7 @@ export class ByteBuffer {
   #buf: Uint8Array;
   #len = 0;
 
+  /** An empty buffer with room for `initialCapacity` bytes before it grows. */
   constructor(initialCapacity = 4096) {
     this.#buf = new Uint8Array(Math.max(16, initialCapacity));
   }

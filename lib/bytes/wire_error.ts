@@ -8,5 +8,6 @@
 
 /** Bytes that are not a valid message, or a message that cannot be encoded. */
 export class WireError extends Error {
+  /** The error's name, as stack traces show it. */
   override name = "WireError";
 }

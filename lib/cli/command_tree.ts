@@ -56,8 +56,11 @@ export interface CommandSpec<F extends FlagTable, A extends readonly ArgDef<unkn
 
 /** A runnable leaf of the tree. */
 export interface Command {
+  /** Tells a command from a group. */
   readonly kind: "command";
+  /** The word that names it on the command line. */
   readonly name: string;
+  /** One line for its parent's help. */
   readonly summary: string;
   /** The `--help` text, given the command's path. */
   help(path: string): string;
@@ -70,11 +73,15 @@ export interface Command {
 
 /** A group of commands (`pudp ids`), or the root. */
 export interface Group {
+  /** Tells a group from a command. */
   readonly kind: "group";
+  /** The word that names it on the command line (the program's name for the root). */
   readonly name: string;
+  /** One line for its parent's help. */
   readonly summary: string;
   /** What a group's help says above its command list. */
   readonly description: string;
+  /** Its commands and groups, in help order. */
   readonly children: readonly (Command | Group)[];
 }
 
@@ -113,7 +120,9 @@ export function defineCommand<F extends FlagTable, const A extends readonly ArgD
 
 /** Flag values (defaults filled in) and the raw positional words. */
 export interface ParsedCommandLine {
+  /** Each flag's value by its long name, defaults filled in. */
   flags: Record<string, unknown>;
+  /** The words that are not flags, in order. */
   positionals: string[];
 }
 
@@ -233,7 +242,9 @@ export function groupHelp(path: string, group: Group, extra = ""): string {
 
 /** How a client's run ended: its exit status and, when it failed, the one line for stderr. */
 export interface ClientOutcome {
+  /** The exit status. */
   code: number;
+  /** One line for stderr, when the run failed. */
   message?: string;
 }
 

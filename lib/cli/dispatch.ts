@@ -13,13 +13,17 @@ import { errorText, UsageError } from "./errors.ts";
 
 /** Where the CLI writes: payload and help to `out`, diagnostics to `err`. Both may throw. */
 export interface CliIo {
+  /** Writes `text` to stdout. */
   out(text: string): void;
+  /** Writes `text` to stderr. */
   err(text: string): void;
 }
 
 /** The program: its tree, its version, and what the root help adds below the commands. */
 export interface CliProgram {
+  /** The command tree. */
   root: Group;
+  /** What `--version` prints after the program's name. */
   version: string;
   /** Text after the root's command list (global options, exit status). */
   rootTrailer: string;

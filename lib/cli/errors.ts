@@ -10,11 +10,13 @@
 
 /** Bad flag, bad port, missing argument: exit status 2. */
 export class UsageError extends Error {
+  /** The error's name, as stack traces show it. */
   override name = "UsageError";
 }
 
 /** The exchange failed (peer silent or gone, refused, I/O error): exit status 1. */
 export class ExchangeError extends Error {
+  /** The error's name, as stack traces show it. */
   override name = "ExchangeError";
 }
 

@@ -252,3 +252,8 @@ export const LISTEN_HOST: FlagDef<string> = text(
 export const JSON_FLAG: FlagDef<boolean> = switchFlag(
   "print one JSON object per event per line instead of text (fields: see the README)",
 );
+
+/** `--quiet`, on every client that streams: no progress line on stderr. */
+export const QUIET_FLAG: FlagDef<boolean> = switchFlag(
+  "no progress line (shown on stderr only when it is a terminal)",
+);

@@ -34,9 +34,12 @@ const BATCH_BYTES = 64 * 1024;
 
 /** The sink a machine emits to, and the pump that writes what it renders. */
 export class EventOutput<E extends BaseEvent> {
+  /** The renderer the events go to. */
   readonly sink: OutputSink<E>;
+  /** The writer of the renderer's bytes. */
   readonly pump: OutputPump;
 
+  /** An output for events rendered as `options` says, written to its writer. */
   constructor(options: EventOutputOptions<E>) {
     this.sink = options.json ? new JsonLinesSink(options.fields) : options.text();
     this.pump = new OutputPump(options.writer ?? Deno.stdout, () => this.sink.take(), {

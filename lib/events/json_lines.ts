@@ -37,6 +37,7 @@ export class JsonLinesSink<E extends BaseEvent> implements OutputSink<E> {
   readonly #out = new ByteBuffer(64 * 1024);
 
   /**
+   * A renderer of one JSON object per event.
    * @param fields the family's fields of an event (payload bytes via {@link payloadFields})
    * @param wallClock the time stamped on each line (tests pass a fixed one)
    */

@@ -24,7 +24,9 @@ import { encodeMessage } from "./wire.ts";
 
 /** What `pudp frame client` was asked to do. */
 export interface FrameClientConfig {
+  /** The server's host name or address, as the user wrote it. */
   host: string;
+  /** The server's port. */
   port: number;
   /** The most bytes one read takes. */
   bufferSize: number;

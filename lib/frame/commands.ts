@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Group } from "../cli/command_tree.ts";
+import type { Command, Group } from "../cli/command_tree.ts";
 import { defineCommand, exitStatus } from "../cli/command_tree.ts";
 import { byteSize, hostArg, JSON_FLAG, LISTEN_HOST, portArg } from "../cli/flags.ts";
 import { runFrameClient } from "./client.ts";
@@ -29,7 +29,7 @@ const MAX_MESSAGE_FLAG = byteSize(
 );
 
 /** `pudp frame server PORT`. */
-export const frameServerCommand = defineCommand({
+export const frameServerCommand: Command = defineCommand({
   name: "server",
   summary:
     `answers each length-prefixed message with its text minus ${DROPPED_CHARACTERS} characters`,
@@ -63,7 +63,7 @@ runs until SIGINT/SIGTERM.`,
 });
 
 /** `pudp frame client HOST PORT`. */
-export const frameClientCommand = defineCommand({
+export const frameClientCommand: Command = defineCommand({
   name: "client",
   summary: "sends each stdin line as a message and prints each answer",
   description: `

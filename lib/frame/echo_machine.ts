@@ -17,6 +17,20 @@
  * answers are written), `pollTimeout()` (none: a frame connection has no
  * deadline) and events to the sink.
  *
+ * @example
+ * ```ts
+ * import { EventQueue } from "../events/sink.ts";
+ * import type { FrameEvent } from "./events.ts";
+ * import { encodeMessage } from "./wire.ts";
+ *
+ * const server = new FrameEchoServer(DEFAULT_FRAME_OPTIONS, new EventQueue<FrameEvent>());
+ * server.handleConnect(1, { hostname: "127.0.0.1", port: 40000 }, 0);
+ * const message = encodeMessage(new TextEncoder().encode("0123456789hello"));
+ * server.handleStreamBytes(1, message.subarray(0, 6), 0); // a part: nothing to answer yet
+ * server.handleStreamBytes(1, message.subarray(6), 1);
+ * server.pollTransmit(); // { connection: 1, data: [0, 0, 0, 5, ..."hello"] }
+ * ```
+ *
  * @module
  */
 
@@ -48,13 +62,17 @@ export const DEFAULT_FRAME_OPTIONS: FrameServerOptions = {
 
 /** Answer bytes for one connection. */
 export interface FrameTransmit {
+  /** The connection to send it on. */
   connection: number;
+  /** The bytes, a whole message with its length prefix. */
   data: Uint8Array;
 }
 
 /** What the server counted. */
 export interface FrameStats {
+  /** Connections accepted. */
   connections: number;
+  /** Messages answered. */
   messages: number;
   /** Connections ended by bad input (too long, not UTF-8). */
   errors: number;
@@ -83,6 +101,7 @@ class Connection {
 
 /** The frame server's state: its connections and what they still need. */
 export class FrameEchoServer implements StreamMachine {
+  /** Counters since the start, for the summary line. */
   readonly stats: FrameStats = { connections: 0, messages: 0, errors: 0 };
   readonly #connections = new Map<number, Connection>();
   readonly #transmits = new Fifo<FrameTransmit>();
@@ -91,6 +110,7 @@ export class FrameEchoServer implements StreamMachine {
   /** Reused for every message (a sink must not keep events). */
   readonly #message: FrameMessageEvent;
 
+  /** A server with no connections yet; events go to `events`. */
   constructor(readonly options: FrameServerOptions, readonly events: EventSink<FrameEvent>) {
     this.#decoder = frameDecoder(options.maxMessage);
     this.#message = {
@@ -142,8 +162,10 @@ export class FrameEchoServer implements StreamMachine {
     this.#connections.delete(connection);
   }
 
+  /** This machine sets no timers: nothing to do. */
   handleTimeout(_now: number): void {}
 
+  /** Always undefined: this machine sets no timers. */
   pollTimeout(): number | undefined {
     return undefined;
   }

@@ -13,13 +13,17 @@ import { formatAddress } from "../net/transmit.ts";
 
 /** A connection was accepted. */
 export interface FrameConnectedEvent extends BaseEvent {
+  /** The event's kind: `connected` in `--json` output. */
   event: "connected";
+  /** The connection's number, from 1 in order of arrival. */
   connection: number;
 }
 
 /** A message arrived and was answered. */
 export interface FrameMessageEvent extends BaseEvent {
+  /** The event's kind: `message` in `--json` output. */
   event: "message";
+  /** The connection's number. */
   connection: number;
   /** The payload (a view, valid during `emit`). */
   payload: Uint8Array;
@@ -29,7 +33,9 @@ export interface FrameMessageEvent extends BaseEvent {
 
 /** A connection ended. */
 export interface FrameClosedEvent extends BaseEvent {
+  /** The event's kind: `closed` in `--json` output. */
   event: "closed";
+  /** The connection's number. */
   connection: number;
   /** Messages answered on it. */
   messages: number;
@@ -59,6 +65,7 @@ export function frameJsonFields(e: FrameEvent): Record<string, unknown> {
 
 /** Renders `#N HOST:PORT connected` and `#N HOST:PORT closed (REASON) after M messages`. */
 export class FrameTextSink extends TextLinesSink<FrameEvent> {
+  /** Renders one event (the {@link EventSink} interface). */
   emit(e: FrameEvent): void {
     if (e.event === "message") return;
     const who = `#${e.connection} ${formatAddress(e.peer)}`;

@@ -16,9 +16,13 @@ import { FrameEchoServer, type FrameServerOptions, type FrameStats } from "./ech
 
 /** What `pudp frame server` was asked to do. */
 export interface FrameServerConfig extends FrameServerOptions {
+  /** Address to listen on (`--host`). */
   host: string;
+  /** Port to listen on; 0 picks a free one. */
   port: number;
+  /** One JSON object per event per line (`--json`) instead of text. */
   json: boolean;
+  /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
 }
 

@@ -18,10 +18,15 @@ import { decodeLine, MAX_LINE } from "./wire.ts";
 
 /** What `pudp ids client` was asked to do. */
 export interface IdsClientConfig {
+  /** The server's host name or address, as the user wrote it. */
   host: string;
+  /** The server's port. */
   port: number;
+  /** The id to ask for. */
   id: string;
+  /** Over TCP (`--tcp`) instead of UDP. */
   tcp: boolean;
+  /** How long to wait for the reply, in ms (`--timeout`). */
   timeoutMs: number;
 }
 

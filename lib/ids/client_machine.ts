@@ -9,6 +9,20 @@
  * → exit 1 `no answer from HOST:PORT`. Over TCP the server may close
  * without answering (`handleEnd`) → exit 1.
  *
+ * @example
+ * ```ts
+ * const client = new IdsClientSession({
+ *   id: "8877",
+ *   timeoutMs: 5000,
+ *   transport: "udp",
+ *   serverLabel: "127.0.0.1:9100",
+ * });
+ * client.start(0);
+ * client.pollTransmit(); // "HELLO 8877"
+ * client.handleReply(new TextEncoder().encode("OK 8877 127.0.0.1 40000"), 2);
+ * client.result; // { code: 0, reply: "OK 8877 127.0.0.1 40000" }
+ * ```
+ *
  * @module
  */
 
@@ -18,6 +32,7 @@ import { formatReply, formatRequest, parseReply, WireError } from "./wire.ts";
 
 /** Settings of an {@link IdsClientSession}. */
 export interface IdsClientOptions {
+  /** The id to ask for. */
   id: string;
   /** How long to wait for a reply, in ms. */
   timeoutMs: number;
@@ -29,6 +44,7 @@ export interface IdsClientOptions {
 
 /** How the exchange ended. */
 export interface IdsClientResult {
+  /** The exit status: 0 for OK, 1 otherwise. */
   code: number;
   /** The reply, as text, to print on stdout. */
   reply?: string;
@@ -51,6 +67,7 @@ export class IdsClientSession {
   /** Requests sent. */
   sent = 0;
 
+  /** A client that has not sent yet: call `start(now)`. */
   constructor(readonly options: IdsClientOptions) {}
 
   /** Set once the exchange is over. */

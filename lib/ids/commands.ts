@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Group } from "../cli/command_tree.ts";
+import type { Command, Group } from "../cli/command_tree.ts";
 import { defineCommand, exitStatus } from "../cli/command_tree.ts";
 import { UsageError } from "../cli/errors.ts";
 import {
@@ -24,7 +24,7 @@ import { isValidId, MAX_ID_LENGTH } from "./wire.ts";
 const TCP_FLAG = switchFlag("use TCP instead of UDP");
 
 /** `pudp ids server PORT`. */
-export const idsServerCommand = defineCommand({
+export const idsServerCommand: Command = defineCommand({
   name: "server",
   summary: "hands out connection ids: OK <id> <ip> <port>, or RESET <id> when in use",
   description: `
@@ -77,7 +77,7 @@ const idArg: ArgDef<string> = {
 };
 
 /** `pudp ids client HOST PORT ID`. */
-export const idsClientCommand = defineCommand({
+export const idsClientCommand: Command = defineCommand({
   name: "client",
   summary: "asks an ids server for an id and prints the reply",
   description: `

@@ -14,16 +14,23 @@ export type Transport = "udp" | "tcp";
 
 /** A request was granted: the id is now held for the peer (`repeat`: it already was, same address). */
 export interface OkEvent extends BaseEvent {
+  /** The event's kind: `ok` in `--json` output. */
   event: "ok";
+  /** The id granted. */
   id: string;
+  /** The transport of the request. */
   transport: Transport;
+  /** Whether the same holder asked again (the hold is not extended). */
   repeat: boolean;
 }
 
 /** A request for an id in use. */
 export interface ResetEvent extends BaseEvent {
+  /** The event's kind: `reset` in `--json` output. */
   event: "reset";
+  /** The id asked for, which someone else holds. */
   id: string;
+  /** The transport of the request. */
   transport: Transport;
   /** Who holds the id, `host:port`. */
   holder: string;
@@ -31,26 +38,35 @@ export interface ResetEvent extends BaseEvent {
 
 /** A malformed request, answered with `ERROR <reason>`. */
 export interface ErrorEvent extends BaseEvent {
+  /** The event's kind: `error` in `--json` output. */
   event: "error";
+  /** Why the request was malformed, as the ERROR reply says it. */
   reason: string;
+  /** The transport of the request. */
   transport: Transport;
 }
 
 /** An id was released `--id-ttl` after it was taken; `peer` held it. */
 export interface ExpiredEvent extends BaseEvent {
+  /** The event's kind: `expired` in `--json` output. */
   event: "expired";
+  /** The id released. */
   id: string;
 }
 
 /** A TCP connection was accepted. */
 export interface ConnectedEvent extends BaseEvent {
+  /** The event's kind: `connected` in `--json` output. */
   event: "connected";
+  /** The connection's number, from 1 in order of arrival. */
   connection: number;
 }
 
 /** A TCP connection ended. */
 export interface ClosedEvent extends BaseEvent {
+  /** The event's kind: `closed` in `--json` output. */
   event: "closed";
+  /** The connection's number. */
   connection: number;
   /** `reset sent`, `request too long`, `peer closed`, `peer reset`, `shutdown`… */
   reason: string;
@@ -77,6 +93,7 @@ export function idsJsonFields(e: IdsEvent): Record<string, unknown> {
  * PEER)`. Connections are not shown (see `--json`).
  */
 export class IdsTextSink extends TextLinesSink<IdsEvent> {
+  /** Renders one event (the {@link EventSink} interface). */
   emit(e: IdsEvent): void {
     const from = formatAddress(e.peer);
     switch (e.event) {

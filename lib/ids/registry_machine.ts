@@ -22,6 +22,19 @@
  * {@link PARTIAL_LINE_MS}, or is followed by EOF, is taken as a request too.
  * After a RESET, or a line longer than the limit, the connection is closed.
  *
+ * @example
+ * ```ts
+ * import { EventQueue } from "../events/sink.ts";
+ * import type { IdsEvent } from "./events.ts";
+ *
+ * const registry = new IdRegistry({ idTtlMs: 30_000 }, new EventQueue<IdsEvent>(), 0);
+ * const hello = new TextEncoder().encode("HELLO 8877");
+ * registry.handleDatagram(hello, { hostname: "127.0.0.1", port: 40000 }, 1);
+ * registry.pollTransmit(); // "OK 8877 127.0.0.1 40000" to 127.0.0.1:40000
+ * registry.handleDatagram(hello, { hostname: "127.0.0.1", port: 40001 }, 2);
+ * registry.pollTransmit(); // "RESET 8877" to 127.0.0.1:40001
+ * ```
+ *
  * @module
  */
 
@@ -61,11 +74,17 @@ export type IdsTransmit =
 
 /** What the server counted. */
 export interface IdsStats {
+  /** Requests answered, of every kind. */
   requests: number;
+  /** OK replies. */
   ok: number;
+  /** RESET replies. */
   reset: number;
+  /** ERROR replies. */
   errors: number;
+  /** Ids released after their time to live. */
   expired: number;
+  /** TCP connections accepted. */
   connections: number;
 }
 
@@ -91,7 +110,9 @@ const encoder = new TextEncoder();
 
 /** The registry of held ids and the connections asking for them. */
 export class IdRegistry {
+  /** The options in effect, defaults filled in. */
   readonly options: IdsOptions;
+  /** Counters since the start, for the summary line. */
   readonly stats: IdsStats = {
     requests: 0,
     ok: 0,
@@ -109,6 +130,7 @@ export class IdRegistry {
   #finished = false;
 
   /**
+   * An empty registry started at `now`; events go to `events`.
    * @param options settings
    * @param events where what happens is reported
    * @param now the time the server starts (the idle clock starts here)

@@ -17,10 +17,15 @@ import { IdRegistry, type IdsOptions, type IdsStats } from "./registry_machine.t
 
 /** What `pudp ids server` was asked to do. */
 export interface IdsServerConfig extends IdsOptions {
+  /** Address to listen on (`--host`). */
   host: string;
+  /** Port to listen on; 0 picks a free one. */
   port: number;
+  /** Over TCP (`--tcp`) instead of UDP. */
   tcp: boolean;
+  /** One JSON object per event per line (`--json`) instead of text. */
   json: boolean;
+  /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
 }
 

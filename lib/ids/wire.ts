@@ -34,6 +34,7 @@ export const MAX_LINE = 1024;
 
 /** A parsed request. */
 export interface IdRequest {
+  /** The id asked for. */
   id: string;
 }
 

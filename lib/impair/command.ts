@@ -4,7 +4,7 @@
  * @module
  */
 
-import { defineCommand } from "../cli/command_tree.ts";
+import { type Command, defineCommand } from "../cli/command_tree.ts";
 import {
   choice,
   count,
@@ -22,7 +22,7 @@ import { MAGIC_FLAG } from "../pudp/commands.ts";
 import { runRelay } from "./relay.ts";
 
 /** `pudp impair LISTEN_PORT HOST PORT`. */
-export const impairCommand = defineCommand({
+export const impairCommand: Command = defineCommand({
   name: "impair",
   summary: "UDP relay that injects seeded loss, duplication, reordering and delay",
   description: `

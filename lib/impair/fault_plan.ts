@@ -8,6 +8,14 @@
  * to interleave: a run can be repeated, and a test can know in advance
  * which datagrams a seed drops.
  *
+ * @example
+ * ```ts
+ * const options = { ...NO_FAULTS, loss: 0.3, seed: 42 };
+ * // The same seed, flow, direction and position always give the same decision:
+ * const first = decide(options, 0, "up", 0);
+ * decide(options, 0, "up", 0).drop === first.drop; // true
+ * ```
+ *
  * @module
  */
 
@@ -21,12 +29,19 @@ export type DirectionChoice = Direction | "both";
 
 /** The faults to inject (all probabilities in [0, 1]). */
 export interface FaultOptions {
+  /** Probability that a datagram is dropped. */
   loss: number;
+  /** Probability that a datagram is sent twice. */
   dup: number;
+  /** Probability that a datagram is held back until the next one has passed. */
   reorder: number;
+  /** Delay added to every datagram, in ms. */
   delayMs: number;
+  /** Up to this much more delay, drawn per datagram, in ms. */
   jitterMs: number;
+  /** Which directions the faults apply to. */
   direction: DirectionChoice;
+  /** The seed every decision is a hash of. */
   seed: number;
 }
 

@@ -24,12 +24,15 @@ import { type RelayOptions, RelaySessions, type RelayStats } from "./relay_sessi
 export interface RelayConfig extends RelayOptions {
   /** Address to listen on for clients. */
   host: string;
+  /** The port clients send to. */
   listenPort: number;
   /** The server datagrams are relayed to. */
   targetHost: string;
+  /** The server's port. */
   targetPort: number;
   /** Where to write one JSON line per decision, if anywhere. */
   logPath: string | undefined;
+  /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
 }
 

@@ -23,6 +23,17 @@
  * `pollClosedFlow()` (flows idle for `idleMs`, whose socket the driver
  * closes) and `pollTimeout()`.
  *
+ * @example
+ * ```ts
+ * import { NO_FAULTS } from "./fault_plan.ts";
+ *
+ * const relay = new RelaySessions({ ...NO_FAULTS, magic: 0xc356, maxFlows: 10, idleMs: 30_000 }, 0);
+ * const client = { hostname: "127.0.0.1", port: 40000 };
+ * relay.handleDatagram("up", new Uint8Array([1, 2, 3]), client, 0);
+ * relay.pollTransmit(); // { direction: "up", flow, client, data }: send it to the server
+ * relay.pollLog(); // { t: 0, dir: "up", n: 0, size: 3, action: "pass", ... }
+ * ```
+ *
  * @module
  */
 
@@ -58,6 +69,7 @@ export interface RelayTransmit {
   flow: string;
   /** The flow's client. */
   client: PeerAddress;
+  /** The datagram's bytes. */
   data: Uint8Array;
 }
 
@@ -65,12 +77,15 @@ export interface RelayTransmit {
 export interface RelayLogRecord {
   /** ms since the relay started. */
   t: number;
+  /** `up` (client to server) or `down`. */
   dir: Direction;
   /** The flow's client, HOST:PORT. */
   client: string;
   /** The datagram's number in its flow and direction, from 0. */
   n: number;
+  /** The datagram's size in bytes. */
   size: number;
+  /** What the relay did with it. */
   action: "pass" | "drop" | "duplicate" | "reorder" | "release" | "refuse";
   /** Added delay, when there was one. */
   delay_ms?: number;
@@ -84,18 +99,27 @@ export interface RelayLogRecord {
 
 /** Counters for the summary line. */
 export interface RelayStats {
+  /** Client-to-server datagrams. */
   up: DirectionStats;
+  /** Server-to-client datagrams. */
   down: DirectionStats;
+  /** Flows (clients) seen. */
   flows: number;
+  /** Datagrams from new clients refused because the flow table was full. */
   refused: number;
 }
 
 /** Counters of one direction. */
 export interface DirectionStats {
+  /** Datagrams that arrived. */
   datagrams: number;
+  /** Of those, dropped. */
   dropped: number;
+  /** Of those, sent twice. */
   duplicated: number;
+  /** Of those, held back behind a later one. */
   reordered: number;
+  /** Of those, delayed. */
   delayed: number;
 }
 
@@ -133,6 +157,7 @@ type Due =
 
 /** The relay's flows, faults and timers. */
 export class RelaySessions {
+  /** Counters since the start, for the summary line. */
   readonly stats: RelayStats = {
     up: emptyStats(),
     down: emptyStats(),
@@ -149,7 +174,11 @@ export class RelaySessions {
   readonly #header: Header = { command: 0, seq: 0, sessionId: 0 };
   readonly #blastHeader = emptyBlastHeader();
 
-  /** @param startedAt the time log records count from */
+  /**
+   * A relay with no flows yet, started at `startedAt`.
+   *
+   * @param startedAt the time log records count from
+   */
   constructor(readonly options: RelayOptions, readonly startedAt: number) {}
 
   /** Flows open now. */

@@ -38,6 +38,7 @@ export interface Coalescing {
 
 /** Anything with Deno's `write` contract (may write fewer bytes than given). */
 export interface ByteWriter {
+  /** Writes some of `p`; resolves with how many bytes were written. */
   write(p: Uint8Array): Promise<number>;
 }
 
@@ -57,6 +58,7 @@ export class OutputPump {
   #progress: (() => void) | undefined;
 
   /**
+   * A pump from `source` to `writer`.
    * @param writer where the bytes go (usually Deno.stdout)
    * @param source returns everything pending (an empty array when nothing is)
    * @param coalescing gather output into fewer writes (see {@link Coalescing})

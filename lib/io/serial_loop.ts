@@ -17,6 +17,7 @@ export class SerialLoop<T> {
   #done: Promise<void> = Promise.resolve();
 
   /**
+   * A loop that runs `process` on each item `next` gives, one at a time.
    * @param next takes the next item, or undefined when there is none
    * @param process handles one item; a rejection stops the loop and is kept in `idle()`
    */

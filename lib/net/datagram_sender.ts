@@ -20,6 +20,7 @@ import type { Transmit } from "./transmit.ts";
 
 /** The part of a UDP socket the sender needs. */
 export interface DatagramSink {
+  /** Sends one datagram; resolves with the bytes sent. */
   send(data: Uint8Array, to: Deno.Addr): Promise<number>;
 }
 
@@ -48,6 +49,7 @@ export class DatagramSender {
   #idleWaiters: (() => void)[] = [];
 
   /**
+   * A sender onto `socket`.
    * @param socket where to send
    * @param onError called with each failed send; sending goes on
    * @param maxInFlight sends overlapped at most (1: strictly in order)

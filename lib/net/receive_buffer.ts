@@ -31,7 +31,9 @@ export const NEED_MORE: unique symbol = Symbol("need more bytes");
 
 /** A decoded message and the number of bytes it took. */
 export interface Decoded<T> {
+  /** The decoded message. */
   value: T;
+  /** How many bytes of the input it took. */
   size: number;
 }
 
@@ -44,7 +46,11 @@ export class ReceiveBuffer {
   #start = 0;
   #end = 0;
 
-  /** @param limit the most bytes held undecoded; more is a WireError */
+  /**
+   * An empty buffer.
+   *
+   * @param limit the most bytes held undecoded; more is a WireError
+   */
   constructor(readonly limit: number, initialCapacity = 4096) {
     this.#buf = new Uint8Array(Math.min(limit, initialCapacity));
   }

@@ -13,7 +13,9 @@ import { formatAddress } from "./transmit.ts";
 
 /** A resolved peer address and the wildcard address to bind a socket of its family to. */
 export interface ResolvedHost {
+  /** The address, an IP literal. */
   hostname: string;
+  /** The address family. */
   family: 4 | 6;
   /** `0.0.0.0` or `::`. */
   anyAddress: string;

@@ -59,6 +59,7 @@ export interface StreamServerOptions {
 export class StreamServer {
   readonly #connections = new Map<number, TcpConnection>();
 
+  /** A server on `listener`; call `serve()` to accept connections. */
   constructor(readonly listener: TcpListener, readonly options: StreamServerOptions) {}
 
   /**

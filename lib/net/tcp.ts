@@ -56,6 +56,7 @@ export class TcpConnection {
   #closed = false;
 
   /**
+   * Wraps `conn`; `id` names it in events.
    * @param conn the Deno connection
    * @param id its number, unique within its listener (0 for a client's)
    */

@@ -9,13 +9,17 @@
 
 /** A UDP peer: an IP literal and a port. */
 export interface PeerAddress {
+  /** An IP literal. */
   readonly hostname: string;
+  /** The UDP or TCP port. */
   readonly port: number;
 }
 
 /** One datagram a state machine wants sent. */
 export interface Transmit {
+  /** The datagram's bytes (owned by the transmit until sent). */
   readonly data: Uint8Array;
+  /** Where it goes. */
   readonly to: PeerAddress;
 }
 

@@ -25,6 +25,7 @@ export interface UdpEndpointOptions {
 
 /** One bound UDP socket with its send queue and receive loop. */
 export class UdpEndpoint {
+  /** Sends the datagrams queued with `send`, in order. */
   readonly sender: DatagramSender;
   #closing = false;
   #receiving: Promise<void> = Promise.resolve();

@@ -16,6 +16,7 @@
 
 import type { ClientOutcome } from "../cli/command_tree.ts";
 import { errorText } from "../cli/errors.ts";
+import { ProgressLine } from "../io/progress_line.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { type ReadEnd, TcpConnection } from "../net/tcp.ts";
 import { SIGNAL_EXIT, type StopSignal } from "../runtime/driver.ts";
@@ -23,8 +24,13 @@ import { StdinBytes } from "../stdin/stdin_bytes.ts";
 
 /** What `pudp pipe client` was asked to do. */
 export interface PipeClientConfig {
+  /** The server's host name or address, as the user wrote it. */
   host: string;
+  /** The server's port. */
   port: number;
+  /** Show the progress line on stderr (a terminal, stdin not one, no `--quiet`). */
+  progress: boolean;
+  /** Diagnostics on stderr (`--verbose`). */
   verbose: boolean;
 }
 
@@ -74,6 +80,8 @@ export async function runPipeClient(config: PipeClientConfig): Promise<PipeClien
     else finish(1, endText(label, end, !inputDone));
   });
 
+  const progress = new ProgressLine(config.progress, () => ({ unit: "bytes", sent: bytes }));
+  progress.start();
   const stdin = StdinBytes.start(RING_BYTES);
   (async () => {
     for (;;) {
@@ -106,6 +114,7 @@ export async function runPipeClient(config: PipeClientConfig): Promise<PipeClien
   })();
 
   const result = await done.promise;
+  progress.stop();
   for (const [s, f] of signals) Deno.removeSignalListener(s, f);
   conn.close();
   return result;

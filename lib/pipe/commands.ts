@@ -4,15 +4,15 @@
  * @module
  */
 
-import type { Group } from "../cli/command_tree.ts";
+import type { Command, Group } from "../cli/command_tree.ts";
 import { defineCommand, exitStatus } from "../cli/command_tree.ts";
-import { byteSize, hostArg, JSON_FLAG, LISTEN_HOST, portArg } from "../cli/flags.ts";
+import { byteSize, hostArg, JSON_FLAG, LISTEN_HOST, portArg, QUIET_FLAG } from "../cli/flags.ts";
 import { runPipeClient } from "./client.ts";
 import { runPipeServer } from "./server.ts";
 import { DEFAULT_PIPE_OPTIONS } from "./turn_machine.ts";
 
 /** `pudp pipe server PORT`. */
-export const pipeServerCommand = defineCommand({
+export const pipeServerCommand: Command = defineCommand({
   name: "server",
   summary: "writes what each client streams to stdout, one client after another, never mixed",
   description: `
@@ -47,7 +47,7 @@ everything it holds before exiting; a second signal ends it at once.`,
 });
 
 /** `pudp pipe client HOST PORT`. */
-export const pipeClientCommand = defineCommand({
+export const pipeClientCommand: Command = defineCommand({
   name: "client",
   summary: "streams stdin to a pipe server; exit 0 means the server has every byte",
   description: `
@@ -56,11 +56,18 @@ byte, until EOF, with memory bounded whatever the input's size. Then it
 half-closes and waits: exit 0 once the server closes its side, which a pudp
 pipe server does when it holds or has written every byte; exit 1 with one
 line if the server closes or resets the connection before that. Any TCP
-server works (netcat, socat), with exit 0 meaning it closed after our EOF.`,
-  flags: {},
+server works (netcat, socat), with exit 0 meaning it closed after our EOF.
+While it runs, a progress line on stderr (when that is a terminal and stdin is
+not; --quiet hides it) shows the bytes sent, the rate and the time.`,
+  flags: { quiet: QUIET_FLAG },
   args: [hostArg(), portArg("PORT", false)],
-  async run(_flags, [host, port], context) {
-    const result = await runPipeClient({ host, port, verbose: context.verbose });
+  async run(flags, [host, port], context) {
+    const result = await runPipeClient({
+      host,
+      port,
+      progress: !flags.quiet && Deno.stderr.isTerminal() && !Deno.stdin.isTerminal(),
+      verbose: context.verbose,
+    });
     if (result.code === 0 && context.verbose) context.log(`sent ${result.bytes} bytes`);
     return exitStatus(result, context.log);
   },

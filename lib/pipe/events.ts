@@ -11,13 +11,17 @@ import { formatAddress } from "../net/transmit.ts";
 
 /** A connection was accepted. */
 export interface PipeOpenedEvent extends BaseEvent {
+  /** The event's kind: `opened` in `--json` output. */
   event: "opened";
+  /** The connection's number, from 1 in order of arrival. */
   connection: number;
 }
 
 /** A connection's turn on stdout began: what it held is written first, then it streams live. */
 export interface PipeLiveEvent extends BaseEvent {
+  /** The event's kind: `live` in `--json` output. */
   event: "live";
+  /** The connection's number. */
   connection: number;
   /** Bytes it held in memory and in its temporary file, written now. */
   held: number;
@@ -25,7 +29,9 @@ export interface PipeLiveEvent extends BaseEvent {
 
 /** A connection ended; every byte it sent is written or held. */
 export interface PipeClosedEvent extends BaseEvent {
+  /** The event's kind: `closed` in `--json` output. */
   event: "closed";
+  /** The connection's number. */
   connection: number;
   /** Bytes received from it, in all. */
   bytes: number;
@@ -48,6 +54,7 @@ export function pipeJsonFields(e: PipeEvent): Record<string, unknown> {
 
 /** Renders `#N HOST:PORT connected` and `#N HOST:PORT closed (REASON) after B bytes[, held …]`. */
 export class PipeTextSink extends TextLinesSink<PipeEvent> {
+  /** Renders one event (the {@link EventSink} interface). */
   emit(e: PipeEvent): void {
     const who = `#${e.connection} ${formatAddress(e.peer)}`;
     if (e.event === "opened") this.line(`${who} connected`);

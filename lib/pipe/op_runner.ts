@@ -33,6 +33,7 @@ export class PipeOpRunner {
   #failure: string | undefined;
 
   /**
+   * A runner of `machine`'s operations.
    * @param machine where operations come from
    * @param stdout where the data goes
    * @param closeConnection closes our side of a connection

@@ -22,9 +22,13 @@ import { type PipeServerOptions, type PipeStats, StdoutTurns } from "./turn_mach
 
 /** What `pudp pipe server` was asked to do. */
 export interface PipeServerConfig extends PipeServerOptions {
+  /** Address to listen on (`--host`). */
   host: string;
+  /** Port to listen on; 0 picks a free one. */
   port: number;
+  /** One JSON object per event per line (`--json`) instead of text. */
   json: boolean;
+  /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
 }
 

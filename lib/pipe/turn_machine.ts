@@ -31,6 +31,19 @@
  * `handleStreamGone` (the {@link StreamMachine} inputs), `handleWritten`. Outputs:
  * `pollOp()` and events to the sink. No timers.
  *
+ * @example
+ * ```ts
+ * import { EventQueue } from "../events/sink.ts";
+ * import type { PipeEvent } from "./events.ts";
+ *
+ * const turns = new StdoutTurns(DEFAULT_PIPE_OPTIONS, new EventQueue<PipeEvent>());
+ * turns.handleConnect(1, { hostname: "127.0.0.1", port: 40000 }, 0);
+ * turns.handleConnect(2, { hostname: "127.0.0.1", port: 40001 }, 0);
+ * turns.handleStreamBytes(2, new TextEncoder().encode("held until 1 is done"), 1);
+ * turns.handleStreamBytes(1, new TextEncoder().encode("live"), 1);
+ * turns.pollOp(); // { kind: "write", connection: 1, ... }: 1 streams live; 2 waits its turn
+ * ```
+ *
  * @module
  */
 
@@ -62,6 +75,7 @@ export type PipeOp =
 
 /** What the server counted. */
 export interface PipeStats {
+  /** Connections accepted. */
   connections: number;
   /** Bytes received, all connections. */
   bytes: number;
@@ -82,6 +96,7 @@ class Connection {
 
 /** Turn-taking on stdout among the pipe server's connections. */
 export class StdoutTurns implements StreamMachine {
+  /** Counters since the start, for the summary line. */
   readonly stats: PipeStats = { connections: 0, bytes: 0, spilled: 0, peakMemory: 0 };
   readonly #connections = new Map<number, Connection>();
   readonly #waiting = new Fifo<Connection>();
@@ -89,6 +104,7 @@ export class StdoutTurns implements StreamMachine {
   #live: Connection | undefined;
   #memoryHeld = 0;
 
+  /** A server with no connections yet; events go to `events`. */
   constructor(readonly options: PipeServerOptions, readonly events: EventSink<PipeEvent>) {}
 
   /** Connections open or with bytes not yet passed to stdout. */
@@ -147,8 +163,10 @@ export class StdoutTurns implements StreamMachine {
     if (op.held) this.#memoryHeld -= op.data.length;
   }
 
+  /** This machine sets no timers: nothing to do. */
   handleTimeout(_now: number): void {}
 
+  /** Always undefined: this machine sets no timers. */
   pollTimeout(): number | undefined {
     return undefined;
   }

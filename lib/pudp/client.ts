@@ -12,6 +12,7 @@
  */
 
 import { errorText } from "../cli/errors.ts";
+import { ProgressLine } from "../io/progress_line.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, SIGNAL_EXIT } from "../runtime/driver.ts";
@@ -20,7 +21,9 @@ import { type ClientOptions, type ClientResult, ClientSession } from "./client_s
 
 /** What `pudp client` was asked to do. */
 export interface ClientConfig extends Pick<ClientOptions, "timeoutMs" | "magic" | "window"> {
+  /** The server's host name or address, as the user wrote it. */
   host: string;
+  /** The server's port. */
   port: number;
   /** Send each line with its line ending (`--keep-newlines`). */
   keepNewlines: boolean;
@@ -28,6 +31,8 @@ export interface ClientConfig extends Pick<ClientOptions, "timeoutMs" | "magic" 
   maxPayload: number;
   /** Local address to send from (`--bind`); the wildcard address of the server's family when absent. */
   bind?: string;
+  /** Show the progress line on stderr (a terminal, stdin not one, no `--quiet`). */
+  progress: boolean;
   /** Diagnostics on stderr (`--verbose`). */
   verbose: boolean;
 }
@@ -38,7 +43,7 @@ const BATCH = 256;
 /** Runs one client session over stdin. Returns how it ended. */
 export async function runClient(
   config: ClientConfig,
-  log: (line: string) => void,
+  stderrLine: (line: string) => void,
 ): Promise<ClientResult> {
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
@@ -51,6 +56,16 @@ export async function runClient(
     quitOnQ: Deno.stdin.isTerminal(),
     serverLabel: label,
   });
+  const progress = new ProgressLine(config.progress, () => ({
+    unit: "lines",
+    sent: session.stats.dataSent,
+    acked: session.stats.alivesReceived,
+    bytes: session.stats.dataBytes,
+  }));
+  const log = (line: string) => {
+    progress.clear();
+    stderrLine(line);
+  };
   const done = Promise.withResolvers<ClientResult>();
   let failure: ClientResult | undefined;
   const fail = (message: string) => {
@@ -81,6 +96,7 @@ export async function runClient(
   const stdin = StdinLines.start(config.maxPayload, config.keepNewlines);
   session.start(clock());
   afterEvent();
+  progress.start();
 
   // Main thread, event 1: datagrams.
   endpoint.receive((bytes, from) => {
@@ -138,6 +154,7 @@ export async function runClient(
   })();
 
   const result = await done.promise;
+  progress.stop();
   driver.quiet();
   await endpoint.close();
   if (config.verbose) {

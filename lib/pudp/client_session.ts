@@ -46,6 +46,19 @@
  * signal's exit code at the server's GOODBYE or after at most
  * {@link INTERRUPT_WAIT_MS}.
  *
+ * @example
+ * ```ts
+ * const server = { hostname: "127.0.0.1", port: 9000 };
+ * const session = new ClientSession(server, { sessionId: 0xdecafbad, timeoutMs: 5000 });
+ * session.start(0);
+ * session.pollTransmit(); // the HELLO, to `server`
+ * session.pollTimeout(); // when to call handleTimeout if no answer comes
+ * session.handleLine(new TextEncoder().encode("first line"), 1);
+ * session.handleEof(2);
+ * // feed the server's answers with handleDatagram(bytes, from, now); the
+ * // session is over when `session.result` is set ({ code: 0 } after GOODBYE)
+ * ```
+ *
  * @module
  */
 
@@ -96,6 +109,7 @@ export type ClientState = "hello-wait" | "ready" | "ready-timer" | "closing" | "
 export interface ClientResult {
   /** 0 done, 1 the exchange failed, 130/143 interrupted by SIGINT/SIGTERM. */
   code: number;
+  /** One line for stderr, when the session failed. */
   message?: string;
 }
 
@@ -120,6 +134,8 @@ type ClientTimer = "spec" | "window" | "repeat";
 export interface ClientStats {
   /** DATA messages sent. */
   dataSent: number;
+  /** Payload bytes of those. */
+  dataBytes: number;
   /** ALIVEs received. */
   alivesReceived: number;
   /** HELLOs and GOODBYEs sent again because no answer came. */
@@ -130,9 +146,12 @@ const EOF = null;
 
 /** One PUDP client session. */
 export class ClientSession {
+  /** The options in effect, defaults filled in. */
   readonly options: ClientOptions;
+  /** Counters since the start, for the summary line. */
   readonly stats: ClientStats = {
     dataSent: 0,
+    dataBytes: 0,
     alivesReceived: 0,
     repeats: 0,
   };
@@ -164,6 +183,7 @@ export class ClientSession {
   #helloAt = 0;
 
   /**
+   * A session that has not started: call `start(now)`.
    * @param server where the server is; datagrams from elsewhere are ignored
    * @param options settings; `sessionId` is required
    */
@@ -381,6 +401,7 @@ export class ClientSession {
       this.#queue.shift();
       this.#send(Command.DATA, item);
       this.stats.dataSent++;
+      this.stats.dataBytes += item.length;
       this.pacing.onSend(item.length, now);
       if (this.#state === "ready") {
         this.#state = "ready-timer";

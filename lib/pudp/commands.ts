@@ -4,15 +4,17 @@
  * @module
  */
 
-import { defineCommand } from "../cli/command_tree.ts";
+import { type Command, defineCommand } from "../cli/command_tree.ts";
 import {
   count,
+  type FlagDef,
   hostArg,
   JSON_FLAG,
   LISTEN_HOST,
   magic,
   optionalFlag,
   portArg,
+  QUIET_FLAG,
   seconds,
   switchFlag,
 } from "../cli/flags.ts";
@@ -23,10 +25,13 @@ import { DEFAULT_SERVER_OPTIONS } from "./server_session.ts";
 import { MAX_PAYLOAD } from "./wire.ts";
 
 /** `--magic`, shared by every command that speaks PUDP. */
-export const MAGIC_FLAG = magic("magic number (0xC461 talks to CSE 461 P0P peers)", "0xC356");
+export const MAGIC_FLAG: FlagDef<number> = magic(
+  "magic number (0xC461 talks to CSE 461 P0P peers)",
+  "0xC356",
+);
 
 /** `pudp server PORT`. */
-export const serverCommand = defineCommand({
+export const serverCommand: Command = defineCommand({
   name: "server",
   summary: "PUDP server: prints what every client sends (UDP, event loop)",
   description: `
@@ -79,7 +84,7 @@ While 4 MiB of output wait for a slow stdout reader, it stops reading clients.`,
 });
 
 /** `pudp client HOST PORT`. */
-export const clientCommand = defineCommand({
+export const clientCommand: Command = defineCommand({
   name: "client",
   summary: "PUDP client: sends each stdin line to a server (UDP, threads)",
   description: `
@@ -90,7 +95,9 @@ says GOODBYE and exits 0 once the server answers. Exits 1 if the server does
 not answer, stops answering or closes the session first. Lines longer than
 --max-payload bytes are sent as several messages, with a warning.
 On SIGINT or SIGTERM it says GOODBYE, waits up to 1 s for the answer, and
-exits 130 or 143.`,
+exits 130 or 143. While it runs, a progress line on stderr (when that is a
+terminal and stdin is not; --quiet hides it) shows the lines sent and
+acknowledged (ALIVEs received), the rate and the time.`,
   flags: {
     timeout: seconds(
       "how long to wait for the server",
@@ -115,6 +122,7 @@ exits 130 or 143.`,
       "send from this local address (like nc -s): one of 127.0.0.0/8, an interface's address",
       (value) => value,
     ),
+    quiet: QUIET_FLAG,
   },
   args: [hostArg(), portArg("PORT", false)],
   async run(flags, [host, port], context) {
@@ -127,6 +135,7 @@ exits 130 or 143.`,
       keepNewlines: flags["keep-newlines"],
       maxPayload: flags["max-payload"],
       bind: flags.bind,
+      progress: !flags.quiet && Deno.stderr.isTerminal() && !Deno.stdin.isTerminal(),
       verbose: context.verbose,
     }, context.log);
     if (result.message) context.log(result.message);

@@ -68,6 +68,14 @@
  *
  * `maxWindow` 0 disables pacing (the classic unpaced client).
  *
+ * @example
+ * ```ts
+ * const window = new PacingWindow(32, 64 * 1024);
+ * if (window.canSend(100, 0)) window.onSend(100, 0); // a DATA of 100 bytes at t=0
+ * window.onAlive(1, 3); // its ALIVE came back at t=3 ms
+ * window.inFlight; // 0
+ * ```
+ *
  * @module
  */
 
@@ -152,6 +160,7 @@ export interface PacingStats {
 
 /** The ALIVE-clocked send window of one client. */
 export class PacingWindow {
+  /** Counters since the start, for the summary line. */
   readonly stats: PacingStats = {
     expiries: 0,
     presumedLost: 0,
@@ -202,6 +211,7 @@ export class PacingWindow {
   #probe = 0;
 
   /**
+   * An empty window.
    * @param maxWindow most unanswered DATA; 0 = unpaced
    * @param maxBytes most unanswered payload bytes (one message is always allowed)
    * @param longestWaitMs the RTO never exceeds this (the client: a sixteenth of its timeout)

@@ -29,12 +29,15 @@ import { ServerTextSink } from "./server_text.ts";
 
 /** What `pudp server` was asked to do. */
 export interface ServerConfig extends ServerOptions {
+  /** Address to listen on (`--host`). */
   host: string;
+  /** Port to listen on; 0 picks a free one. */
   port: number;
   /** Read stdin for EOF / `q` (false with --no-stdin). */
   readStdin: boolean;
   /** Print events as JSON lines instead of SPEC's text lines. */
   json: boolean;
+  /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
 }
 

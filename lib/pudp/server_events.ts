@@ -26,53 +26,71 @@ export type DropReason =
   | "HELLO seq not 0"
   | "session table full";
 
-interface SessionEvent extends BaseEvent {
+/** What every event about one session carries. */
+export interface SessionEvent extends BaseEvent {
   /** The session id as `0x%08x`. */
   session: string;
 }
 
 /** A HELLO opened a session. */
 export interface CreatedEvent extends SessionEvent {
+  /** The event's kind: `created` in `--json` output. */
   event: "created";
+  /** The HELLO's sequence number (0). */
   seq: number;
 }
 
 /** A DATA in sequence: its payload is `data` from byte `offset` on (a view: copy to keep). */
 export interface DataEvent extends SessionEvent {
+  /** The event's kind: `data` in `--json` output. */
   event: "data";
+  /** The DATA's sequence number. */
   seq: number;
+  /** The whole datagram (a view into the receive buffer). */
   data: Uint8Array;
+  /** Where the payload starts in `data`. */
   offset: number;
 }
 
 /** Sequence numbers `first`…`last` never arrived. */
 export interface LostEvent extends SessionEvent {
+  /** The event's kind: `lost` in `--json` output. */
   event: "lost";
+  /** The first missing sequence number. */
   first: number;
+  /** The last missing sequence number. */
   last: number;
 }
 
 /** A repeat of the last message. */
 export interface DuplicateEvent extends SessionEvent {
+  /** The event's kind: `duplicate` in `--json` output. */
   event: "duplicate";
+  /** The repeated sequence number. */
   seq: number;
 }
 
 /** The client said GOODBYE (a `closed` event follows). */
 export interface GoodbyeEvent extends SessionEvent {
+  /** The event's kind: `goodbye` in `--json` output. */
   event: "goodbye";
+  /** The GOODBYE's sequence number. */
   seq: number;
 }
 
 /** The session ended. */
 export interface ClosedEvent extends SessionEvent {
+  /** The event's kind: `closed` in `--json` output. */
   event: "closed";
+  /** Why it ended. */
   reason: CloseReason;
 }
 
 /** A datagram that belongs to no session was dropped (and counted). */
 export interface DroppedEvent extends BaseEvent {
+  /** The event's kind: `dropped` in `--json` output. */
   event: "dropped";
+  /** Why it was dropped. */
   reason: DropReason;
   /** The session id it named, when it decoded. */
   session?: string;
@@ -84,9 +102,11 @@ export interface DroppedEvent extends BaseEvent {
  * `dropping` it because every session is established.
  */
 export interface TableFullEvent extends BaseEvent {
+  /** The event's kind: `table_full` in `--json` output. */
   event: "table_full";
   /** Sessions open (the cap). */
   open: number;
+  /** What happens to new HELLOs while the table stays full. */
   action: "evicting" | "dropping";
 }
 

@@ -36,6 +36,22 @@
  * into its output), and reply datagrams are reused once the driver hands
  * them back (`recycle`).
  *
+ * @example
+ * ```ts
+ * import { EventQueue } from "../events/sink.ts";
+ * import type { ServerEvent } from "./server_events.ts";
+ * import { Command, encode } from "./wire.ts";
+ *
+ * const events = new EventQueue<ServerEvent>();
+ * const server = new ServerSessions({ timeoutMs: 5000 }, events);
+ * const client = { hostname: "127.0.0.1", port: 40000 };
+ * const hello = encode({ command: Command.HELLO, seq: 0, sessionId: 1, payload: new Uint8Array() });
+ * server.handleDatagram(hello, client, 0);
+ * server.pollTransmit(); // the HELLO back to the client
+ * server.pollTimeout(); // 5000: the session times out then unless a message comes
+ * server.handleTimeout(5000); // it did not: GOODBYE to the client, a `closed` event
+ * ```
+ *
  * @module
  */
 
@@ -140,7 +156,9 @@ const REPLY_POOL = 1024;
 
 /** All sessions of one PUDP server. */
 export class ServerSessions {
+  /** The options in effect, defaults filled in. */
   readonly options: ServerOptions;
+  /** Counters since the start, for the summary line. */
   readonly stats: ServerStats = {
     sessions: 0,
     messages: 0,
@@ -180,6 +198,7 @@ export class ServerSessions {
   readonly #duplicate: DuplicateEvent = { event: "duplicate", peer: NO_PEER, session: "", seq: 0 };
 
   /**
+   * A server with no sessions; events go to `events`.
    * @param options settings (defaults: {@link DEFAULT_SERVER_OPTIONS})
    * @param events where what happens is reported
    */

@@ -55,6 +55,7 @@ export class ServerTextSink implements OutputSink<ServerEvent> {
   readonly #out = new ByteBuffer(64 * 1024);
 
   /**
+   * A renderer of the server's text lines; `escape` control characters (stdout is a terminal), at most `maxLostLines` Lost lines per gap.
    * @param escape escape control characters in payloads (stdout is a terminal)
    * @param maxLostLines most `Lost packet!` lines for one gap (`--max-gap`);
    *   a larger gap is one `Lost packets!` summary line

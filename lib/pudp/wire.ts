@@ -14,6 +14,20 @@
  * bytes that are not a PUDP message. Unknown command values decode: deciding
  * what they mean is the session's job.
  *
+ * @example
+ * ```ts
+ * const hi = new TextEncoder().encode("hi");
+ * const bytes = encode({ command: Command.DATA, seq: 1, sessionId: 0x1234abcd, payload: hi });
+ * // c3 56 01 01 | 00 00 00 01 | 12 34 ab cd | 68 69
+ * const msg = decode(bytes); // { command: 1, seq: 1, sessionId: 0x1234abcd, payload: "hi" }
+ * commandName(msg.command); // "DATA"
+ * try {
+ *   decode(bytes.subarray(0, 5)); // too short for a header
+ * } catch (e) {
+ *   if (!(e instanceof WireError)) throw e;
+ * }
+ * ```
+ *
  * @module
  */
 

@@ -16,6 +16,7 @@ export class Alarm {
   #at = Infinity;
 
   /**
+   * An alarm that is not set.
    * @param clock the driver's clock (ms), the one the machine is fed with
    * @param onFire called when the alarm goes off
    */

@@ -23,7 +23,9 @@ import { StopRequest } from "./stop_request.ts";
 
 /** What the driver needs of a machine: its next deadline, and a way to say it came. */
 export interface TimedMachine {
+  /** The time asked for by `pollTimeout` has come (early calls are harmless). */
   handleTimeout(now: number): void;
+  /** When the machine next needs `handleTimeout`, in ms on its clock; undefined for never. */
   pollTimeout(): number | undefined;
 }
 
@@ -64,6 +66,7 @@ export class Driver {
   readonly #signals: [StopSignal, () => void][] = [];
 
   /**
+   * A loop around `machine`.
    * @param machine the state machine this loop drives
    * @param drain moves the machine's outputs to the I/O side; runs after every event
    * @param clock the clock the machine is fed with (default {@link monotonicNow})

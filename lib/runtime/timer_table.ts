@@ -28,13 +28,17 @@
 /** One timer; `owner` is what it is for. */
 export class Timer<T> {
   /** When it is due (meaningful while armed). */
-  at = Infinity;
+  at: number = Infinity;
   /** Position in the table's heap; -1 when not armed. */
-  index = -1;
+  index: number = -1;
   /** Tie-break: the order in which timers were set. */
   order = 0;
 
-  /** @param owner what `popDue` hands back when this timer is due */
+  /**
+   * A timer, not armed.
+   *
+   * @param owner what `popDue` hands back when this timer is due
+   */
   constructor(readonly owner: T) {}
 
   /** Whether the timer is in a table and has not fired. */

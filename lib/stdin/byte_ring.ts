@@ -45,11 +45,16 @@ export function createRingBuffer(capacity: number): SharedArrayBuffer {
   return new SharedArrayBuffer(CONTROL_BYTES + capacity);
 }
 
-class RingView {
+/** The views of a ring's shared memory that the writer and the reader share. */
+export class RingView {
+  /** The shared counters (positions, flags), for Atomics. */
   protected readonly control: Int32Array;
+  /** The ring's bytes. */
   protected readonly data: Uint8Array;
+  /** Capacity less one: positions wrap with `& mask`. */
   protected readonly mask: number;
 
+  /** Views over `buffer`, a ring made by {@link createByteRing}. */
   constructor(buffer: SharedArrayBuffer) {
     this.control = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
     this.data = new Uint8Array(buffer, CONTROL_BYTES);
@@ -66,6 +71,7 @@ class RingView {
 export class ByteRingWriter extends RingView {
   #write: number;
 
+  /** The writing end of the ring in `buffer`. */
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
     this.#write = Atomics.load(this.control, WRITE);
@@ -127,6 +133,7 @@ export class ByteRingReader extends RingView {
   #read: number;
   #write: number;
 
+  /** The reading end of the ring in `buffer`. */
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
     this.#read = Atomics.load(this.control, READ);

@@ -46,6 +46,7 @@ export class LineSplitter {
   #pendingLen = 0;
 
   /**
+   * A splitter that hands `sink` pieces of at most `maxPiece` bytes.
    * @param maxPiece most bytes in one piece
    * @param sink receives each piece
    * @param keepEndings hand out each line with its `\n` (or `\r\n`)

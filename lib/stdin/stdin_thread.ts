@@ -13,6 +13,7 @@ import type { StdinWorkerStart } from "./stdin_worker.ts";
 export class StdinThread {
   readonly #errorMessage: Promise<string>;
 
+  /** Starts the stdin worker with `start`. */
   constructor(start: StdinWorkerStart) {
     const worker = new Worker(new URL("./stdin_worker.ts", import.meta.url).href, {
       type: "module",
@@ -47,6 +48,7 @@ export class StdinThread {
 
 /** What the main thread's views of stdin share: the ring they read and the thread that fills it. */
 export abstract class StdinView<R extends ByteRingReader> {
+  /** A view of `ring`, filled by `thread`. */
   protected constructor(protected readonly ring: R, readonly thread: StdinThread) {}
 
   /** Resolves when something is ready or stdin has ended. */

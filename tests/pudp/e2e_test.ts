@@ -320,3 +320,16 @@ Deno.test("e2e: --verbose says why each session closed; the summary counts close
     socket.close();
   }
 });
+
+Deno.test("e2e: --bind sends from the given local address; one the machine lacks is a one-line error", async () => {
+  const server = await startServer(["--verbose"]);
+  await using _ = server.process;
+  const out = await runClient(server.port, "from .5\n", ["--bind", "127.0.0.5"]);
+  assert.equal(out.code, 0, out.stderr);
+  const s = await stopServer(server);
+  assert.match(s.stderr, /closed \(goodbye\), client 127\.0\.0\.5:\d+\n/);
+
+  const bad = await runClient(server.port, "x\n", ["--bind", "192.0.2.77"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^pudp client: cannot open a UDP socket on 192\.0\.2\.77: [^\n]+\n$/);
+});

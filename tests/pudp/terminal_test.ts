@@ -4,13 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  createdSessions,
-  runClient,
-  sessionLines,
-  sourceCommand,
-  startServer,
-} from "../helpers/cli.ts";
+import { createdSessions, runClient, sessionLines, startServer } from "../helpers/cli.ts";
 import { HAS_SCRIPT, onTerminal, pudpCommandLine } from "../helpers/terminal.ts";
 
 if (!HAS_SCRIPT) {
@@ -63,8 +57,7 @@ Deno.test({
   name: "terminal: payload control characters are escaped when the server's stdout is a terminal",
   ignore: !script,
   async fn() {
-    const cmd = [...sourceCommand(), "server", "--host", "127.0.0.1", "0"].map((a) => `'${a}'`)
-      .join(" ");
+    const cmd = pudpCommandLine(["server", "--host", "127.0.0.1", "0"]);
     const child = new Deno.Command("script", {
       args: ["-qec", cmd, "/dev/null"],
       stdin: "piped",

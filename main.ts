@@ -51,7 +51,7 @@ Options:
   -V, --version  print the version
 
 Exit status: 0 success, 1 the exchange failed, 2 usage error,
-130/143 a client stopped by SIGINT/SIGTERM.
+130/143 a client stopped by SIGINT/SIGTERM (129: a pudp client by SIGHUP).
 `,
 };
 

@@ -15,9 +15,10 @@
  *    each probe interval)                 |
  *        | timer                          v
  *        v                             closing (GOODBYE again each probe interval)
- *   closed (1, no answer)                 | GOODBYE or timer
+ *   closed (1, no answer)                 | GOODBYE, or the timer
  *                                         v
- *                                      closed (0)
+ *                   closed (0 on GOODBYE, or at the timer when every DATA
+ *                   was answered by an ALIVE; else 1, "end not confirmed")
  * ```
  *
  * Loss: the HELLO is repeated (same seq 0) every {@link HELLO_REPEAT_MS}
@@ -349,7 +350,7 @@ export class ClientSession {
           this.#send(Command.GOODBYE, new Uint8Array());
           return this.#close({ code: 1, message: "server stopped answering" });
         case "closing":
-          return this.#close({ code: this.#interruptCode ?? 0 });
+          return this.#close(this.#closingTimerResult());
       }
     }
     this.#syncWindowTimer();
@@ -411,6 +412,22 @@ export class ClientSession {
     if (this.#backlogged && this.#queue.size <= this.options.highWater / 2) {
       this.#backlogged = false;
     }
+  }
+
+  /**
+   * How the session ends when the timer runs out in closing, with no GOODBYE
+   * from the server: 0 only when the server answered every DATA (exit 0 is a
+   * promise), else 1 with what is known; an interrupt keeps its own code.
+   */
+  #closingTimerResult(): ClientResult {
+    if (this.#interruptCode !== undefined) return { code: this.#interruptCode };
+    const { dataSent, alivesReceived } = this.stats;
+    if (alivesReceived >= dataSent) return { code: 0 };
+    return {
+      code: 1,
+      message: `end not confirmed: ${dataSent} DATA sent, ${alivesReceived} ALIVE received, ` +
+        "no GOODBYE",
+    };
   }
 
   /** Sends GOODBYE and repeats it at growing probe intervals until answered. */

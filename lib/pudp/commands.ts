@@ -43,10 +43,11 @@ sequence numbers print "Lost packet!" each, or one "Lost packets! (N)" line for
 a gap over --max-gap; the session goes on. When --max-sessions are open, a new
 HELLO evicts the oldest session that has sent nothing since its HELLO (said on
 stderr). The server stops at EOF on stdin, at a line "q" when stdin is a
-terminal, or on SIGINT/SIGTERM, saying GOODBYE to every session, and prints a
-summary line to stderr, with the sessions closed by each reason (goodbye,
-timeout, protocol error, evicted, shutdown); --verbose says each close and why.
-While 4 MiB of output wait for a slow stdout reader, it stops reading clients.`,
+terminal, or on SIGINT/SIGTERM/SIGHUP, saying GOODBYE to every session, and
+prints a summary line to stderr, with the sessions closed by each reason
+(goodbye, timeout, protocol error, evicted, shutdown); --verbose says each close
+and why. While 4 MiB of output wait for a slow stdout reader, it stops reading
+clients.`,
   flags: {
     host: LISTEN_HOST,
     timeout: seconds(
@@ -93,10 +94,11 @@ as one DATA message (without its line ending, or with it: --keep-newlines, as
 the course clients send). At EOF (or a line "q" when stdin is a terminal) it
 says GOODBYE and exits 0 once the server answers. Exits 1 if the server does
 not answer, stops answering or closes the session first. Lines longer than
---max-payload bytes are sent as several messages, with a warning.
-On SIGINT or SIGTERM it says GOODBYE, waits up to 1 s for the answer, and
-exits 130 or 143. While it runs, a progress line on stderr (when that is a
-terminal and stdin is not; --quiet hides it) shows the lines sent and
+--max-payload bytes are sent as several messages, with a warning, cut between
+UTF-8 characters (a piece may be a few bytes shorter, never inside a character).
+On SIGINT, SIGTERM or SIGHUP it says GOODBYE, waits up to 1 s for the answer,
+and exits 130, 143 or 129. While it runs, a progress line on stderr (when that
+is a terminal and stdin is not; --quiet hides it) shows the lines sent and
 acknowledged (ALIVEs received), the rate and the time.`,
   flags: {
     timeout: seconds(
@@ -111,7 +113,7 @@ acknowledged (ALIVEs received), the rate and the time.`,
     ),
     "keep-newlines": switchFlag("send each line with its line ending (as the course clients do)"),
     "max-payload": count(
-      "largest DATA payload in bytes; longer lines are split",
+      "largest DATA payload in bytes; longer lines are split between characters",
       String(MAX_PAYLOAD),
       1,
       MAX_PAYLOAD,

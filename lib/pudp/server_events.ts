@@ -78,6 +78,18 @@ export interface GoodbyeEvent extends SessionEvent {
   seq: number;
 }
 
+/**
+ * A GOODBYE repeated for a session it closed within the last `--timeout`
+ * (its client did not hear the reply): the same GOODBYE reply went again.
+ * Not printed in the text output (the session closed once); counted.
+ */
+export interface GoodbyeRepeatedEvent extends SessionEvent {
+  /** The event's kind: `goodbye_repeated` in `--json` output. */
+  event: "goodbye_repeated";
+  /** The GOODBYE's sequence number (the one that closed the session). */
+  seq: number;
+}
+
 /** The session ended. */
 export interface ClosedEvent extends SessionEvent {
   /** The event's kind: `closed` in `--json` output. */
@@ -117,6 +129,7 @@ export type ServerEvent =
   | LostEvent
   | DuplicateEvent
   | GoodbyeEvent
+  | GoodbyeRepeatedEvent
   | ClosedEvent
   | DroppedEvent
   | TableFullEvent;
@@ -132,6 +145,7 @@ export function serverJsonFields(e: ServerEvent): Record<string, unknown> {
     case "created":
     case "duplicate":
     case "goodbye":
+    case "goodbye_repeated":
       return { session: e.session, seq: e.seq };
     case "data":
       return { session: e.session, seq: e.seq, ...payloadFields(e.data.subarray(e.offset)) };

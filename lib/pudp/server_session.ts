@@ -25,10 +25,22 @@
  * HELLO dropped. Hitting the cap is reported as a `table_full` event, the
  * first time and then at most once per {@link FULL_NOTICE_MS}.
  *
+ * Closed by GOODBYE, a session is remembered for `--timeout` more (TCP's
+ * TIME_WAIT): its id, client address, the seq of the GOODBYE that closed it
+ * and the seq of the GOODBYE reply. A client whose reply was lost repeats its
+ * GOODBYE (same seq); from that address, it gets the very same 12-byte reply
+ * again, one reply per datagram and nothing printed (a `goodbye_repeated`
+ * event, counted). Anything else naming that id is dropped as an unknown
+ * session, and a HELLO with it opens a new session as ever (forgetting the
+ * old one). The set is bounded: at most `maxSessions` remembered, the oldest
+ * forgotten first, and each is forgotten at its deadline; the server's
+ * shutdown forgets them all.
+ *
  * Deadlines: each session owns one {@link Timer} in the machine's
  * {@link TimerTable}; a message moves it to `now + timeout` (no allocation),
  * and the table's earliest timer is what `pollTimeout()` returns, so one OS
- * timer in the driver serves all sessions.
+ * timer in the driver serves all sessions. A session remembered after its
+ * GOODBYE keeps its timer, set to the end of its TIME_WAIT.
  *
  * No allocation per message: headers are decoded into one reused object,
  * the per-message events (data, lost, duplicate) are reused objects whose
@@ -64,6 +76,7 @@ import {
   type DataEvent,
   type DropReason,
   type DuplicateEvent,
+  type GoodbyeRepeatedEvent,
   hexSessionId,
   type LostEvent,
   NO_PEER,
@@ -104,7 +117,11 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
 export interface ServerStats {
   /** Sessions created. */
   sessions: number;
-  /** Messages accepted into a session (including HELLOs that created one). */
+  /**
+   * Messages accepted into a session (including HELLOs that created one),
+   * and GOODBYEs repeated after their session closed, answered again: every
+   * datagram is a message or dropped.
+   */
   messages: number;
   /** Sequence numbers reported as `Lost packet!`. */
   lost: number;
@@ -122,6 +139,11 @@ export interface ServerStats {
   evicted: number;
   /** Sessions ended by the server's shutdown. */
   shutdowns: number;
+  /**
+   * GOODBYEs repeated for a session already closed by that GOODBYE, answered
+   * again (among the messages; not printed, not a line of the summary).
+   */
+  repeatedGoodbyes: number;
 }
 
 /** Least time between two `table_full` events, in ms. */
@@ -136,6 +158,10 @@ class Session {
   readonly hex: string;
   /** Nothing received since the HELLO (in the machine's half-open list). */
   halfOpen = true;
+  /** Once closed by GOODBYE and remembered (TIME_WAIT): that GOODBYE's seq; else -1. */
+  goodbyeSeq = -1;
+  /** Once closed by GOODBYE: the seq of the server's GOODBYE reply, to send it again. */
+  replySeq = 0;
 
   constructor(readonly id: number, readonly peer: PeerAddress, firstSeq: number) {
     this.hex = hexSessionId(id);
@@ -170,9 +196,16 @@ export class ServerSessions {
     protocolErrors: 0,
     evicted: 0,
     shutdowns: 0,
+    repeatedGoodbyes: 0,
   };
   /** Open sessions by id. */
   readonly #sessions = new Map<number, Session>();
+  /**
+   * Sessions closed by GOODBYE within the last `timeoutMs`, by id, oldest
+   * first (all stay the same time, so insertion order is deadline order);
+   * at most `maxSessions`. Their timers are in #timers.
+   */
+  readonly #goodbyeClosed = new Map<number, Session>();
   /** The half-open sessions, oldest first (a Map keeps insertion order). */
   readonly #halfOpen = new Map<number, Session>();
   /** When the last `table_full` event was reported. */
@@ -196,6 +229,12 @@ export class ServerSessions {
   };
   readonly #lost: LostEvent = { event: "lost", peer: NO_PEER, session: "", first: 0, last: 0 };
   readonly #duplicate: DuplicateEvent = { event: "duplicate", peer: NO_PEER, session: "", seq: 0 };
+  readonly #goodbyeRepeated: GoodbyeRepeatedEvent = {
+    event: "goodbye_repeated",
+    peer: NO_PEER,
+    session: "",
+    seq: 0,
+  };
 
   /**
    * A server with no sessions; events go to `events`.
@@ -211,6 +250,11 @@ export class ServerSessions {
     return this.#sessions.size;
   }
 
+  /** Number of sessions closed by GOODBYE and still remembered, to answer a repeated GOODBYE. */
+  get rememberedGoodbyes(): number {
+    return this.#goodbyeClosed.size;
+  }
+
   /** Handles one arriving datagram. `bytes` may be reused by the caller afterwards. */
   handleDatagram(bytes: Uint8Array, from: PeerAddress, now: number): void {
     const msg = this.#header;
@@ -222,9 +266,12 @@ export class ServerSessions {
     }
     const session = this.#sessions.get(msg.sessionId);
     if (session === undefined) {
-      if (msg.command !== Command.HELLO) this.#drop(from, "unknown session", msg.sessionId);
-      else if (msg.seq !== 0) this.#drop(from, "HELLO seq not 0", msg.sessionId);
-      else this.#create(msg, from, now);
+      if (msg.command === Command.HELLO) {
+        if (msg.seq !== 0) this.#drop(from, "HELLO seq not 0", msg.sessionId);
+        else this.#create(msg, from, now);
+      } else if (msg.command !== Command.GOODBYE || !this.#repeatGoodbye(msg, from, now)) {
+        this.#drop(from, "unknown session", msg.sessionId);
+      }
       return;
     }
     if (session.peer.port !== from.port || session.peer.hostname !== from.hostname) {
@@ -243,7 +290,10 @@ export class ServerSessions {
       // A repeated HELLO (nothing else received yet): its client did not
       // hear our HELLO, so it gets it again (SPEC). It leaves the session
       // half-open.
-      if (msg.command === Command.HELLO && msg.seq === 0) return this.#send(session, Command.HELLO);
+      if (msg.command === Command.HELLO && msg.seq === 0) {
+        this.#send(session, Command.HELLO);
+        return;
+      }
       this.#establish(session);
       return;
     }
@@ -276,8 +326,8 @@ export class ServerSessions {
         d.data = EMPTY; // the receive buffer is not ours to keep
         return;
       }
-      case Command.GOODBYE:
-        this.#send(session, Command.GOODBYE);
+      case Command.GOODBYE: {
+        const replySeq = this.#send(session, Command.GOODBYE);
         this.events.emit({
           event: "goodbye",
           peer: session.peer,
@@ -286,7 +336,9 @@ export class ServerSessions {
         });
         this.stats.goodbyes++;
         this.#close(session, "goodbye");
+        this.#remember(session, msg.seq, replySeq, now);
         return;
+      }
       default:
         return this.#protocolError(
           session,
@@ -297,25 +349,37 @@ export class ServerSessions {
     }
   }
 
-  /** Closes every session whose deadline is at or before `now`. */
+  /**
+   * Closes every session whose deadline is at or before `now`, and forgets
+   * the sessions closed by GOODBYE whose TIME_WAIT is over.
+   */
   handleTimeout(now: number): void {
     for (let s = this.#timers.popDue(now); s !== undefined; s = this.#timers.popDue(now)) {
+      if (s.goodbyeSeq >= 0) {
+        this.#goodbyeClosed.delete(s.id);
+        continue;
+      }
       this.stats.timeouts++;
       this.#send(s, Command.GOODBYE);
       this.#close(s, "timeout");
     }
   }
 
-  /** Says GOODBYE to every session and closes it (server exit). */
+  /** Says GOODBYE to every session and closes it (server exit); forgets the closed ones. */
   shutdown(): void {
     for (const session of this.#sessions.values()) {
       this.stats.shutdowns++;
       this.#send(session, Command.GOODBYE);
       this.#close(session, "shutdown");
     }
+    for (const closed of this.#goodbyeClosed.values()) this.#timers.clear(closed.timer);
+    this.#goodbyeClosed.clear();
   }
 
-  /** The earliest session deadline, or undefined when no session is open. */
+  /**
+   * The earliest deadline (a session's inactivity, or the end of a closed
+   * one's TIME_WAIT), or undefined when there is none.
+   */
   pollTimeout(): number | undefined {
     return this.#timers.nextAt;
   }
@@ -339,6 +403,9 @@ export class ServerSessions {
       this.#send(oldest, Command.GOODBYE);
       this.#close(oldest, "evicted");
     }
+    // A new session with the id of one closed by GOODBYE: the old one is over.
+    const closed = this.#goodbyeClosed.get(msg.sessionId);
+    if (closed !== undefined) this.#forget(closed);
     const peer = { hostname: from.hostname, port: from.port };
     const session = new Session(msg.sessionId, peer, msg.seq);
     this.#sessions.set(session.id, session);
@@ -390,11 +457,68 @@ export class ServerSessions {
     this.events.emit({ event: "closed", peer: session.peer, session: session.hex, reason });
   }
 
-  #send(session: Session, command: number): void {
+  /**
+   * Remembers `session`, just closed by a GOODBYE with `goodbyeSeq` and
+   * answered with `replySeq`, until `now + timeoutMs`; the oldest remembered
+   * is forgotten when `maxSessions` are.
+   */
+  #remember(session: Session, goodbyeSeq: number, replySeq: number, now: number): void {
+    if (this.#goodbyeClosed.size >= this.options.maxSessions) {
+      const oldest = this.#goodbyeClosed.values().next().value;
+      if (oldest !== undefined) this.#forget(oldest);
+    }
+    session.goodbyeSeq = goodbyeSeq;
+    session.replySeq = replySeq;
+    this.#goodbyeClosed.set(session.id, session);
+    this.#timers.set(session.timer, now + this.options.timeoutMs);
+  }
+
+  #forget(closed: Session): void {
+    this.#goodbyeClosed.delete(closed.id);
+    this.#timers.clear(closed.timer);
+  }
+
+  /**
+   * A GOODBYE for no open session: if it repeats the one that closed a
+   * remembered session, from its address, sends the same GOODBYE reply again
+   * (one 12-byte reply per datagram) and returns true.
+   */
+  #repeatGoodbye(msg: Header, from: PeerAddress, now: number): boolean {
+    const closed = this.#goodbyeClosed.get(msg.sessionId);
+    if (closed === undefined) return false;
+    if (closed.timer.at <= now) { // over, though its timer has not been handled yet
+      this.#forget(closed);
+      return false;
+    }
+    if (
+      msg.seq !== closed.goodbyeSeq || closed.peer.port !== from.port ||
+      closed.peer.hostname !== from.hostname
+    ) {
+      return false;
+    }
+    this.stats.messages++;
+    this.stats.repeatedGoodbyes++;
+    this.#reply(closed, Command.GOODBYE, closed.replySeq);
+    const e = this.#goodbyeRepeated;
+    e.peer = closed.peer;
+    e.session = closed.hex;
+    e.seq = msg.seq;
+    this.events.emit(e);
+    return true;
+  }
+
+  /** Sends `command` to the session with the next sequence number of the server; returns it. */
+  #send(session: Session, command: number): number {
+    const seq = this.#nextSeq;
+    this.#nextSeq = (seq + 1) >>> 0;
+    this.#reply(session, command, seq);
+    return seq;
+  }
+
+  #reply(session: Session, command: number, seq: number): void {
     const reply = this.#replyPool.pop() ?? { data: new Uint8Array(HEADER_SIZE), to: session.peer };
     reply.to = session.peer;
-    writeHeader(reply.data, command, this.#nextSeq, session.id, this.options.magic);
-    this.#nextSeq = (this.#nextSeq + 1) >>> 0;
+    writeHeader(reply.data, command, seq, session.id, this.options.magic);
     this.#tx.push(reply);
   }
 }

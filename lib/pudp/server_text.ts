@@ -101,6 +101,8 @@ export class ServerTextSink implements OutputSink<ServerEvent> {
         out.appendAscii(e.session);
         out.appendAscii(" Session closed\n");
         return;
+      case "goodbye_repeated":
+        return; // answered silently: the session was closed, and said so, once
       case "dropped":
         return; // dropped silently (counted in the summary)
       case "table_full":

@@ -10,7 +10,7 @@
  *   `pollTimeout()` after every event and calling `handleTimeout(now)`;
  * - `afterEvent()`: the family's `drain` (transmits to sockets, events to
  *   the sink, closes), then the alarm;
- * - SIGINT/SIGTERM and the stop latch ({@link StopRequest});
+ * - SIGINT/SIGTERM/SIGHUP and the stop latch ({@link StopRequest});
  * - {@link Driver.serve}: the life of a long-running server, from its
  *   `listening on` line through the ordered shutdown to the summary line and
  *   the exit status.
@@ -29,11 +29,22 @@ export interface TimedMachine {
   pollTimeout(): number | undefined;
 }
 
-/** The signals a driver handles. */
-export type StopSignal = "SIGINT" | "SIGTERM";
+/**
+ * The signals a driver handles. SIGHUP (the terminal went away, or a
+ * service manager's stop) is handled like SIGTERM: a client says GOODBYE,
+ * a server stops in order with its summary.
+ */
+export type StopSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
+
+/** The signals {@link Driver.onSignals} listens to. */
+const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** Exit status of a client stopped by a signal (128 + the signal's number). */
-export const SIGNAL_EXIT: Readonly<Record<StopSignal, number>> = { SIGINT: 130, SIGTERM: 143 };
+export const SIGNAL_EXIT: Readonly<Record<StopSignal, number>> = {
+  SIGINT: 130,
+  SIGTERM: 143,
+  SIGHUP: 129,
+};
 
 /** How a long-running server starts, stops and reports (see {@link Driver.serve}). */
 export interface ServiceHooks {
@@ -89,9 +100,9 @@ export class Driver {
     this.#alarm.set(this.machine.pollTimeout());
   };
 
-  /** Calls `handler` on SIGINT and SIGTERM, until {@link quiet}. */
+  /** Calls `handler` on SIGINT, SIGTERM and SIGHUP, until {@link quiet}. */
   onSignals(handler: (signal: StopSignal) => void): void {
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    for (const signal of STOP_SIGNALS) {
       const listener = () => handler(signal);
       Deno.addSignalListener(signal, listener);
       this.#signals.push([signal, listener]);
@@ -107,7 +118,7 @@ export class Driver {
   }
 
   /**
-   * Runs a server until a stop is requested (SIGINT/SIGTERM, or anything
+   * Runs a server until a stop is requested (SIGINT/SIGTERM/SIGHUP, or anything
    * that calls `stop.request`), then shuts down in order: the machine's
    * goodbye, a last drain, the timer and signals off, endpoints closed and
    * output flushed, the summary line. Returns 0, or 1 when the stop was a

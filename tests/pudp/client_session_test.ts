@@ -202,8 +202,45 @@ Deno.test("client: closing + ALIVE is ignored; GOODBYE or the timer ends with 0"
   const t = ready();
   t.client.handleEof(0);
   t.client.handleTimeout(T);
-  assert.deepEqual(t.client.result, { code: 0 });
+  assert.deepEqual(t.client.result, { code: 0 }, "no DATA: nothing to confirm");
 });
+
+Deno.test(
+  "client: at the closing timer, exit 0 only if every DATA was answered by an ALIVE",
+  pure,
+  () => {
+    // Every DATA answered, the server's GOODBYE lost: the end is known.
+    const a = ready();
+    for (const line of ["a", "b", "c"]) a.client.handleLine(enc.encode(line), 0);
+    for (let i = 0; i < 3; i++) a.from(Command.ALIVE, 1);
+    a.client.handleEof(2);
+    assert.equal(runTimers(a.client) <= 2 + T, true);
+    assert.deepEqual(a.client.result, { code: 0 });
+    // A server that answered the HELLO and then nothing (it crashed): not a success.
+    const b = ready();
+    for (const line of ["a", "b", "c"]) b.client.handleLine(enc.encode(line), 0);
+    b.client.handleEof(0);
+    runTimers(b.client);
+    assert.deepEqual(b.client.result, {
+      code: 1,
+      message: "end not confirmed: 3 DATA sent, 0 ALIVE received, no GOODBYE",
+    });
+    // One ALIVE missing is enough to say so.
+    const c = ready();
+    for (const line of ["a", "b"]) c.client.handleLine(enc.encode(line), 0);
+    c.from(Command.ALIVE, 1);
+    c.client.handleEof(1);
+    runTimers(c.client);
+    assert.equal(c.client.result?.code, 1);
+    assert.match(c.client.result?.message ?? "", /2 DATA sent, 1 ALIVE received/);
+    // The server's GOODBYE confirms the end whatever was answered.
+    const d = ready();
+    d.client.handleLine(enc.encode("a"), 0);
+    d.client.handleEof(0);
+    d.from(Command.GOODBYE, 1);
+    assert.deepEqual(d.client.result, { code: 0 });
+  },
+);
 
 Deno.test(
   "client: GOODBYE from the server before closing fails: server closed the session",

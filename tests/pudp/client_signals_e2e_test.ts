@@ -1,7 +1,7 @@
 /**
- * `pudp client` stopped by SIGINT/SIGTERM: it says GOODBYE, so the server
- * closes the session at once (not after its timeout), and exits 130/143,
- * within about a second even when the server is silent.
+ * `pudp client` stopped by SIGINT/SIGTERM/SIGHUP: it says GOODBYE, so the
+ * server closes the session at once (not after its timeout), and exits
+ * 130/143/129, within about a second even when the server is silent.
  */
 
 import assert from "node:assert/strict";
@@ -32,6 +32,10 @@ Deno.test("client signals: SIGINT says GOODBYE, the server closes the session, e
 
 Deno.test("client signals: SIGTERM says GOODBYE, the server closes the session, exit 143", async () => {
   await interrupt("SIGTERM", 143);
+});
+
+Deno.test("client signals: SIGHUP is handled like SIGTERM: GOODBYE, the server closes the session, exit 129", async () => {
+  await interrupt("SIGHUP", 129);
 });
 
 Deno.test("client signals: a silent server does not hold the client past 1 s", async () => {

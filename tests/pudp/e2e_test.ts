@@ -11,7 +11,7 @@ import {
   startServer,
   stopServer,
 } from "../helpers/cli.ts";
-import { Command, encode, MAX_PAYLOAD } from "../../lib/pudp/wire.ts";
+import { Command, decode, encode, MAX_PAYLOAD } from "../../lib/pudp/wire.ts";
 
 Deno.test("e2e: a 10,000-line file arrives complete, each line once, in order", async () => {
   const server = await startServer();
@@ -122,6 +122,38 @@ Deno.test("e2e: a client against a silent UDP socket exits 1 within timeout + 1 
   assert.equal(out.stderr, `pudp client: no answer from 127.0.0.1:${port}\n`);
   assert.ok(out.ms < 2000, `exited after ${out.ms.toFixed(0)} ms`);
 });
+
+Deno.test(
+  "e2e: a server that answers HELLO and then nothing: the client exits 1, end not confirmed",
+  async () => {
+    // A server that crashed after the HELLO: 3 lines, no ALIVE, no GOODBYE.
+    const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+    const port = (socket.addr as Deno.NetAddr).port;
+    const answering = (async () => {
+      for (let n = 0; n < 1_000; n++) {
+        const [data, from] = await socket.receive().catch(() => [undefined, undefined]);
+        if (!data || !from) return;
+        const m = decode(data);
+        if (m.command !== Command.HELLO) continue;
+        const hello = encode({
+          command: Command.HELLO,
+          seq: 0,
+          sessionId: m.sessionId,
+          payload: new Uint8Array(),
+        });
+        await socket.send(hello, from);
+      }
+    })();
+    const out = await runClient(port, "one\ntwo\nthree\n", ["--timeout", "1"]);
+    socket.close();
+    await answering;
+    assert.equal(out.code, 1);
+    assert.equal(
+      out.stderr,
+      "pudp client: end not confirmed: 3 DATA sent, 0 ALIVE received, no GOODBYE\n",
+    );
+  },
+);
 
 Deno.test("e2e: SIGTERM to a server with open sessions: clients exit 1, server exits 0", async () => {
   const server = await startServer();
@@ -268,11 +300,46 @@ Deno.test("e2e: --max-payload N splits longer lines into N-byte messages, with a
     "[3] ij",
     "[4] abcd",
   ]);
-  assert.deepEqual(sessionLines(out.stdout, second).slice(1, 3), ["[1] abcd", "[2] "]);
+  // With --keep-newlines the ending goes with the end of the line, never alone.
+  assert.deepEqual(sessionLines(out.stdout, second).slice(1, 3), ["[1] abc", "[2] d"]);
   for (const bad of ["0", "65496", "x"]) {
     const r = await runClient(server.port, "", ["--max-payload", bad]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^pudp client: bad --max-payload/);
+  }
+});
+
+Deno.test("e2e: --max-payload never cuts a UTF-8 character: every DATA is text, joined they are the line", async () => {
+  // What crashed course servers (UnicodeDecodeError): 1,000 × 日 (3 bytes) cut at byte 1460.
+  const server = await startServer(["--json"]);
+  await using _ = server.process;
+  const line = "日".repeat(1000);
+  for (const args of [[], ["--keep-newlines"]]) {
+    const client = await runClient(server.port, line + "\r\n", ["--max-payload", "1460", ...args]);
+    assert.equal(client.code, 0, client.stderr);
+    assert.match(client.stderr, /warning: line 1 is 300\d bytes, more than 1460: sent as 3 DATA/);
+  }
+  await server.process.stdout.waitFor(
+    (t) => t.split('"closed"').length === 3,
+    5_000,
+    "both sessions closed",
+  );
+  const out = await stopServer(server);
+  const events = out.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+  const sessions = [...new Set(events.map((e) => e.session))];
+  assert.equal(sessions.length, 2);
+  for (const [i, session] of sessions.entries()) {
+    const data = events.filter((e) => e.session === session && e.event === "data");
+    assert.equal(data.length, 3);
+    for (const d of data) {
+      assert.equal(
+        d.base64,
+        undefined,
+        `a DATA payload that is not UTF-8: ${d.base64?.slice(-16)}`,
+      );
+      assert.ok(new TextEncoder().encode(d.text).length <= 1460);
+    }
+    assert.equal(data.map((d) => d.text).join(""), i === 0 ? line : line + "\r\n");
   }
 });
 
@@ -332,4 +399,46 @@ Deno.test("e2e: --bind sends from the given local address; one the machine lacks
   const bad = await runClient(server.port, "x\n", ["--bind", "192.0.2.77"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^pudp client: cannot open a UDP socket on 192\.0\.2\.77: [^\n]+\n$/);
+});
+
+Deno.test("e2e: a repeated GOODBYE (its reply lost) gets the same GOODBYE again; the session closes once", async () => {
+  const server = await startServer(["--timeout", "60"]);
+  await using _ = server.process;
+  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: server.port };
+    const id = 0x5eed600d;
+    /** Sends a message and waits (bounded) for the server's answer. */
+    const ask = async (command: number, seq: number): Promise<Uint8Array> => {
+      await socket.send(encode({ command, seq, sessionId: id, payload: new Uint8Array() }), to);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error(`no answer to command ${command}`)), 5_000)
+      );
+      try {
+        const [reply] = await Promise.race([socket.receive(new Uint8Array(100)), timeout]);
+        return reply;
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    assert.equal((await ask(Command.HELLO, 0))[3], Command.HELLO);
+    const first = await ask(Command.GOODBYE, 1);
+    assert.equal(first[3], Command.GOODBYE);
+    const again = await ask(Command.GOODBYE, 1);
+    assert.deepEqual(again, first, "the same 12-byte GOODBYE reply");
+  } finally {
+    socket.close();
+  }
+  const out = await stopServer(server);
+  assert.deepEqual(sessionLines(out.stdout, "0x5eed600d"), [
+    "[0] Session created",
+    "[1] GOODBYE from client.",
+    "Session closed",
+  ]);
+  // The repeat is a message (answered), not a drop; the session closed once, by GOODBYE.
+  assert.match(
+    out.stderr,
+    /1 sessions, 3 messages, 0 lost, 0 duplicates, 0 dropped datagrams; closed: 1 goodbye, 0 timeout/,
+  );
 });

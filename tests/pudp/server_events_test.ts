@@ -34,6 +34,7 @@ function script(sink: { emit(e: ServerEvent): void }): void {
   s.handleDatagram(new Uint8Array(3), B, 3); // not PUDP
   s.handleDatagram(dgram(Command.DATA, 1, "", 7), B, 3); // no such session
   s.handleDatagram(dgram(Command.GOODBYE, 5), A, 4);
+  s.handleDatagram(dgram(Command.GOODBYE, 5), A, 4); // its reply was lost: answered again
   s.handleDatagram(dgram(Command.HELLO, 0, "", 1), A, 5);
   s.handleDatagram(dgram(Command.DATA, 9, "far\n", 1), A, 6); // gap of 8 > --max-gap 5
   s.handleDatagram(dgram(Command.DATA, 3, "", 1), A, 6); // older than the last
@@ -75,6 +76,7 @@ Deno.test(
       { event: "dropped", ...b, session: "0x00000007", reason: "unknown session" },
       { event: "goodbye", ...a, session: "0x00c0ffee", seq: 5 },
       { event: "closed", ...a, session: "0x00c0ffee", reason: "goodbye" },
+      { event: "goodbye_repeated", ...a, session: "0x00c0ffee", seq: 5 },
       { event: "created", ...a, session: "0x00000001", seq: 0 },
       { event: "lost", ...a, session: "0x00000001", first: 1, last: 8, count: 8 },
       { event: "data", ...a, session: "0x00000001", seq: 9, text: "far\n" },

@@ -556,3 +556,187 @@ Deno.test("server: a recycled reply's memory is reused for the next one", pure, 
   h.server.handleDatagram(dgram(Command.DATA, 3, "c"), A, 3);
   assert.notEqual(h.server.pollTransmit()!.data, second.data);
 });
+
+/** Every datagram the server would send, as copies of its bytes with the address. */
+function transmits(server: ServerSessions): { bytes: Uint8Array; to: PeerAddress }[] {
+  const out = [];
+  for (let t = server.pollTransmit(); t; t = server.pollTransmit()) {
+    out.push({ bytes: t.data.slice(), to: t.to });
+  }
+  return out;
+}
+
+/** A session opened by A, one DATA, then closed by A's GOODBYE (seq 2) at time 10; its reply. */
+function closedByGoodbye(opts: ConstructorParameters<typeof ServerSessions>[0] = {}) {
+  const h = opened({ timeoutMs: 1000, ...opts });
+  h.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 5);
+  h.sent();
+  h.server.handleDatagram(dgram(Command.GOODBYE, 2), A, 10);
+  assert.deepEqual(h.lines(), [
+    `${HEX} [1] x`,
+    `${HEX} [2] GOODBYE from client.`,
+    `${HEX} Session closed`,
+  ]);
+  const [reply] = transmits(h.server);
+  assert.equal(reply.bytes.length, 12);
+  return { ...h, reply };
+}
+
+Deno.test(
+  "server: a GOODBYE repeated within --timeout of the close gets the same GOODBYE reply, silently",
+  pure,
+  () => {
+    const h = closedByGoodbye();
+    const repeat = dgram(Command.GOODBYE, 2);
+    assert.equal(repeat.length, 12);
+    for (const at of [11, 500, 1009]) {
+      h.server.handleDatagram(repeat, A, at);
+      // One 12-byte reply for one 12-byte request, the very bytes of the first.
+      assert.deepEqual(transmits(h.server), [h.reply], `at ${at}`);
+    }
+    assert.deepEqual(h.lines(), [], "nothing printed: the session closed once");
+    assert.equal(h.server.stats.repeatedGoodbyes, 3);
+    assert.equal(h.server.stats.messages, 3 + 3, "HELLO, DATA, GOODBYE, and the 3 repeats");
+    assert.equal(h.server.stats.goodbyes, 1);
+    assert.equal(h.server.stats.duplicates, 0, "not printed as Duplicate packet!");
+    assert.equal(h.server.stats.dropped, 0);
+    assert.equal(h.server.openSessions, 0);
+    // The repeats took no sequence number from the server's counter.
+    h.server.handleDatagram(dgram(Command.HELLO, 0, "", 2), B, 1009);
+    assert.equal(decode(h.server.pollTransmit()!.data).seq, decode(h.reply.bytes).seq + 1);
+    // The repeat is an event (for --json), not a line.
+    const events = new EventQueue<ServerEvent>();
+    const s = new ServerSessions({ timeoutMs: 1000 }, events);
+    s.handleDatagram(dgram(Command.HELLO, 0), A, 0);
+    s.handleDatagram(dgram(Command.GOODBYE, 1), A, 1);
+    events.drain();
+    s.handleDatagram(dgram(Command.GOODBYE, 1), A, 2);
+    assert.deepEqual(events.drain(), [
+      { event: "goodbye_repeated", peer: A, session: HEX, seq: 1 },
+    ]);
+  },
+);
+
+Deno.test("server: a repeated GOODBYE after --timeout is unknown: dropped, no reply", pure, () => {
+  // Its deadline handled by the timer…
+  const h = closedByGoodbye();
+  assert.equal(h.server.pollTimeout(), 1010, "the TIME_WAIT deadline");
+  assert.equal(h.server.rememberedGoodbyes, 1);
+  h.server.handleTimeout(1010);
+  assert.equal(h.server.rememberedGoodbyes, 0, "given back at its deadline");
+  assert.equal(h.server.pollTimeout(), undefined);
+  h.server.handleDatagram(dgram(Command.GOODBYE, 2), A, 1011);
+  assert.deepEqual(transmits(h.server), []);
+  assert.equal(h.server.stats.dropped, 1);
+  // …or not handled yet: the deadline still holds.
+  const g = closedByGoodbye();
+  g.server.handleDatagram(dgram(Command.GOODBYE, 2), A, 1010);
+  assert.deepEqual(transmits(g.server), []);
+  assert.equal(g.server.stats.dropped, 1);
+  assert.equal(g.server.stats.repeatedGoodbyes, 0);
+  assert.equal(g.server.rememberedGoodbyes, 0);
+});
+
+Deno.test(
+  "server: only that GOODBYE from that address is answered; anything else for the id is dropped",
+  pure,
+  () => {
+    const h = closedByGoodbye();
+    const others: [Uint8Array, PeerAddress][] = [
+      [dgram(Command.GOODBYE, 2), B], // another port
+      [dgram(Command.GOODBYE, 2), { hostname: "127.0.0.2", port: A.port }], // another host
+      [dgram(Command.GOODBYE, 3), A], // another seq
+      [dgram(Command.GOODBYE, 1), A],
+      [dgram(Command.DATA, 2, "x"), A],
+      [dgram(Command.DATA, 3, "x"), A],
+      [dgram(Command.ALIVE, 2), A],
+      [dgram(Command.GOODBYE, 2, "", ID + 1), A], // another id
+    ];
+    for (const [bytes, from] of others) h.server.handleDatagram(bytes, from, 20);
+    assert.deepEqual(transmits(h.server), []);
+    assert.deepEqual(h.lines(), []);
+    assert.equal(h.server.stats.dropped, others.length);
+    assert.equal(h.server.stats.repeatedGoodbyes, 0);
+    // Still remembered for the right one.
+    h.server.handleDatagram(dgram(Command.GOODBYE, 2), A, 21);
+    assert.deepEqual(transmits(h.server), [h.reply]);
+  },
+);
+
+Deno.test(
+  "server: a GOODBYE for a session closed by timeout, protocol error, eviction or shutdown is not answered",
+  pure,
+  () => {
+    const closes: [string, (h: ReturnType<typeof opened>) => void][] = [
+      ["timeout", (h) => h.server.handleTimeout(1000)],
+      ["protocol error", (h) => h.server.handleDatagram(dgram(Command.ALIVE, 1), A, 1)],
+      ["evicted", (h) => h.server.handleDatagram(dgram(Command.HELLO, 0, "", 2), B, 1)],
+      ["shutdown", (h) => h.server.shutdown()],
+    ];
+    for (const [reason, close] of closes) {
+      const h = opened({ timeoutMs: 1000, maxSessions: 1 });
+      close(h);
+      assert.ok(h.lines().includes(`${HEX} Session closed`), reason);
+      h.sent();
+      for (const seq of [1, 2]) h.server.handleDatagram(dgram(Command.GOODBYE, seq), A, 2);
+      assert.deepEqual(transmits(h.server), [], reason);
+      assert.equal(h.server.rememberedGoodbyes, 0, reason);
+      assert.equal(h.server.stats.repeatedGoodbyes, 0, reason);
+    }
+    // Shutdown forgets the sessions closed by GOODBYE too: a server that stops answers no more.
+    const h = closedByGoodbye();
+    h.server.shutdown();
+    assert.equal(h.server.pollTimeout(), undefined);
+    h.server.handleDatagram(dgram(Command.GOODBYE, 2), A, 20);
+    assert.deepEqual(transmits(h.server), []);
+  },
+);
+
+Deno.test("server: a HELLO with a remembered id opens a new session, as before", pure, () => {
+  const h = closedByGoodbye();
+  h.server.handleDatagram(dgram(Command.HELLO, 0), A, 20);
+  assert.deepEqual(h.lines(), [`${HEX} [0] Session created`]);
+  assert.deepEqual(h.sent().map((m) => m.command), [Command.HELLO]);
+  assert.equal(h.server.rememberedGoodbyes, 0, "the old session is forgotten");
+  assert.equal(h.server.pollTimeout(), 1020, "only the new session's deadline");
+  // Its GOODBYE closes it as any, and is remembered in turn.
+  h.server.handleDatagram(dgram(Command.GOODBYE, 1), A, 30);
+  const [reply] = transmits(h.server);
+  h.server.handleDatagram(dgram(Command.GOODBYE, 1), A, 31);
+  assert.deepEqual(transmits(h.server), [reply]);
+  assert.notDeepEqual(reply.bytes, h.reply.bytes, "the new reply, with its own seq");
+});
+
+Deno.test(
+  "server: the remembered GOODBYEs stay within maxSessions, however many sessions close",
+  pure,
+  () => {
+    const CAP = 8;
+    const events = new EventQueue<ServerEvent>();
+    const server = new ServerSessions({ timeoutMs: 60_000, maxSessions: CAP }, events);
+    const peer = (id: number) => ({ hostname: "127.0.0.1", port: 10_000 + id });
+    const replies = new Map<number, Uint8Array>();
+    for (let id = 1; id <= 10 * CAP; id++) {
+      server.handleDatagram(dgram(Command.HELLO, 0, "", id), peer(id), id);
+      server.handleDatagram(dgram(Command.GOODBYE, 1, "", id), peer(id), id);
+      replies.set(id, transmits(server)[1].bytes);
+      assert.ok(server.rememberedGoodbyes <= CAP, `${server.rememberedGoodbyes} remembered`);
+    }
+    assert.equal(server.rememberedGoodbyes, CAP);
+    assert.equal(server.openSessions, 0);
+    events.drain();
+    // The newest CAP are answered; the older ones were forgotten, oldest first.
+    for (let id = 1; id <= 10 * CAP; id++) {
+      server.handleDatagram(dgram(Command.GOODBYE, 1, "", id), peer(id), 1000);
+      const sent = transmits(server);
+      if (id > 9 * CAP) assert.deepEqual(sent, [{ bytes: replies.get(id)!, to: peer(id) }]);
+      else assert.deepEqual(sent, [], `session ${id} forgotten`);
+    }
+    assert.equal(server.stats.repeatedGoodbyes, CAP);
+    assert.equal(server.stats.dropped, 9 * CAP);
+    // Every deadline passed: nothing is held.
+    server.handleTimeout(10 * CAP + 60_000);
+    assert.equal(server.rememberedGoodbyes, 0);
+    assert.equal(server.pollTimeout(), undefined);
+  },
+);

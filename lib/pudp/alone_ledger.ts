@@ -56,6 +56,14 @@ export class AloneLedger {
     return lost;
   }
 
+  /**
+   * An ALIVE came that a credit had already taken care of: the numbers were
+   * another client's, not lost ALIVEs. The ledger stops for good.
+   */
+  stop(): void {
+    this.#alone = false;
+  }
+
   /** Whatever was lost so far is taken care of otherwise (the DATA were presumed gone). */
   settle(): void {
     this.#accounted = Math.max(this.#accounted, this.#answered - this.#received);

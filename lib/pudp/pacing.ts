@@ -46,25 +46,58 @@
  *   older DATA than the one it takes), nor from the DATA sent after
  *   entries were presumed gone, as many as were presumed.
  *
- * Growth: like TCP's congestion window, by one per ALIVE up to a threshold
- * (slow start), then by one per window.
+ * Sharing. The server's buffer is shared by all its clients, so the windows
+ * of all clients together must stay well inside it, and each client should
+ * get the same part of it. The server numbers the messages it sends from one
+ * counter for all sessions, so the gap between the sequence numbers of two
+ * consecutive ALIVEs says how many messages the server sent in between, to
+ * everyone: averaged over a few round trips ({@link ServerShare}) it is the
+ * server's whole message rate over this client's. By Little's law (every
+ * client waits in the same queue) that is also everyone's messages in flight
+ * over this client's, so this client's messages in flight times the average
+ * gap estimate the messages all clients have in flight together: the same
+ * figure for every client. Each client steers its window towards one target
+ * that is a function of that total alone, `maxWindow × (SHARED_BUDGET /
+ * total)^`{@link SHARE_STEEPNESS} (never above `maxWindow`): all clients aim
+ * at the same window, so a client that grew first gives way to one that
+ * came later. (A cap proportional to each client's own share, the design
+ * before this, kept any split of the budget where it was: one client at 32,
+ * the others held at one, for seconds.) The target falls steeply once the
+ * total passes the budget, so the total stays near it whatever the crowd:
+ * alone the window reaches `maxWindow`; three clients settle near 16 each,
+ * 50 near 2, 200 below one (spaced out in time). Each ALIVE moves the window
+ * part of the way to the target: up {@link SHARE_GAIN} of the way per round
+ * trip (at least one message, at most one per ALIVE, like TCP's slow start),
+ * down {@link SHARE_GAIN_DOWN}, slow enough for the averaged gap to follow. Alone, the
+ * gap is 1 and nothing changes; a server that numbers per session looks like
+ * that. A client whose window is below one message sends once per round
+ * trip / window, so its gaps are that much larger: its messages in flight
+ * are its window, on average, and the estimate stays right. (A single large
+ * gap is not taken as a queue that size: for a spaced client it is its own
+ * spacing, and cutting on it starved such clients for good.) The gap across
+ * an expiry is not sampled: it measures this client's stall, not the crowd.
  *
- * Sharing. The server's buffer is shared by all its clients, so the window is
- * also bounded by this client's share of it. The server numbers the messages
- * it sends from one counter for all sessions, so the gap between the
- * sequence numbers of two consecutive ALIVEs says how many messages the
- * server sent in between, to everyone: averaged ({@link ServerShare}), about
- * one per active client. By Little's law (every client waits in the same
- * queue) all clients together have about `window × gap` messages in flight;
- * keeping that under {@link SHARED_BUDGET} means `window ≤ SHARED_BUDGET /
- * gap` (never below one; below one message the sends are spaced out in
- * time), and the byte budget is divided the same way. Alone, the gap is 1
- * and nothing changes; a server that numbers per session looks like that.
- * A single gap larger than the whole budget means the server's queue held
- * that many messages between two of ours: the window is cut to the share
- * that gap leaves at once. The gap across an expiry is not sampled: it
- * measures this client's stall, not the crowd (counting it made a client
- * that had lost a message slower and slower).
+ * Credits that are not answers. Presuming a DATA gone, and taking a gap in
+ * the server's numbers for a lost ALIVE, both free a place in the window
+ * without an ALIVE. If the presumption was wrong (the server was only slow;
+ * the gap was another client's message), that DATA's ALIVE is still coming
+ * and will answer a later DATA instead: the window then counts one fewer
+ * message than is really in flight, for good. Such credits are therefore
+ * kept on the books as unconfirmed: when they reach one window's worth
+ * ({@link UNCONFIRMED_MIN} at least), the client resynchronises: it sends
+ * nothing new until every counted DATA is answered and the server has then
+ * been quiet for a while ({@link RESYNC_QUIET_MIN_MS}, two RTOs at least).
+ * An ALIVE that comes then, with nothing counted in flight, answers a DATA
+ * wrongly presumed gone: it cancels one unconfirmed credit (and proves the
+ * alone ledger wrong, which stops for good). After the quiet, what is left
+ * was really lost, and the books are clean again. So a client is never more
+ * than about one window beyond its window, however often it is wrong.
+ * (Before this, three clients at full speed lost lines in most runs: the
+ * first one started alone, its ledger took the others' messages for its own
+ * lost ALIVEs, and 170 wrong credits later it overran the server's buffer.)
+ * Resynchronisations that find nothing wrong let the next one come later
+ * (the allowance doubles, up to two windows), so a path that really loses
+ * ALIVEs is not slowed by them for long.
  *
  * `maxWindow` 0 disables pacing (the classic unpaced client).
  *
@@ -115,6 +148,29 @@ export const INITIAL_WINDOW = 1;
  */
 export const SHARED_BUDGET = 40;
 /**
+ * How steeply the shared target falls as the total in flight passes
+ * {@link SHARED_BUDGET}: the target is `maxWindow × (budget / total)^4`.
+ * Steeper keeps the total closer to the budget for any crowd; gentler is
+ * calmer. With 4 and a window of 32: 3 clients settle near 16 messages each
+ * (48 in all), 50 near 1.6 (80), 200 near 0.5 (112), all well inside a
+ * 256-datagram buffer.
+ */
+export const SHARE_STEEPNESS = 4;
+/** Part of the way up to the target the window moves per round trip (at least one message). */
+export const SHARE_GAIN = 1 / 8;
+/**
+ * Part of the way down to the target the window moves per round trip:
+ * faster than up, so that a crowd arriving is made room for within a few
+ * round trips (like TCP, slow up and quick down).
+ */
+export const SHARE_GAIN_DOWN = 1 / 4;
+/** Smallest window, in messages: below one, sends are spaced out in time. */
+export const MIN_WINDOW = 1 / 16;
+/** Fewest unconfirmed credits that start a resynchronisation (see the module comment). */
+export const UNCONFIRMED_MIN = 4;
+/** Shortest quiet that ends a resynchronisation, in ms (at least two RTOs). */
+export const RESYNC_QUIET_MIN_MS = 20;
+/**
  * Gaps between ALIVEs averaged before the window may grow (from the fifth
  * ALIVE on): one gap can be far from the truth.
  */
@@ -156,6 +212,10 @@ export interface PacingStats {
   srttMs: number | undefined;
   /** Average gap between the server sequence numbers of this client's replies (≈ active clients). */
   share: number;
+  /** Resynchronisations made (see the module comment). */
+  resyncs: number;
+  /** Credits found wrong: ALIVEs that came for DATA presumed gone or counted answered. */
+  wrongCredits: number;
 }
 
 /** The ALIVE-clocked send window of one client. */
@@ -168,6 +228,8 @@ export class PacingWindow {
     alivesLost: 0,
     srttMs: undefined,
     share: 1,
+    resyncs: 0,
+    wrongCredits: 0,
   };
   /** Send time and size of each unanswered DATA, oldest first, from `#head`. */
   #sentAt: number[] = [];
@@ -175,7 +237,6 @@ export class PacingWindow {
   #head = 0;
   #bytes = 0;
   #cwnd: number;
-  #ssthresh: number;
   #rttVar = 0;
   #backoff = 1;
   /** Entries removed from the front so far (answered or presumed gone). */
@@ -209,6 +270,14 @@ export class PacingWindow {
   #quietMs = 0;
   /** The probe an expiry allows beyond the window (0 or 1). */
   #probe = 0;
+  /** Credits not backed by an ALIVE (presumed gone, lost ALIVEs), not yet confirmed. */
+  #unconfirmed = 0;
+  /** Sending waits for a resynchronisation (see the module comment). */
+  #resyncing = false;
+  /** ALIVEs that answered wrong credits during the current resynchronisation. */
+  #resyncWrong = 0;
+  /** Resynchronisations in a row that found nothing wrong (each doubles the allowance). */
+  #cleanResyncs = 0;
 
   /**
    * An empty window.
@@ -222,7 +291,6 @@ export class PacingWindow {
     readonly longestWaitMs: number = MAX_RTO_MS,
   ) {
     this.#cwnd = Math.min(INITIAL_WINDOW, maxWindow);
-    this.#ssthresh = Math.max(2, maxWindow / 2);
   }
 
   /** DATA sent and not yet answered nor presumed gone. */
@@ -235,21 +303,27 @@ export class PacingWindow {
     return this.#sentAt.length - this.#head;
   }
 
-  /** The current window in messages (at most `maxWindow`). */
+  /** The current window in messages (at most `maxWindow`; below one, sends are spaced). */
   get window(): number {
-    return Math.max(1, Math.floor(Math.min(this.#cwnd, this.#sharedCap())));
+    return Math.max(1, Math.floor(this.#cwnd));
   }
 
-  /** Messages this client may have in flight as its share of the server's buffer (at least 1). */
-  #sharedCap(): number {
-    return Math.max(1, SHARED_BUDGET / this.stats.share);
+  /** Credits not yet confirmed (see the module comment). */
+  get unconfirmed(): number {
+    return this.#unconfirmed;
+  }
+
+  /** Whether sending waits for a resynchronisation. */
+  get resyncing(): boolean {
+    return this.#resyncing;
   }
 
   /** Whether a DATA (or GOODBYE) of `size` payload bytes may be sent at `now`. */
   canSend(size: number, now: number): boolean {
     if (this.maxWindow === 0) return true;
-    this.#settleRecovery(now);
+    this.#settle(now);
     if (this.#recovering) return this.#probe > 0;
+    if (this.#resyncing) return false;
     if (this.#outstanding === 0) return now >= this.#spacedUntil;
     return this.#outstanding < this.window &&
       this.#bytes + size <= this.maxBytes / this.stats.share;
@@ -268,11 +342,9 @@ export class PacingWindow {
     this.#sizes.push(size);
     this.#sent++;
     this.#bytes += size;
-    // A share below one message: one message per round trip / share, so
-    // that all clients together keep about SHARED_BUDGET in flight.
-    const share = SHARED_BUDGET / this.stats.share;
+    // A window below one message: one message per round trip / window.
     const srtt = this.stats.srttMs;
-    this.#spacedUntil = share < 1 && srtt !== undefined ? now + srtt / share : 0;
+    this.#spacedUntil = this.#cwnd < 1 && srtt !== undefined ? now + srtt / this.#cwnd : 0;
   }
 
   /** A round-trip sample that is not tied to a DATA (the HELLO exchange). */
@@ -290,6 +362,10 @@ export class PacingWindow {
 
   /** An ALIVE with the server's sequence number `seq` arrived at `now`. */
   onAlive(seq: number, now: number): void {
+    // Everyone's messages in flight: this client's (as the ALIVE found them;
+    // below one, the window: a spaced client has that many on average) times
+    // the average gap.
+    const total = this.stats.share * Math.min(this.#cwnd, Math.max(1, this.#outstanding));
     this.#onServerSeq(seq);
     this.#ledger.onAlive(seq, this.#sent);
     this.#alivesSeen = true;
@@ -297,9 +373,16 @@ export class PacingWindow {
     this.#backoff = 1;
     this.#silentExpiries = 0;
     if (this.maxWindow === 0) return;
-    this.#settleRecovery(now);
+    this.#settle(now);
     if (this.#outstanding === 0) {
       this.stats.lateAlives++;
+      // The answer to a DATA presumed gone or counted answered: that credit was wrong.
+      if (this.#unconfirmed > 0) {
+        this.#unconfirmed--;
+        this.stats.wrongCredits++;
+        if (this.#resyncing) this.#resyncWrong++;
+      }
+      this.#ledger.stop();
       return;
     }
     if (this.#recovering) {
@@ -314,29 +397,72 @@ export class PacingWindow {
         );
       }
       this.#removeOldest();
-      this.#settleRecovery(now);
+      this.#settle(now);
       return;
     }
-    // Alone, the server's numbers count lost ALIVEs exactly: their DATA were answered.
+    // Alone, the server's numbers count lost ALIVEs: their DATA were answered
+    // (a credit, unconfirmed: the numbers may have been another client's).
     const lost = Math.min(this.#ledger.takeLost(), this.#outstanding - 1);
     this.stats.alivesLost += lost;
     for (let i = 0; i < lost; i++) this.#removeOldest();
+    this.#credit(lost);
     if (this.#removed >= this.#noSampleBefore) this.sampleRtt(now - this.#sentAt[this.#head]);
     this.#removeOldest();
-    this.#grow();
+    this.#steer(total);
     this.#compact();
   }
 
-  /** One ALIVE's worth of growth. */
-  #grow(): void {
-    // Grow only once this client knows its share of the server (clients that
-    // start together must not all grow before they see one another), and only
-    // as far as the window can be used: not beyond the limit or the share.
-    // A gap beyond the budget (see #onServerSeq) is no time to grow either.
-    if (this.#share.samples >= MIN_SHARE_SAMPLES && this.#share.lastGap <= SHARED_BUDGET) {
-      this.#cwnd += this.#cwnd < this.#ssthresh ? 1 : 1 / this.#cwnd;
-      this.#cwnd = Math.min(this.#cwnd, this.maxWindow, this.#sharedCap());
+  /**
+   * One ALIVE's step of the window towards the shared target for `total`
+   * messages in flight (see the module comment): about {@link SHARE_GAIN}
+   * of the way per round trip, at most one message up per ALIVE, never
+   * below {@link MIN_WINDOW}.
+   */
+  #steer(total: number): void {
+    // Only once this client knows its share of the server: clients that start
+    // together must not all grow before they see one another.
+    if (this.#share.samples < MIN_SHARE_SAMPLES) return;
+    const target = Math.min(
+      this.maxWindow,
+      this.maxWindow * (SHARED_BUDGET / total) ** SHARE_STEEPNESS,
+    );
+    const gap = target - this.#cwnd;
+    const perAlive = 1 / Math.max(this.#cwnd, 1);
+    if (gap > 0) {
+      // Up: SHARE_GAIN of the way per round trip, and at least one message
+      // (without that floor the window would only approach the target).
+      const step = Math.min(1, Math.max(SHARE_GAIN * gap, 1) * perAlive);
+      this.#cwnd = Math.min(target, this.#cwnd + step);
+    } else {
+      const step = Math.max(SHARE_GAIN_DOWN * gap * perAlive, -this.#cwnd / 2);
+      this.#cwnd = Math.max(MIN_WINDOW, this.#cwnd + step);
     }
+  }
+
+  /** `n` places in the window were freed without an ALIVE: on the books until confirmed. */
+  #credit(n: number): void {
+    if (n <= 0) return;
+    this.#unconfirmed += n;
+    if (!this.#resyncing && this.#unconfirmed >= this.#allowance()) {
+      this.#resyncing = true;
+      this.#resyncWrong = 0;
+      this.stats.resyncs++;
+    }
+  }
+
+  /** Unconfirmed credits allowed before a resynchronisation: a window, doubled per clean one. */
+  #allowance(): number {
+    const window = Math.max(UNCONFIRMED_MIN, this.window);
+    const most = 2 * Math.max(UNCONFIRMED_MIN, this.maxWindow);
+    return Math.min(most, window * 2 ** this.#cleanResyncs);
+  }
+
+  /** The quiet after the last answer that ends a resynchronisation, in ms. */
+  #resyncQuietMs(): number {
+    return Math.min(
+      MAX_QUIET_RTOS * this.longestWaitMs,
+      Math.max(RESYNC_QUIET_MIN_MS, 2 * this.#baseRto()),
+    );
   }
 
   /**
@@ -354,11 +480,6 @@ export class PacingWindow {
     }
     this.#share.onReply(seq, span);
     this.stats.share = this.#share.value;
-    const gap = this.#share.lastGap;
-    if (gap > SHARED_BUDGET) {
-      this.#cwnd = Math.min(this.#cwnd, Math.max(1, SHARED_BUDGET / gap));
-      this.#ssthresh = Math.max(2, Math.min(this.#ssthresh, this.#cwnd));
-    }
   }
 
   /**
@@ -370,6 +491,9 @@ export class PacingWindow {
   pollTimeout(): number | undefined {
     if (this.maxWindow === 0) return undefined;
     if (this.#recovering && this.#outstanding === 0) return this.#lastProgress + this.#baseRto();
+    if (this.#resyncing && this.#outstanding === 0) {
+      return this.#lastProgress + this.#resyncQuietMs();
+    }
     if (this.#outstanding > 0) {
       if (this.#recovering && this.#recoveryAlives > 0) return this.#lastProgress + this.#quietMs;
       return this.#lastProgress + this.rtoMs;
@@ -379,7 +503,7 @@ export class PacingWindow {
 
   /** The time from `pollTimeout()` has come (early calls are harmless). */
   handleTimeout(now: number): void {
-    this.#settleRecovery(now);
+    this.#settle(now);
     if (this.#outstanding === 0 || (this.#recovering && this.#recoveryAlives > 0)) return;
     if (now >= this.#lastProgress + this.rtoMs) this.#expire(now);
   }
@@ -391,6 +515,24 @@ export class PacingWindow {
    * that presumption), or when the server has been quiet for `#quietMs`
    * since its last ALIVE: what is still outstanding is presumed gone.
    */
+  #settle(now: number): void {
+    this.#settleRecovery(now);
+    this.#settleResync(now);
+  }
+
+  /**
+   * Ends a resynchronisation once nothing counted is in flight and the
+   * server has been quiet since for the resync quiet: what is still
+   * unconfirmed was really lost.
+   */
+  #settleResync(now: number): void {
+    if (!this.#resyncing || this.#recovering || this.#outstanding > 0) return;
+    if (now < this.#lastProgress + this.#resyncQuietMs()) return;
+    this.#resyncing = false;
+    this.#unconfirmed = 0;
+    this.#cleanResyncs = this.#resyncWrong === 0 ? Math.min(this.#cleanResyncs + 1, 10) : 0;
+  }
+
   #settleRecovery(now: number): void {
     if (!this.#recovering) return;
     if (this.#outstanding === 0) {
@@ -406,6 +548,7 @@ export class PacingWindow {
         this.#ledger.settle(); // lost ALIVEs among them: presumed with the rest
         this.#noSampleBefore = this.#sent + gone;
         for (let i = 0; i < gone; i++) this.#removeOldest();
+        this.#credit(gone);
       }
     }
     this.#recovering = false;
@@ -427,10 +570,9 @@ export class PacingWindow {
     this.#lastProgress = now;
     this.#afterExpiry = true;
     if (this.#silentExpiries > 1) {
-      this.#cwnd = 1;
+      this.#cwnd = Math.min(this.#cwnd, 1);
     } else if (this.stats.share >= ALONE_SHARE) {
-      this.#ssthresh = Math.max(2, this.#cwnd / 2);
-      this.#cwnd = this.#ssthresh;
+      this.#cwnd = Math.max(MIN_WINDOW, this.#cwnd / 2);
     }
   }
 

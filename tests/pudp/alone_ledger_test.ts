@@ -54,3 +54,14 @@ Deno.test("alone ledger: the server's numbers wrap around 2^32", pure, () => {
   assert.equal(l.takeLost(), 1);
   assert.equal(l.alone, true);
 });
+
+Deno.test("alone ledger: stop() ends it for good: nothing more is taken for lost", pure, () => {
+  const l = new AloneLedger();
+  l.onAlive(10, 5);
+  l.onAlive(12, 5); // a gap of one: alone, that is one lost ALIVE
+  assert.equal(l.takeLost(), 1);
+  l.stop(); // an ALIVE came for a DATA already credited: the gap was another client's
+  assert.equal(l.alone, false);
+  l.onAlive(15, 9);
+  assert.equal(l.takeLost(), 0);
+});

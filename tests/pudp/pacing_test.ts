@@ -4,6 +4,8 @@ import {
   MAX_RTO_MS,
   MIN_RTO_MS,
   PacingWindow,
+  RESYNC_QUIET_MIN_MS,
+  SHARE_STEEPNESS,
   SHARED_BUDGET,
 } from "../../lib/pudp/pacing.ts";
 
@@ -100,19 +102,48 @@ Deno.test("pacing window: alone (gap 1) the share does not limit the window", pu
   assert.equal(w.stats.share, 1);
 });
 
+/** The window a client settles at when every reply comes `gap` server messages after the last. */
+function settled(gap: number): number {
+  // w = maxWindow × (budget / (gap × w))^k, solved for w (w in flight, gap fixed).
+  return (32 * SHARED_BUDGET ** SHARE_STEEPNESS / gap ** SHARE_STEEPNESS) **
+    (1 / (SHARE_STEEPNESS + 1));
+}
+
 Deno.test(
-  "pacing window: sharing the server bounds the window to SHARED_BUDGET / gap",
+  "pacing window: sharing the server steers the window to the shared target for gap × window",
   pure,
   () => {
-    for (const gap of [2, 16, 64, 200, 1000]) {
+    for (const gap of [2, 16, 64]) {
       const w = new PacingWindow(32, 1 << 20);
       w.sampleRtt(0);
       fill(w, 0);
-      replies(w, 1000, gap);
-      const expected = Math.max(1, Math.min(32, Math.floor(SHARED_BUDGET / gap)));
-      assert.equal(w.window, expected, `gap ${gap}`);
-      assert.ok(w.inFlight <= expected, `gap ${gap}: ${w.inFlight} in flight`);
+      replies(w, 3000, gap);
+      const expected = Math.min(32, settled(gap));
+      assert.ok(Math.abs(w.window - expected) <= 1, `gap ${gap}: ${w.window} vs ${expected}`);
+      assert.ok(w.inFlight <= w.window, `gap ${gap}: ${w.inFlight} in flight`);
     }
+  },
+);
+
+Deno.test(
+  "pacing window: two clients on one server end with the same window, whichever grew first",
+  pure,
+  () => {
+    // One FIFO server queue in virtual time: the server answers one message
+    // per tick, in arrival order; each client sends while its window allows.
+    const a = grown(32, 1 << 20);
+    const b = new PacingWindow(32, 1 << 20);
+    b.sampleRtt(0);
+    const queue: PacingWindow[] = [];
+    let seq = serverSeq + 1_000;
+    for (let tick = 0; tick < 20_000; tick++) {
+      for (const w of [a, b]) while (w.canSend(10, tick)) (w.onSend(10, tick), queue.push(w));
+      const next = queue.shift();
+      if (next) next.onAlive(seq++, tick + 1);
+    }
+    assert.ok(Math.abs(a.window - b.window) <= 2, `windows ${a.window} and ${b.window}`);
+    assert.ok(a.window + b.window <= 2 * SHARED_BUDGET, `total ${a.window + b.window}`);
+    assert.ok(b.window >= 8, `the late client has a fair part: ${b.window}`);
   },
 );
 
@@ -139,46 +170,44 @@ Deno.test("pacing window: repeated, reordered and wrapping server numbers", pure
   assert.equal(w.stats.share, 1);
 });
 
-Deno.test("pacing window: a share below one message spaces the sends out", pure, () => {
+Deno.test("pacing window: a window below one message spaces the sends out", pure, () => {
   const w = new PacingWindow(32, 1 << 20);
   w.sampleRtt(10);
   let seq = 0;
   let now = 0;
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 200; i++) {
     w.onSend(1, now);
     now += 10;
-    seq += 2 * SHARED_BUDGET; // twice as many clients as the budget
+    seq += 1000; // a crowd: 1,000 server messages between two of ours
     w.onAlive(seq, now);
   }
   assert.equal(w.window, 1);
-  assert.equal(w.stats.share, 2 * SHARED_BUDGET);
   const sentAt = now;
   w.onSend(1, sentAt);
-  w.onAlive(seq += 2 * SHARED_BUDGET, sentAt + 10);
-  // Half a message of share: one message per two round trips (srtt 10 ms).
+  w.onAlive(seq += 1000, sentAt + 10);
+  // Less than one message per round trip (srtt 10 ms): the next waits longer.
   assert.equal(w.canSend(1, sentAt + 10), false);
-  assert.equal(w.pollTimeout(), sentAt + 20);
-  assert.equal(w.canSend(1, sentAt + 20), true);
+  const at = w.pollTimeout()!;
+  assert.ok(at > sentAt + 10, `next send at ${at}`);
+  assert.equal(w.canSend(1, at), true);
 });
 
 Deno.test(
-  "pacing window: one gap beyond the whole budget cuts a grown window at once",
+  "pacing window: a crowd arriving shrinks a grown window within a few round trips",
   pure,
   () => {
     const w = grown(32, 1 << 20);
     assert.equal(fill(w, 0), 32);
-    // 200 clients arrive: the next ALIVE comes 200 server messages after the last.
-    serverSeq += 200;
-    alive(w, 1);
-    assert.ok(w.stats.share < 10, "the average alone still lags");
-    assert.equal(w.window, 1);
-    assert.equal(fill(w, 1), 0, "31 still in flight: nothing more may go");
-    // Gaps within the budget (two clients of 32) do not cut.
-    const v = grown(32, 1 << 20);
-    fill(v, 0);
-    serverSeq += SHARED_BUDGET - 1;
-    alive(v, 1);
-    assert.ok(v.window >= 16, `window ${v.window}`);
+    // 200 clients arrive: each ALIVE now comes 200 server messages after the last.
+    let alives = 0;
+    for (let now = 1; w.window > 2 && alives < 1_000; now++) {
+      serverSeq += 200;
+      alive(w, now);
+      alives++;
+      fill(w, now);
+    }
+    assert.ok(alives <= 150, `${alives} ALIVEs before the window was down to 2`);
+    assert.ok(w.inFlight <= 2 + 1);
   },
 );
 
@@ -204,6 +233,7 @@ Deno.test(
     // One answer, 1 ms after the second probe: its own (everything before it lost).
     now += 1;
     alive(w, now);
+    const aliveAt = now;
     assert.equal(w.inFlight, 33);
     assert.equal(fill(w, now), 0, "the window stays frozen");
     assert.equal(w.pollTimeout(), now + MIN_RTO_MS, "quiet for an RTO at least");
@@ -213,6 +243,11 @@ Deno.test(
     w.handleTimeout(now);
     assert.equal(w.stats.presumedLost, 33, "no more answers: the rest is gone");
     assert.equal(w.inFlight, 0);
+    // 33 unconfirmed credits, a window's worth: a quiet first, for late answers.
+    assert.equal(w.resyncing, true);
+    assert.equal(fill(w, now), 0);
+    now = w.pollTimeout()!;
+    assert.equal(now, aliveAt + RESYNC_QUIET_MIN_MS, "quiet since the last answer");
     assert.ok(fill(w, now) >= 1, "the window is open again");
     // Silence: each expiry lets one probe go, waiting twice as long, up to MAX_RTO_MS.
     let last = now;

@@ -9,13 +9,26 @@
  *   reflector (the baseline, bench/reflector.ts) in the same run, in
  *   rounds of one run each back to back; medians reported, and the server's
  *   rate as a ratio of the reflector's: the median of the rounds' ratios;
+ * - windowed: in the same rounds, a minimal windowed sender (64 DATA in
+ *   flight, bench/windowed_sender.ts) into the bare reflector; pudp's rate
+ *   as a ratio of it (median of the rounds' ratios);
  * - unpaced: the same transfer with `--window 0` (the classic client);
  * - fan-in: many concurrent `pudp client` processes;
  * - sessions: sessions opened and closed per second, and the server's
- *   resident memory per session held open.
+ *   resident memory per session held open;
+ * - faults: `pudp client` → `pudp impair --loss X` (both ways) → `pudp
+ *   server`, each X paired in its round with a run through the same relay
+ *   without faults; rate, ratio and lost lines;
+ * - crowd: 3 clients at once into one server (finish times, slowest over
+ *   fastest), and many clients through one lossy relay (send spans from the
+ *   server's --json times, slowest over median);
+ * - memory: the client's and the server's RSS, sampled every 10 s while the
+ *   client sends an endless input at full speed.
  *
  * Usage: deno task bench [--lines N] [--runs N] [--clients N]
- *        [--client-lines N] [--sessions N] [--held N] [--only a,b] [--out FILE]
+ *        [--client-lines N] [--sessions N] [--held N] [--fault-lines N,N,N]
+ *        [--crowd-lines N] [--crowd-lossy-clients N] [--crowd-lossy-lines N]
+ *        [--memory-seconds S] [--only a,b] [--out FILE]
  *
  * @module
  */
@@ -25,6 +38,9 @@ import { parseArgs } from "node:util";
 import { parseByteSize } from "../lib/cli/flags.ts";
 import { sourceCommand } from "../lib/cli/source_command.ts";
 import { ensureIperf3, runBlastBench } from "./blast.ts";
+import { type CrowdRun, runCrowd } from "./crowd.ts";
+import { type FaultRun, runFault } from "./faults.ts";
+import { mib, runMemory, SAMPLE_EVERY_S } from "./memory.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 import { SessionLoad } from "./session_load.ts";
 import { ensureSocat, type FrameRun, type PipeRun, runFrame, runPipe } from "./streams.ts";
@@ -34,19 +50,33 @@ import {
   runFanIn,
   runTransfer,
   type TransferRun,
+  WINDOWED_WINDOW,
   writeInput,
 } from "./transfer.ts";
 
 /** Lines of the untimed warm-up transfer to each receiver. */
 const WARM_UP_LINES = 50_000;
 
-const SCENARIOS = ["transfer", "unpaced", "fanin", "sessions", "pipe", "frame", "blast"] as const;
+const SCENARIOS = [
+  "transfer",
+  "windowed",
+  "unpaced",
+  "fanin",
+  "sessions",
+  "faults",
+  "crowd",
+  "memory",
+  "pipe",
+  "frame",
+  "blast",
+] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const USAGE = "usage: deno task bench [--lines N] [--runs N] [--clients N] [--client-lines N] " +
   "[--sessions N] [--held N] [--pipe-bytes BYTES] [--frame-seconds S] " +
-  "[--blast-bytes BYTES] [--blast-udp-bytes BYTES] " +
-  "[--only transfer,unpaced,fanin,sessions,pipe,frame,blast] [--out FILE]";
+  "[--blast-bytes BYTES] [--blast-udp-bytes BYTES] [--fault-loss P,P,P] [--fault-lines N,N,N] " +
+  "[--crowd-lines N] [--crowd-lossy-clients N] [--crowd-lossy-lines N] [--memory-seconds S] " +
+  `[--only ${SCENARIOS.join(",")}] [--out FILE]`;
 
 /** The file a run with every default writes (tracked: the README's figures come from it). */
 const TRACKED_RESULTS = new URL("./results.json", import.meta.url).pathname;
@@ -64,6 +94,12 @@ const OPTIONS = {
   "frame-seconds": { type: "string", default: "3" },
   "blast-bytes": { type: "string", default: "4G" },
   "blast-udp-bytes": { type: "string", default: "1G" },
+  "fault-loss": { type: "string", default: "0.01,0.1,0.3" },
+  "fault-lines": { type: "string", default: "100000,20000,2000" },
+  "crowd-lines": { type: "string", default: "300000" },
+  "crowd-lossy-clients": { type: "string", default: "50" },
+  "crowd-lossy-lines": { type: "string", default: "5000" },
+  "memory-seconds": { type: "string", default: "180" },
   only: { type: "string", default: SCENARIOS.join(",") },
   out: { type: "string" },
   help: { type: "boolean", default: false },
@@ -123,6 +159,24 @@ if (!(blastBytes >= 1 && blastUdpBytes >= 1)) {
   console.error("bench: --blast-bytes and --blast-udp-bytes must be sizes such as 4G");
   Deno.exit(2);
 }
+const faultLoss = values["fault-loss"].split(",").map(Number);
+if (!faultLoss.every((p) => p > 0 && p < 1)) {
+  console.error(`bench: --fault-loss must be probabilities such as 0.01,0.1,0.3`);
+  Deno.exit(2);
+}
+const faultLines = values["fault-lines"].split(",").map((n) => count("fault-lines", n));
+if (faultLines.length !== faultLoss.length) {
+  console.error(`bench: --fault-lines needs one count per --fault-loss (${faultLoss.length})`);
+  Deno.exit(2);
+}
+const crowdLines = count("crowd-lines", values["crowd-lines"]);
+const crowdLossyClients = count("crowd-lossy-clients", values["crowd-lossy-clients"]);
+const crowdLossyLines = count("crowd-lossy-lines", values["crowd-lossy-lines"]);
+const memorySeconds = Number(values["memory-seconds"]);
+if (!(memorySeconds > 0)) {
+  console.error(`bench: --memory-seconds must be a positive number`);
+  Deno.exit(2);
+}
 const only = new Set(values.only.split(",")) as Set<string>;
 for (const s of only) {
   if (!SCENARIOS.includes(s as Scenario)) {
@@ -157,6 +211,8 @@ function machine() {
 const tmp = await Deno.makeTempDir({ prefix: "pudp-bench-" });
 const results: Record<string, unknown> = { machine: machine() };
 const rows: string[][] = [];
+/** One or two lines per scenario, printed after the table. */
+const summaries: string[] = [];
 const log = (s: string) => console.error(`bench: ${s}`);
 
 try {
@@ -165,44 +221,55 @@ try {
     `pudp bench, ${m.date.slice(0, 10)}: ${m.os}, ${m.cores} cores (${m.cpu}), Deno ${m.deno}`,
   );
 
-  if (only.has("transfer") || only.has("unpaced")) {
+  if (only.has("transfer") || only.has("windowed") || only.has("unpaced")) {
     const input = `${tmp}/input.txt`;
     await writeInput(input, lines);
     const out = `${tmp}/out.txt`;
-    if (only.has("transfer")) {
-      const by: Record<Receiver, TransferRun[]> = { pudp: [], reflector: [] };
+    if (only.has("transfer") || only.has("windowed")) {
+      // transfer: pudp client into the reflector and into pudp server;
+      // windowed: the minimal windowed sender into the reflector, against
+      // the same pudp runs.
+      const kinds = (["reflector", "pudp", "windowed"] as const).filter((k) =>
+        k === "pudp" || only.has(k === "reflector" ? "transfer" : "windowed")
+      );
+      const by: Record<Receiver, TransferRun[]> = { pudp: [], reflector: [], windowed: [] };
       // A short untimed round first: the code caches of the client, the
       // server and the reflector are warm before anything is measured.
       const warmLines = Math.min(lines, WARM_UP_LINES);
       const warmInput = `${tmp}/warm-up.txt`;
       await writeInput(warmInput, warmLines);
-      for (const receiver of ["reflector", "pudp"] as const) {
+      for (const receiver of kinds) {
         await runTransfer(receiver, warmInput, warmLines, out);
       }
-      // Each round runs the two back to back, alternating which goes first,
-      // and yields one ratio: the load of a shared machine drifts by more
-      // than the difference measured, so a round's two runs see about the
-      // same machine, while runs far apart in time do not.
+      // Each round runs them back to back, alternating the order (pudp is
+      // always in the middle, next to each baseline), and yields one ratio
+      // per baseline: the load of a shared machine drifts by more than the
+      // difference measured, so a round's runs see about the same machine,
+      // while runs far apart in time do not.
       const ratios: number[] = [];
+      const windowedRatios: number[] = [];
       for (let r = 0; r < runs; r++) {
-        const order: Receiver[] = r % 2 ? ["pudp", "reflector"] : ["reflector", "pudp"];
+        const order = r % 2 ? [...kinds].reverse() : kinds;
         for (const receiver of order) {
           const run = await runTransfer(receiver, input, lines, out);
           log(`${receiver} run ${r + 1}: ${run.seconds.toFixed(2)} s, lost ${run.lost ?? "-"}`);
           by[receiver].push(run);
         }
-        ratios.push(by.pudp[r].rate / by.reflector[r].rate);
-        log(`round ${r + 1}: pudp at ${ratios[r].toFixed(3)}x the reflector's rate`);
+        if (only.has("transfer")) {
+          ratios.push(by.pudp[r].rate / by.reflector[r].rate);
+          log(`round ${r + 1}: pudp at ${ratios[r].toFixed(3)}x the reflector's rate`);
+        }
+        if (only.has("windowed")) {
+          windowedRatios.push(by.pudp[r].rate / by.windowed[r].rate);
+          log(`round ${r + 1}: pudp at ${windowedRatios[r].toFixed(3)}x the windowed sender's`);
+        }
       }
       const summary = (rs: TransferRun[]) => ({
         runs: rs,
         medianSeconds: median(rs.map((r) => r.seconds)),
         medianRate: median(rs.map((r) => r.rate)),
       });
-      const base = summary(by.reflector);
       const pudp = summary(by.pudp);
-      const ratio = median(ratios);
-      results.transfer = { lines, reflector: base, pudp, ratios, ratio };
       // CPU time says who limits the rate (a process near 100% of its wall
       // time), and the receiver's CPU per line is its cost per message
       // whoever the bottleneck is.
@@ -211,22 +278,58 @@ try {
         return `client ${fmt(median(rs.map((r) => r.clientCpu ?? NaN)), 1)} s, ` +
           `receiver ${fmt(receiver, 1)} s = ${fmt(receiver / lines * 1e6, 1)} µs/line`;
       };
-      rows.push([
-        `bare reflector (baseline), ${fmt(lines)} lines`,
-        `${fmt(base.medianSeconds, 2)} s`,
-        `${fmt(base.medianRate)} lines/s`,
-        "-",
-        "1.00",
-        cpu(by.reflector),
-      ]);
+      let ratio = NaN;
+      const wRatio = only.has("windowed") ? median(windowedRatios) : NaN;
+      if (only.has("transfer")) {
+        const base = summary(by.reflector);
+        ratio = median(ratios);
+        results.transfer = { lines, reflector: base, pudp, ratios, ratio };
+        rows.push([
+          `bare reflector (baseline), ${fmt(lines)} lines`,
+          `${fmt(base.medianSeconds, 2)} s`,
+          `${fmt(base.medianRate)} lines/s`,
+          "-",
+          "1.00",
+          cpu(by.reflector),
+        ]);
+      }
       rows.push([
         `pudp server, ${fmt(lines)} lines`,
         `${fmt(pudp.medianSeconds, 2)} s`,
         `${fmt(pudp.medianRate)} lines/s`,
         fmt(Math.max(...by.pudp.map((r) => r.lost ?? 0))),
-        ratio.toFixed(2),
+        (only.has("transfer") ? ratio : wRatio).toFixed(2),
         cpu(by.pudp),
       ]);
+      if (only.has("windowed")) {
+        const windowed = summary(by.windowed);
+        results.windowed = {
+          lines,
+          window: WINDOWED_WINDOW,
+          windowed,
+          pudp,
+          ratios: windowedRatios,
+          ratio: wRatio,
+          goal: 0.9,
+        };
+        rows.push([
+          `windowed sender (${WINDOWED_WINDOW} in flight) -> bare reflector, ${fmt(lines)} lines`,
+          `${fmt(windowed.medianSeconds, 2)} s`,
+          `${fmt(windowed.medianRate)} lines/s`,
+          "-",
+          only.has("transfer")
+            ? median(by.windowed.map((w, i) => w.rate / by.reflector[i].rate)).toFixed(2)
+            : "1.00",
+          cpu(by.windowed),
+        ]);
+        summaries.push(
+          `windowed: pudp client -> pudp server at ${wRatio.toFixed(2)}x the rate of the minimal ` +
+            `windowed sender -> bare reflector (rounds ${
+              windowedRatios.map((x) => x.toFixed(2)).join(", ")
+            }; goal >= 0.9: ${wRatio >= 0.9 ? "met" : "NOT met"}); pudp lost ` +
+            `${fmt(Math.max(...by.pudp.map((r) => r.lost ?? 0)))} lines`,
+        );
+      }
     }
     if (only.has("unpaced")) {
       const run = await runTransfer("pudp", input, lines, out, ["--window", "0"]);
@@ -259,6 +362,40 @@ try {
 
   if (only.has("sessions")) {
     results.sessions = await runSessions(sessions, held, rows);
+  }
+
+  if (only.has("faults")) {
+    results.faults = await faultScenario(rows);
+  }
+
+  if (only.has("crowd")) {
+    results.crowd = await crowdScenario(rows);
+  }
+
+  if (only.has("memory")) {
+    const run = await runMemory(memorySeconds, `${tmp}/memory-fifo`, log);
+    results.memory = run;
+    const clientSeries = run.samples.map((x) => mib(x.clientRss)).join(", ");
+    const serverSeries = run.samples.map((x) => mib(x.serverRss)).join(", ");
+    rows.push([
+      `memory, client at full speed for ${fmt(memorySeconds)} s`,
+      `${fmt(memorySeconds)} s`,
+      run.rate === undefined ? "n/a" : `${fmt(run.rate)} msgs/s`,
+      "-",
+      "",
+      `client peak ${mib(run.clientHighWater)} MiB (VmHWM), server ${
+        mib(run.serverPeakSampled)
+      } MiB`,
+    ]);
+    summaries.push(
+      `memory: client RSS every ${SAMPLE_EVERY_S} s (MiB): ${clientSeries}; peak ${
+        mib(run.clientHighWater)
+      } MiB (VmHWM; sampled ${mib(run.clientPeakSampled)}); goal < 150 MB: ${
+        (run.clientHighWater ?? run.clientPeakSampled) < 150e6 ? "met" : "NOT met"
+      }`,
+      `memory: server RSS (MiB): ${serverSeries}; ${fmt(run.messages ?? NaN)} messages; ` +
+        `sampled process ${run.clientExe}, client exit ${run.clientCode} after SIGTERM`,
+    );
   }
 
   if (only.has("pipe")) {
@@ -360,6 +497,7 @@ try {
   }
 
   printTable(rows);
+  if (summaries.length) console.log(summaries.join("\n"));
   await Deno.mkdir(dirname(outFile), { recursive: true });
   await Deno.writeTextFile(outFile, JSON.stringify(results, null, 2) + "\n");
   log(
@@ -422,6 +560,152 @@ async function runSessions(total: number, held: number, rows: string[][]) {
       : `RSS ${fmt(before / 2 ** 20, 1)} -> ${fmt(after! / 2 ** 20, 1)} MiB`,
   ]);
   return { cycled, held: { ...opened, rssBefore: before, rssAfter: after, perSession } };
+}
+
+/**
+ * For each loss rate, rounds of two runs through `pudp impair`: with the loss
+ * both ways, and without faults; the order alternates, and each round's
+ * ratio is the lossy run's rate over the clean one's.
+ */
+async function faultScenario(rows: string[][]) {
+  const out = `${tmp}/faults-out.txt`;
+  const levels = [];
+  for (const [i, loss] of faultLoss.entries()) {
+    const n = faultLines[i];
+    const input = `${tmp}/faults-input.txt`;
+    await writeInput(input, n);
+    const lossy: FaultRun[] = [];
+    const clean: FaultRun[] = [];
+    const ratios: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const seed = r + 1;
+      const order = r % 2 ? [loss, 0] : [0, loss];
+      for (const p of order) {
+        const run = await runFault(p, seed, input, n, out);
+        log(
+          `faults: loss ${p} round ${r + 1}: ${run.seconds.toFixed(2)} s, exit ${run.code}, ` +
+            `lost ${run.lost} of ${n}`,
+        );
+        (p ? lossy : clean).push(run);
+      }
+      ratios.push(lossy[r].rate / clean[r].rate);
+    }
+    const ratio = median(ratios);
+    const lost = Math.max(...lossy.map((x) => x.lost));
+    const cleanLost = Math.max(...clean.map((x) => x.lost));
+    const failed = lossy.filter((x) => x.code !== 0).length +
+      clean.filter((x) => x.code !== 0).length;
+    levels.push({ loss, lines: n, lossy, clean, ratios, ratio, lost, cleanLost, failed });
+    const pct = `${Number((loss * 100).toFixed(2))}%`;
+    rows.push([
+      `impair, no faults, ${fmt(n)} lines`,
+      `${fmt(median(clean.map((x) => x.seconds)), 2)} s`,
+      `${fmt(median(clean.map((x) => x.rate)))} lines/s`,
+      fmt(cleanLost),
+      "1.00",
+      "",
+    ]);
+    rows.push([
+      `impair --loss ${loss} both ways, ${fmt(n)} lines`,
+      `${fmt(median(lossy.map((x) => x.seconds)), 2)} s`,
+      `${fmt(median(lossy.map((x) => x.rate)))} lines/s`,
+      `${fmt(lost)} (${(lost / n * 100).toFixed(1)}%)`,
+      ratio.toFixed(2),
+      failed ? `${failed} clients did not exit 0` : "",
+    ]);
+    summaries.push(
+      `faults: loss ${pct} both ways, ${fmt(n)} lines: ${
+        fmt(median(lossy.map((x) => x.rate)))
+      } lines/s, ${ratio.toFixed(2)}x the rate without faults (rounds ${
+        ratios.map((x) => x.toFixed(2)).join(", ")
+      }); lost lines ${lossy.map((x) => fmt(x.lost)).join(", ")} ` +
+        (lost === 0 ? "(0: as required)" : `-- LINES LOST (must be 0)`) +
+        (cleanLost ? `; ${fmt(cleanLost)} lost WITHOUT faults` : "") +
+        (failed ? `; ${failed} client exits not 0` : ""),
+    );
+  }
+  return { seeds: "round number (1, 2, …)", levels };
+}
+
+/**
+ * 3 clients at once into one server (finish times), then many clients
+ * through one `pudp impair --loss 0.01` (send spans from --json times).
+ */
+async function crowdScenario(rows: string[][]) {
+  const out = `${tmp}/crowd-out.txt`;
+  const describe = (run: CrowdRun) =>
+    run.perClient.map((c) =>
+      `c${c.client} exit ${c.code ?? "killed"} ${fmt(c.finishSeconds, 2)} s` +
+      (c.spanSeconds === undefined ? "" : ` span ${fmt(c.spanSeconds, 2)} s`) +
+      ` printed ${fmt(c.printed)} lost ${fmt(c.lost)}`
+    ).join("; ");
+  const row = (what: string, run: CrowdRun, note: string) =>
+    rows.push([
+      what,
+      `${fmt(run.seconds, 2)} s`,
+      `${fmt(run.rate)} lines/s`,
+      fmt(run.lost) + (run.failedClients ? ` (${run.failedClients} clients failed)` : ""),
+      "",
+      note,
+    ]);
+
+  const direct = await runCrowd(3, crowdLines, { json: false, outPath: out });
+  log(`crowd: 3 clients in ${direct.seconds.toFixed(2)} s, lost ${direct.lost}`);
+  const f = direct.finish;
+  row(
+    `crowd, 3 clients x ${fmt(crowdLines)} lines at once`,
+    direct,
+    `finish ${fmt(f.fastest, 2)}-${fmt(f.slowest, 2)} s, slowest/fastest ${
+      f.slowestOverFastest.toFixed(2)
+    }`,
+  );
+  summaries.push(
+    `crowd: 3 clients x ${fmt(crowdLines)} lines into one server: slowest/fastest finish ` +
+      `${f.slowestOverFastest.toFixed(2)} (goal <= 2: ${
+        f.slowestOverFastest <= 2 ? "met" : "NOT met"
+      }); lost ${fmt(direct.lost)}; exits ${direct.perClient.map((c) => c.code).join(", ")}`,
+    `  per client (time from the common start to exit): ${describe(direct)}`,
+  );
+
+  const lossy = await runCrowd(crowdLossyClients, crowdLossyLines, {
+    loss: 0.01,
+    json: true,
+    outPath: out,
+    seed: 1,
+  });
+  log(`crowd: ${crowdLossyClients} clients in ${lossy.seconds.toFixed(2)} s, lost ${lossy.lost}`);
+  const s = lossy.span;
+  row(
+    `crowd, ${crowdLossyClients} clients x ${fmt(crowdLossyLines)} lines, impair --loss 0.01`,
+    lossy,
+    s
+      ? `send span ${fmt(s.fastest, 2)}/${fmt(s.median, 2)}/${fmt(s.slowest, 2)} s, ` +
+        `slowest/median ${s.slowestOverMedian.toFixed(2)}`
+      : "no span for every client",
+  );
+  const exits = new Map<string, number>();
+  for (const c of lossy.perClient) {
+    exits.set(String(c.code ?? "killed"), (exits.get(String(c.code ?? "killed")) ?? 0) + 1);
+  }
+  summaries.push(
+    `crowd: ${crowdLossyClients} clients x ${fmt(crowdLossyLines)} lines through impair ` +
+      `--loss 0.01: send span (first to last DATA of the client in the server's --json times) ` +
+      (s
+        ? `fastest ${fmt(s.fastest, 2)} s, median ${fmt(s.median, 2)} s, slowest ${
+          fmt(s.slowest, 2)
+        } s, slowest/median ${s.slowestOverMedian.toFixed(2)} (goal <= 2: ${
+          s.slowestOverMedian <= 2 ? "met" : "NOT met"
+        })`
+        : "missing for some client") +
+      `; wall to exit slowest/median ${lossy.finish.slowestOverMedian.toFixed(2)}; exit codes ${
+        [...exits].map(([code, n]) => `${n} x ${code}`).join(", ")
+      }; lost ${fmt(lossy.lost)} (${
+        (lossy.lost / (crowdLossyClients * crowdLossyLines) * 100)
+          .toFixed(2)
+      }%)`,
+    `  per client: ${describe(lossy)}`,
+  );
+  return { direct, lossy };
 }
 
 function printTable(rows: string[][]) {

@@ -80,9 +80,18 @@ export class BenchProcess {
 
   /** Resident memory in bytes, if /proc is readable. */
   rssBytes(): number | undefined {
+    return this.#statusBytes("VmRSS");
+  }
+
+  /** The most resident memory so far (the kernel's high-water mark), in bytes. */
+  peakRssBytes(): number | undefined {
+    return this.#statusBytes("VmHWM");
+  }
+
+  #statusBytes(field: string): number | undefined {
     try {
       const status = Deno.readTextFileSync(`/proc/${this.child.pid}/status`);
-      const m = status.match(/VmRSS:\s+(\d+) kB/);
+      const m = status.match(new RegExp(`${field}:\\s+(\\d+) kB`));
       return m ? Number(m[1]) * 1024 : undefined;
     } catch {
       return undefined;

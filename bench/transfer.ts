@@ -11,6 +11,10 @@ import { sourceCommand } from "../lib/cli/source_command.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 
 const REFLECTOR = new URL("./reflector.ts", import.meta.url).pathname;
+const WINDOWED = new URL("./windowed_sender.ts", import.meta.url).pathname;
+
+/** DATA in flight of the windowed sender (bench/windowed_sender.ts). */
+export const WINDOWED_WINDOW = 64;
 
 /** Writes `count` lines of about 60 bytes to `path`; `tag` makes them unique per client. */
 export async function writeInput(path: string, count: number, tag = "line"): Promise<void> {
@@ -57,14 +61,21 @@ export interface TransferRun {
   /** CPU seconds of the client and of the receiving process. */
   clientCpu: number | undefined;
   receiverCpu: number | undefined;
+  /** The windowed sender's own time from its HELLO to its GOODBYE's answer (windowed runs). */
+  senderSeconds?: number;
 }
 
-/** What receives the transfer. */
-export type Receiver = "pudp" | "reflector";
+/**
+ * What runs the transfer: `pudp client` into `pudp server` ("pudp") or into
+ * the bare reflector ("reflector"), or the minimal windowed sender
+ * (bench/windowed_sender.ts) into the bare reflector ("windowed").
+ */
+export type Receiver = "pudp" | "reflector" | "windowed";
 
 /**
- * Streams the file `input` (of `lines` lines) with `pudp client` to a fresh
- * receiver; `clientArgs` are extra client flags (such as `--window 0`).
+ * Streams the file `input` (of `lines` lines) with `pudp client` (or the
+ * windowed sender) to a fresh receiver; `clientArgs` are extra client flags
+ * (such as `--window 0`).
  */
 export async function runTransfer(
   receiver: Receiver,
@@ -82,10 +93,16 @@ export async function runTransfer(
   });
   try {
     const port = await server.port();
-    const client = new BenchProcess(
-      [...sourceCommand(), "client", ...clientArgs, "127.0.0.1", String(port)],
-      { stdinPath: input },
-    );
+    const client = receiver === "windowed"
+      ? new BenchProcess(
+        [Deno.execPath(), "run", "--quiet", "--allow-net", "--allow-read", WINDOWED]
+          .concat(["127.0.0.1", String(port), input, String(WINDOWED_WINDOW)]),
+        { stdoutPath: outPath },
+      )
+      : new BenchProcess(
+        [...sourceCommand(), "client", ...clientArgs, "127.0.0.1", String(port)],
+        { stdinPath: input },
+      );
     client.sampleCpu();
     const { code, seconds } = await client.exit(600_000);
     if (code !== 0) throw new Error(`client exited ${code}: ${client.stderr.trim()}`);
@@ -93,7 +110,18 @@ export async function runTransfer(
     server.kill("SIGTERM");
     await server.exit(30_000);
     const lost = receiver === "pudp" ? lines - (await countDelivered(outPath, [lines])) : undefined;
-    return { seconds, rate: lines / seconds, lost, clientCpu: client.cpuSeconds, receiverCpu };
+    const run: TransferRun = {
+      seconds,
+      rate: lines / seconds,
+      lost,
+      clientCpu: client.cpuSeconds,
+      receiverCpu,
+    };
+    if (receiver === "windowed") {
+      const elapsed = (await Deno.readTextFile(outPath)).match(/elapsed (\S+)/)?.[1];
+      if (elapsed !== undefined) run.senderSeconds = Number(elapsed);
+    }
+    return run;
   } finally {
     server.kill("SIGKILL");
   }

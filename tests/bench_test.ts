@@ -19,6 +19,8 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
         ...["--sessions", "300", "--held", "200", "--out", out],
         ...["--pipe-bytes", "20MB", "--frame-seconds", "0.3"],
         ...["--blast-bytes", "20MB", "--blast-udp-bytes", "5MB"],
+        ...["--fault-lines", "300,200,100", "--crowd-lines", "1000"],
+        ...["--crowd-lossy-clients", "4", "--crowd-lossy-lines", "200", "--memory-seconds", "2"],
       ],
       cwd: ROOT_DIR,
       stdin: "null",
@@ -28,6 +30,8 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
     const expectedRows = ["bare reflector", "pudp server", "--window 0", "fan-in", "held open"];
     expectedRows.push("socat -u STDIN TCP", "pudp pipe client", "minimal Deno frame echo");
     expectedRows.push("iperf3 -n (baseline)", "pudp blast client --udp --upload");
+    expectedRows.push("windowed sender (64 in flight)", "impair --loss 0.3 both ways");
+    expectedRows.push("crowd, 3 clients", "crowd, 4 clients", "memory, client at full speed");
     for (const row of [...expectedRows, "pudp frame server, 1 client", "pudp frame server, 50"]) {
       assert.ok(text.includes(row), `table row ${row}:\n${text}`);
     }
@@ -43,6 +47,26 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
     assert.equal(r.sessions.cycled.completed, 300);
     assert.equal(r.sessions.held.completed, 200);
     assert.ok(r.unpaced.run.lost >= 0);
+    // windowed: the same pudp runs against the minimal windowed sender, one ratio per round.
+    assert.equal(r.windowed.ratios.length, 2);
+    assert.equal(
+      r.windowed.ratios[0],
+      r.windowed.pudp.runs[0].rate / r.windowed.windowed.runs[0].rate,
+    );
+    // faults: each loss rate paired with a clean run through the relay; counts as given.
+    assert.deepEqual(r.faults.levels.map((l: { lines: number }) => l.lines), [300, 200, 100]);
+    for (const level of r.faults.levels) {
+      assert.equal(level.lossy.length, 2);
+      assert.deepEqual(level.clean.map((run: { lost: number }) => run.lost), [0, 0]);
+    }
+    // crowd: every client accounted for; spans from the server's --json times.
+    assert.deepEqual(r.crowd.direct.perClient.map((c: { code: number }) => c.code), [0, 0, 0]);
+    assert.equal(r.crowd.direct.lost, 0);
+    assert.equal(r.crowd.lossy.perClient.length, 4);
+    assert.ok(r.crowd.lossy.span.slowestOverMedian >= 1);
+    // memory: the sampled process is deno itself.
+    assert.ok(r.memory.samples.length >= 1);
+    assert.match(r.memory.clientExe, /deno$/);
     // pipe and frame: paired rounds against socat and a minimal Deno server.
     assert.equal(r.pipe.bytes, 20_000_000);
     assert.equal(r.pipe.ratios.length, 2);

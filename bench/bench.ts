@@ -18,10 +18,13 @@
  *   resident memory per session held open;
  * - faults: `pudp client` → `pudp impair --loss X` (both ways) → `pudp
  *   server`, each X paired in its round with a run through the same relay
- *   without faults; rate, ratio and lost lines;
+ *   without faults (the relay's --log says which DATA it dropped); rate,
+ *   ratio, and the lines missing: DATA dropped by the relay (rightly
+ *   missing: PUDP does not retransmit), or lost beyond it (must be 0);
  * - crowd: 3 clients at once into one server (finish times, slowest over
  *   fastest), and many clients through one lossy relay (send spans from the
- *   server's --json times, slowest over median);
+ *   server's --json times, slowest over median; lines missing accounted
+ *   for as in faults);
  * - memory: the client's and the server's RSS, sampled every 10 s while the
  *   client sends an endless input at full speed.
  *
@@ -39,7 +42,7 @@ import { parseByteSize } from "../lib/cli/flags.ts";
 import { sourceCommand } from "../lib/cli/source_command.ts";
 import { ensureIperf3, runBlastBench } from "./blast.ts";
 import { type CrowdRun, runCrowd } from "./crowd.ts";
-import { type FaultRun, runFault } from "./faults.ts";
+import { type FaultRun, type LineAccount, runFault, sumAccounts } from "./faults.ts";
 import { mib, runMemory, SAMPLE_EVERY_S } from "./memory.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 import { SessionLoad } from "./session_load.ts";
@@ -562,10 +565,43 @@ async function runSessions(total: number, held: number, rows: string[][]) {
   return { cycled, held: { ...opened, rssBefore: before, rssAfter: after, perSession } };
 }
 
+/** "M missing = D DATA dropped by the relay + B lost beyond it", and what B is made of. */
+function accountText(a: LineAccount): string {
+  const parts = a.lostBeyondRelay && a.neverForwarded !== undefined
+    ? ` (${fmt(a.neverForwarded)} never passed on by the relay, ${
+      fmt(a.forwardedNotPrinted ?? 0)
+    } passed on and not printed)`
+    : "";
+  return `missing ${fmt(a.missing)} = DATA dropped by the relay ${fmt(a.dataDropped)} + ` +
+    `lost beyond the relay ${fmt(a.lostBeyondRelay)}${parts}`;
+}
+
+/** The verdict on lines lost beyond the relay (or without one): the goal is 0. */
+function beyondVerdict(lost: number, what = "lost beyond the relay"): string {
+  return lost === 0
+    ? `${what} 0 (must be 0: met)`
+    : `-- ${fmt(lost)} LINES ${what.toUpperCase()} (must be 0: NOT met)`;
+}
+
+/** The table's "lost" cell of a run through the relay. */
+function accountCell(a: LineAccount): string {
+  return `${fmt(a.lostBeyondRelay)} beyond relay (${fmt(a.missing)} missing, ` +
+    `${fmt(a.dataDropped)} DATA dropped)`;
+}
+
+/** The exit codes of runs, with the client's last word when it was not 0. */
+function exitsText(runs: { code: number | null; clientError?: string }[]): string {
+  return runs.map((x) =>
+    `${x.code ?? "killed"}` + (x.code === 0 ? "" : ` (${x.clientError || "no message"})`)
+  ).join(", ");
+}
+
 /**
- * For each loss rate, rounds of two runs through `pudp impair`: with the loss
- * both ways, and without faults; the order alternates, and each round's
- * ratio is the lossy run's rate over the clean one's.
+ * For each loss rate, rounds of two runs through `pudp impair --log`: with
+ * the loss both ways, and without faults; the order alternates, and each
+ * round's ratio is the lossy run's rate over the clean one's. Every missing
+ * line is accounted for: its DATA dropped by the relay (rightly missing:
+ * PUDP does not retransmit) or lost beyond the relay (must be 0).
  */
 async function faultScenario(rows: string[][]) {
   const out = `${tmp}/faults-out.txt`;
@@ -584,52 +620,74 @@ async function faultScenario(rows: string[][]) {
         const run = await runFault(p, seed, input, n, out);
         log(
           `faults: loss ${p} round ${r + 1}: ${run.seconds.toFixed(2)} s, exit ${run.code}, ` +
-            `lost ${run.lost} of ${n}`,
+            `${accountText(run)} (of ${n})`,
         );
         (p ? lossy : clean).push(run);
       }
       ratios.push(lossy[r].rate / clean[r].rate);
     }
     const ratio = median(ratios);
-    const lost = Math.max(...lossy.map((x) => x.lost));
-    const cleanLost = Math.max(...clean.map((x) => x.lost));
-    const failed = lossy.filter((x) => x.code !== 0).length +
-      clean.filter((x) => x.code !== 0).length;
-    levels.push({ loss, lines: n, lossy, clean, ratios, ratio, lost, cleanLost, failed });
+    const lossyTotal = sumAccounts(lossy);
+    const cleanTotal = sumAccounts(clean);
+    // The relay drops nothing without faults: every line missing then is lost beyond it.
+    const lostBeyondRelay = lossyTotal.lostBeyondRelay + cleanTotal.lostBeyondRelay;
+    const failed = [...lossy, ...clean].filter((x) => x.code !== 0).length;
+    levels.push({
+      loss,
+      lines: n,
+      lossy,
+      clean,
+      ratios,
+      ratio,
+      lossyTotal,
+      cleanTotal,
+      lostBeyondRelay,
+      exits: lossy.map((x) => x.code),
+      cleanExits: clean.map((x) => x.code),
+      failed,
+    });
     const pct = `${Number((loss * 100).toFixed(2))}%`;
+    const totals = runs > 1 ? `, totals of ${runs} runs` : "";
     rows.push([
       `impair, no faults, ${fmt(n)} lines`,
       `${fmt(median(clean.map((x) => x.seconds)), 2)} s`,
       `${fmt(median(clean.map((x) => x.rate)))} lines/s`,
-      fmt(cleanLost),
+      accountCell(cleanTotal),
       "1.00",
-      "",
+      `exits ${clean.map((x) => x.code).join(",")}${totals}`,
     ]);
     rows.push([
       `impair --loss ${loss} both ways, ${fmt(n)} lines`,
       `${fmt(median(lossy.map((x) => x.seconds)), 2)} s`,
       `${fmt(median(lossy.map((x) => x.rate)))} lines/s`,
-      `${fmt(lost)} (${(lost / n * 100).toFixed(1)}%)`,
+      accountCell(lossyTotal),
       ratio.toFixed(2),
-      failed ? `${failed} clients did not exit 0` : "",
+      `exits ${lossy.map((x) => x.code).join(",")}${totals}`,
     ]);
     summaries.push(
       `faults: loss ${pct} both ways, ${fmt(n)} lines: ${
         fmt(median(lossy.map((x) => x.rate)))
       } lines/s, ${ratio.toFixed(2)}x the rate without faults (rounds ${
         ratios.map((x) => x.toFixed(2)).join(", ")
-      }); lost lines ${lossy.map((x) => fmt(x.lost)).join(", ")} ` +
-        (lost === 0 ? "(0: as required)" : `-- LINES LOST (must be 0)`) +
-        (cleanLost ? `; ${fmt(cleanLost)} lost WITHOUT faults` : "") +
+      }); ${beyondVerdict(lostBeyondRelay)}` +
         (failed ? `; ${failed} client exits not 0` : ""),
+      ...lossy.map((x) =>
+        `  loss ${pct}, seed ${x.seed}: ${accountText(x)}; client exit ${exitsText([x])}`
+      ),
+      `  no faults: ${accountText(cleanTotal)}; client exits ${exitsText(clean)}`,
     );
   }
-  return { seeds: "round number (1, 2, …)", levels };
+  return {
+    seeds: "round number (1, 2, …)",
+    lostBeyondRelay: levels.reduce((n, l) => n + l.lostBeyondRelay, 0),
+    levels,
+  };
 }
 
 /**
  * 3 clients at once into one server (finish times), then many clients
- * through one `pudp impair --loss 0.01` (send spans from --json times).
+ * through one `pudp impair --loss 0.01 --log` (send spans from --json
+ * times; missing lines accounted for as in the fault scenario).
  */
 async function crowdScenario(rows: string[][]) {
   const out = `${tmp}/crowd-out.txt`;
@@ -637,20 +695,41 @@ async function crowdScenario(rows: string[][]) {
     run.perClient.map((c) =>
       `c${c.client} exit ${c.code ?? "killed"} ${fmt(c.finishSeconds, 2)} s` +
       (c.spanSeconds === undefined ? "" : ` span ${fmt(c.spanSeconds, 2)} s`) +
-      ` printed ${fmt(c.printed)} lost ${fmt(c.lost)}`
+      ` printed ${fmt(c.printed)} missing ${fmt(c.missing)}` +
+      (run.loss === null
+        ? ""
+        : ` (dropped ${fmt(c.dataDropped)}, beyond ${fmt(c.lostBeyondRelay)})`)
     ).join("; ");
   const row = (what: string, run: CrowdRun, note: string) =>
     rows.push([
       what,
       `${fmt(run.seconds, 2)} s`,
       `${fmt(run.rate)} lines/s`,
-      fmt(run.lost) + (run.failedClients ? ` (${run.failedClients} clients failed)` : ""),
+      (run.loss === null ? fmt(run.missing) : accountCell(run)) +
+      (run.failedClients ? ` (${run.failedClients} clients failed)` : ""),
       "",
       note,
     ]);
+  const exitCounts = (run: CrowdRun) => {
+    const exits = new Map<string, number>();
+    for (const c of run.perClient) {
+      exits.set(String(c.code ?? "killed"), (exits.get(String(c.code ?? "killed")) ?? 0) + 1);
+    }
+    return [...exits].map(([code, n]) => `${n} x ${code}`).join(", ");
+  };
+  const failures = (run: CrowdRun) => {
+    const failed = run.perClient.filter((c) => c.code !== 0);
+    return failed.length
+      ? [
+        `  clients not exiting 0: ${
+          failed.map((c) => `c${c.client} ${exitsText([c])}`).join("; ")
+        }`,
+      ]
+      : [];
+  };
 
   const direct = await runCrowd(3, crowdLines, { json: false, outPath: out });
-  log(`crowd: 3 clients in ${direct.seconds.toFixed(2)} s, lost ${direct.lost}`);
+  log(`crowd: 3 clients in ${direct.seconds.toFixed(2)} s, lost ${direct.missing}`);
   const f = direct.finish;
   row(
     `crowd, 3 clients x ${fmt(crowdLines)} lines at once`,
@@ -663,8 +742,11 @@ async function crowdScenario(rows: string[][]) {
     `crowd: 3 clients x ${fmt(crowdLines)} lines into one server: slowest/fastest finish ` +
       `${f.slowestOverFastest.toFixed(2)} (goal <= 2: ${
         f.slowestOverFastest <= 2 ? "met" : "NOT met"
-      }); lost ${fmt(direct.lost)}; exits ${direct.perClient.map((c) => c.code).join(", ")}`,
+      }); ${beyondVerdict(direct.missing, "lost (no relay)")}; exits ${
+        direct.perClient.map((c) => c.code ?? "killed").join(", ")
+      }`,
     `  per client (time from the common start to exit): ${describe(direct)}`,
+    ...failures(direct),
   );
 
   const lossy = await runCrowd(crowdLossyClients, crowdLossyLines, {
@@ -673,7 +755,9 @@ async function crowdScenario(rows: string[][]) {
     outPath: out,
     seed: 1,
   });
-  log(`crowd: ${crowdLossyClients} clients in ${lossy.seconds.toFixed(2)} s, lost ${lossy.lost}`);
+  log(
+    `crowd: ${crowdLossyClients} clients in ${lossy.seconds.toFixed(2)} s, ${accountText(lossy)}`,
+  );
   const s = lossy.span;
   row(
     `crowd, ${crowdLossyClients} clients x ${fmt(crowdLossyLines)} lines, impair --loss 0.01`,
@@ -683,10 +767,7 @@ async function crowdScenario(rows: string[][]) {
         `slowest/median ${s.slowestOverMedian.toFixed(2)}`
       : "no span for every client",
   );
-  const exits = new Map<string, number>();
-  for (const c of lossy.perClient) {
-    exits.set(String(c.code ?? "killed"), (exits.get(String(c.code ?? "killed")) ?? 0) + 1);
-  }
+  const total = crowdLossyClients * crowdLossyLines;
   summaries.push(
     `crowd: ${crowdLossyClients} clients x ${fmt(crowdLossyLines)} lines through impair ` +
       `--loss 0.01: send span (first to last DATA of the client in the server's --json times) ` +
@@ -698,12 +779,18 @@ async function crowdScenario(rows: string[][]) {
         })`
         : "missing for some client") +
       `; wall to exit slowest/median ${lossy.finish.slowestOverMedian.toFixed(2)}; exit codes ${
-        [...exits].map(([code, n]) => `${n} x ${code}`).join(", ")
-      }; lost ${fmt(lossy.lost)} (${
-        (lossy.lost / (crowdLossyClients * crowdLossyLines) * 100)
-          .toFixed(2)
-      }%)`,
+        exitCounts(lossy)
+      }; ${beyondVerdict(lossy.lostBeyondRelay)}`,
+    `  ${accountText(lossy)} (missing ${(lossy.missing / total * 100).toFixed(2)}% of ${
+      fmt(total)
+    } lines)` +
+      (lossy.unattributedDataDropped
+        ? `; ${
+          fmt(lossy.unattributedDataDropped)
+        } more DATA dropped in sessions with no line printed`
+        : ""),
     `  per client: ${describe(lossy)}`,
+    ...failures(lossy),
   );
   return { direct, lossy };
 }

@@ -4,34 +4,48 @@
  * evenly they are served. Every client's lines carry its tag (`c7 0000042
  * xxx…`), so the server's output says which client each printed line came
  * from; with `--json` the server stamps every DATA with its time, which gives
- * each client's send span (first to last DATA printed).
+ * each client's send span (first to last DATA printed). Through the relay,
+ * its `--log` says which DATA it dropped (rightly never printed: PUDP does
+ * not retransmit), and every other missing line is lost beyond the relay.
  *
  * @module
  */
 
 import { sourceCommand } from "../lib/cli/source_command.ts";
-import { lastLine } from "./faults.ts";
+import {
+  accountLines,
+  DROPPED,
+  fileLines,
+  lastLine,
+  type LineAccount,
+  mergeFates,
+  readRelayLog,
+  sumAccounts,
+} from "./faults.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 import { inputLines, settle } from "./transfer.ts";
 
-/** One client of a crowd. */
-export interface CrowdClient {
+/** One client of a crowd; missing lines accounted for as in {@link LineAccount}. */
+export interface CrowdClient extends LineAccount {
   client: number;
   /** Exit code; null when it had not exited within the time limit (then it was killed). */
   code: number | null;
+  /** The client's last stderr line when it did not exit 0. */
+  clientError?: string;
   /** Seconds from the moment every client got its input to this client's exit. */
   finishSeconds: number;
   /** Distinct input lines of this client that the server printed in their place. */
   printed: number;
-  lost: number;
+  /** The client's PUDP sessions, as the server printed its lines (normally one). */
+  sessions: string[];
   /** With --json: the server's time of this client's first and last DATA printed, and the span. */
   firstData?: string;
   lastData?: string;
   spanSeconds?: number;
 }
 
-/** A crowd measured. */
-export interface CrowdRun {
+/** A crowd measured; its missing lines accounted for as in {@link LineAccount}, all clients together. */
+export interface CrowdRun extends LineAccount {
   clients: number;
   linesPerClient: number;
   /** The relay's --loss both ways, or null without a relay. */
@@ -42,7 +56,11 @@ export interface CrowdRun {
   seconds: number;
   /** DATA lines printed per second, all clients together. */
   rate: number;
-  lost: number;
+  /**
+   * DATA the relay dropped (every copy) in sessions with no line printed, so
+   * of no known client (their missing lines count as lost beyond the relay).
+   */
+  unattributedDataDropped?: number;
   /** Clients that did not exit 0. */
   failedClients: number;
   finish: Spread;
@@ -73,6 +91,7 @@ export async function runCrowd(
   options: { loss?: number; json: boolean; outPath: string; seed?: number },
 ): Promise<CrowdRun> {
   const { outPath, json } = options;
+  const logPath = `${outPath}.relay.jsonl`;
   await settle();
   const server = new BenchProcess(
     [
@@ -92,7 +111,8 @@ export async function runCrowd(
         ...sourceCommand(),
         "impair",
         ...["--host", "127.0.0.1", "--loss", String(options.loss), "--direction", "both"],
-        ...["--seed", String(options.seed ?? 1), "0", "127.0.0.1", String(port)],
+        ...["--log", logPath, "--seed", String(options.seed ?? 1)],
+        ...["0", "127.0.0.1", String(port)],
       ]);
       port = await relay.port();
     }
@@ -119,12 +139,16 @@ export async function runCrowd(
       const w = p.child.stdin.getWriter();
       await w.write(inputs[i]).catch(() => {});
       await w.close().catch(() => {});
+      let code: number | null = null;
       try {
-        const { code } = await p.exit(900_000);
-        return { code: code as number | null, finishSeconds: (performance.now() - start) / 1000 };
+        code = (await p.exit(900_000)).code;
       } catch {
-        return { code: null, finishSeconds: (performance.now() - start) / 1000 };
+        // killed at the time limit: code null
       }
+      const finishSeconds = (performance.now() - start) / 1000;
+      return code === 0
+        ? { code, finishSeconds }
+        : { code, finishSeconds, clientError: p.stderr.trim().split("\n").at(-1) ?? "" };
     });
     const ends = await Promise.all(finishes);
     const seconds = (performance.now() - start) / 1000;
@@ -133,13 +157,17 @@ export async function runCrowd(
     server.kill("SIGTERM");
     await server.exit(30_000);
     const tally = await tallyOutput(outPath, clients, linesPerClient, json);
+    const fates = relay ? await readRelayLog(logPath) : undefined;
     const perClient: CrowdClient[] = ends.map((e, i) => {
       const t = tally[i];
+      const own = fates &&
+        mergeFates([...t.sessions].flatMap((s) => fates.get(s) ?? []), linesPerClient + 1);
       const c: CrowdClient = {
         client: i,
         ...e,
         printed: t.printed,
-        lost: linesPerClient - t.printed,
+        sessions: [...t.sessions],
+        ...accountLines(t.seen, own),
       };
       if (json && t.first !== Infinity) {
         c.firstData = new Date(t.first).toISOString();
@@ -149,6 +177,17 @@ export async function runCrowd(
       return c;
     });
     const printed = perClient.reduce((n, c) => n + c.printed, 0);
+    let unattributedDataDropped: number | undefined;
+    if (fates) {
+      const known = new Set(perClient.flatMap((c) => c.sessions));
+      unattributedDataDropped = 0;
+      for (const [session, f] of fates) {
+        if (known.has(session)) continue;
+        for (let seq = 1; seq <= Math.min(linesPerClient, f.length - 1); seq++) {
+          if (f[seq] === DROPPED) unattributedDataDropped++;
+        }
+      }
+    }
     const spans = perClient.map((c) => c.spanSeconds).filter((s) => s !== undefined);
     return {
       clients,
@@ -157,7 +196,8 @@ export async function runCrowd(
       output: json ? "json" : "text",
       seconds,
       rate: printed / seconds,
-      lost: clients * linesPerClient - printed,
+      ...sumAccounts(perClient),
+      unattributedDataDropped,
       failedClients: perClient.filter((c) => c.code !== 0).length,
       finish: spread(perClient.map((c) => c.finishSeconds)),
       span: json && spans.length === clients ? spread(spans) : undefined,
@@ -169,6 +209,7 @@ export async function runCrowd(
     for (const p of procs) p.kill("SIGKILL");
     relay?.kill("SIGKILL");
     server.kill("SIGKILL");
+    await Deno.remove(logPath).catch(() => {});
   }
 }
 
@@ -193,6 +234,10 @@ function spread(xs: number[]): Spread {
 
 interface Tally {
   printed: number;
+  /** 1 for each input line printed. */
+  seen: Uint8Array;
+  /** The sessions of the lines printed (--json: the session field; text: the id before the seq). */
+  sessions: Set<string>;
   /** Epoch ms of the first and last DATA printed (--json only). */
   first: number;
   last: number;
@@ -209,30 +254,33 @@ async function tallyOutput(
   linesPerClient: number,
   json: boolean,
 ): Promise<Tally[]> {
-  const text = await Deno.readTextFile(outPath);
-  const seen = Array.from({ length: clients }, () => new Uint8Array(linesPerClient));
   const tally: Tally[] = Array.from({ length: clients }, () => ({
     printed: 0,
+    seen: new Uint8Array(linesPerClient),
+    sessions: new Set<string>(),
     first: Infinity,
     last: -Infinity,
   }));
   const pad = "x".repeat(60);
-  for (const line of text.split("\n")) {
+  for await (const line of fileLines(outPath)) {
     let seq: number;
     let payload: string;
+    let session: string;
     let time = NaN;
     if (json) {
       if (!line.includes('"event":"data"')) continue;
-      const e = JSON.parse(line) as { seq: number; text?: string; time: string };
+      const e = JSON.parse(line) as { seq: number; text?: string; time: string; session: string };
       if (e.text === undefined) continue;
       seq = e.seq;
       payload = e.text;
+      session = e.session;
       time = Date.parse(e.time);
     } else {
-      const m = line.match(/^0x[0-9a-f]{8} \[(\d+)\] (.*)$/);
+      const m = line.match(/^(0x[0-9a-f]{8}) \[(\d+)\] (.*)$/);
       if (!m) continue;
-      seq = Number(m[1]);
-      payload = m[2];
+      session = m[1];
+      seq = Number(m[2]);
+      payload = m[3];
     }
     const tag = payload.match(/^c(\d+) (\d{7}) /);
     if (!tag) continue;
@@ -241,8 +289,9 @@ async function tallyOutput(
     if (client >= clients || index >= linesPerClient || seq !== index + 1) continue;
     if (payload !== tag[0] + pad.slice(tag[0].length)) continue;
     const t = tally[client];
-    if (!seen[client][index]) {
-      seen[client][index] = 1;
+    t.sessions.add(session);
+    if (!t.seen[index]) {
+      t.seen[index] = 1;
       t.printed++;
     }
     if (time < t.first) t.first = time;

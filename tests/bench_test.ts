@@ -54,15 +54,29 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
       r.windowed.pudp.runs[0].rate / r.windowed.windowed.runs[0].rate,
     );
     // faults: each loss rate paired with a clean run through the relay; counts as given.
+    // A line may be missing only because the relay dropped its DATA (no retransmission).
+    type Account = { missing: number; dataDropped: number; lostBeyondRelay: number };
+    const accounted = (a: Account) => {
+      assert.equal(a.lostBeyondRelay, 0, JSON.stringify(a));
+      assert.equal(a.missing, a.dataDropped, JSON.stringify(a));
+    };
     assert.deepEqual(r.faults.levels.map((l: { lines: number }) => l.lines), [300, 200, 100]);
+    assert.equal(r.faults.lostBeyondRelay, 0);
     for (const level of r.faults.levels) {
       assert.equal(level.lossy.length, 2);
-      assert.deepEqual(level.clean.map((run: { lost: number }) => run.lost), [0, 0]);
+      level.lossy.forEach(accounted);
+      accounted(level.lossyTotal);
+      assert.deepEqual(level.clean.map((run: Account) => run.missing), [0, 0]);
+      assert.deepEqual(level.clean.map((run: Account) => run.dataDropped), [0, 0]);
+      assert.equal(level.exits.length, 2);
     }
     // crowd: every client accounted for; spans from the server's --json times.
     assert.deepEqual(r.crowd.direct.perClient.map((c: { code: number }) => c.code), [0, 0, 0]);
-    assert.equal(r.crowd.direct.lost, 0);
+    assert.equal(r.crowd.direct.missing, 0);
     assert.equal(r.crowd.lossy.perClient.length, 4);
+    accounted(r.crowd.lossy);
+    r.crowd.lossy.perClient.forEach(accounted);
+    assert.equal(r.crowd.lossy.unattributedDataDropped, 0);
     assert.ok(r.crowd.lossy.span.slowestOverMedian >= 1);
     // memory: the sampled process is deno itself.
     assert.ok(r.memory.samples.length >= 1);

@@ -122,21 +122,71 @@ export function writeHeader(
 }
 
 /**
+ * Encodes a message into `out` at offset 0 and returns the datagram's length
+ * (the payload is written only for DATA). For a sender that reuses its
+ * buffers: `out` must not be in a send that has not completed. Throws
+ * WireError if a field is out of range, the payload exceeds MAX_PAYLOAD or
+ * `out` is too short.
+ */
+export function encodeInto(
+  out: Uint8Array,
+  command: number,
+  seq: number,
+  sessionId: number,
+  payload: Uint8Array,
+  magic: number = PUDP_MAGIC,
+): number {
+  const len = command === Command.DATA ? payload.length : 0;
+  if (len > MAX_PAYLOAD) throw new WireError(`payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
+  if (out.length < HEADER_SIZE + len) throw new WireError("buffer shorter than the datagram");
+  writeHeader(out, command, seq, sessionId, magic);
+  if (len <= SMALL_PAYLOAD) {
+    for (let i = 0; i < len; i++) out[HEADER_SIZE + i] = payload[i];
+  } else {
+    out.set(payload, HEADER_SIZE);
+  }
+  return HEADER_SIZE + len;
+}
+
+/** Payloads up to this length are copied byte by byte (faster than `set` for short lines). */
+const SMALL_PAYLOAD = 128;
+
+/**
  * Encodes a message into a new datagram. The payload is written only for DATA.
  * Throws WireError if a field is out of range or the payload exceeds MAX_PAYLOAD.
+ *
+ * The datagram's bytes are the caller's alone, but small datagrams are views
+ * into a shared slab (its `buffer` holds other datagrams too): a DATA per
+ * line then costs one small object, not an ArrayBuffer of its own.
  */
 export function encode(msg: Message, magic: number = PUDP_MAGIC): Uint8Array {
   const payload = msg.command === Command.DATA ? msg.payload : EMPTY;
   if (payload.length > MAX_PAYLOAD) {
     throw new WireError(`payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD}`);
   }
-  const out = new Uint8Array(HEADER_SIZE + payload.length);
-  writeHeader(out, msg.command, msg.seq, msg.sessionId, magic);
-  out.set(payload, HEADER_SIZE);
+  const size = HEADER_SIZE + payload.length;
+  let out: Uint8Array;
+  if (size > SLAB_MAX_DATAGRAM) {
+    out = new Uint8Array(size);
+  } else {
+    if (slabUsed + size > SLAB_BYTES) {
+      slab = new ArrayBuffer(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    out = new Uint8Array(slab, slabUsed, size);
+    slabUsed += size;
+  }
+  encodeInto(out, msg.command, msg.seq, msg.sessionId, payload, magic);
   return out;
 }
 
 const EMPTY = new Uint8Array(0);
+/** Size of the slabs small datagrams are cut from; a slab is freed with its last datagram. */
+const SLAB_BYTES = 64 * 1024;
+/** Larger datagrams get an ArrayBuffer of their own. */
+const SLAB_MAX_DATAGRAM = 2048;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
 
 /** The header fields of a message (the payload is the rest of the datagram). */
 export type Header = Omit<Message, "payload">;

@@ -37,8 +37,31 @@ export class StdinLines extends StdinView<RingReader> {
     return this.ring.next();
   }
 
+  /**
+   * The next line or piece as bytes of the caller's own, or undefined if
+   * none is ready now; {@link endOfLine} then says whether it ends its line.
+   * Unlike `next()` it makes no record object. Call `release()` after a batch.
+   */
+  take(): Uint8Array | undefined {
+    return this.ring.take();
+  }
+
+  /** False when what `take()` returned last is not the last piece of its line. */
+  get endOfLine(): boolean {
+    return this.ring.endOfLine;
+  }
+
   /** Lets the worker reuse the space of what was taken. */
   release(): void {
     this.ring.release();
+  }
+
+  /**
+   * Like `release()`, but only once a quarter of the ring was taken: for the
+   * end of a batch when the next one follows at once (fewer wake-ups of the
+   * worker). Call `release()` before waiting for `ready()`.
+   */
+  releaseSome(): void {
+    this.ring.releaseSome();
   }
 }

@@ -5,6 +5,7 @@ import {
   commandName,
   decode,
   encode,
+  encodeInto,
   HEADER_SIZE,
   MAX_PAYLOAD,
   type Message,
@@ -161,4 +162,37 @@ Deno.test("wire: property: arbitrary bytes decode or throw WireError, nothing el
     }),
     { numRuns: 5000 },
   );
+});
+
+Deno.test("wire: encodeInto writes what encode makes, into a reused buffer", pure, () => {
+  const out = new Uint8Array(300).fill(0xee);
+  for (const len of [0, 1, 59, 128, 129, 250]) {
+    const payload = Uint8Array.from({ length: len }, (_, i) => (i * 7 + len) & 0xff);
+    const msg = { command: Command.DATA, seq: len, sessionId: 0xdecafbad, payload };
+    const n = encodeInto(out, msg.command, msg.seq, msg.sessionId, payload, P0P_MAGIC);
+    assert.equal(n, HEADER_SIZE + len);
+    assert.deepEqual(out.subarray(0, n), encode(msg, P0P_MAGIC));
+  }
+  // Only DATA carries its payload; a buffer too short throws.
+  assert.equal(encodeInto(out, Command.ALIVE, 1, 2, new Uint8Array(9)), HEADER_SIZE);
+  assert.throws(
+    () => encodeInto(new Uint8Array(20), Command.DATA, 1, 2, new Uint8Array(9)),
+    WireError,
+  );
+});
+
+Deno.test("wire: datagrams from encode never share bytes", pure, () => {
+  // Small datagrams are cut from shared slabs: thousands of them, across
+  // slab boundaries, must each keep their own bytes.
+  const made: Array<[Uint8Array, number]> = [];
+  for (let i = 0; i < 5000; i++) {
+    const payload = new Uint8Array(i % 300).fill(i & 0xff);
+    made.push([encode({ command: Command.DATA, seq: i, sessionId: 7, payload }), i]);
+  }
+  for (const [bytes, i] of made) {
+    const msg = decode(bytes);
+    assert.equal(msg.seq, i);
+    assert.equal(msg.payload.length, i % 300);
+    assert.ok(msg.payload.every((b) => b === (i & 0xff)));
+  }
 });

@@ -6,7 +6,7 @@
  * shared ring; the main thread owns the UDP socket and the one timer of the
  * {@link Driver}. Lines are taken from the ring only while the session wants
  * them, so a slow or silent server holds stdin back instead of growing
- * memory. SIGINT/SIGTERM interrupt the session (GOODBYE, then exit 130/143).
+ * memory. SIGINT/SIGTERM/SIGHUP interrupt the session (GOODBYE, then exit 130/143/129).
  *
  * @module
  */

@@ -42,7 +42,7 @@
  * SPEC's `--timeout` timer runs independently of it. Both deadlines are
  * timers in one {@link TimerTable}.
  *
- * Interrupted (`handleInterrupt`, the driver's SIGINT/SIGTERM): GOODBYE goes
+ * Interrupted (`handleInterrupt`, the driver's SIGINT/SIGTERM/SIGHUP): GOODBYE goes
  * at once, lines not yet sent are dropped, and the session closes with the
  * signal's exit code at the server's GOODBYE or after at most
  * {@link INTERRUPT_WAIT_MS}.
@@ -108,7 +108,7 @@ export type ClientState = "hello-wait" | "ready" | "ready-timer" | "closing" | "
 
 /** How the session ended: exit code and, for failures, the one-line reason. */
 export interface ClientResult {
-  /** 0 done, 1 the exchange failed, 130/143 interrupted by SIGINT/SIGTERM. */
+  /** 0 done, 1 the exchange failed, 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP. */
   code: number;
   /** One line for stderr, when the session failed. */
   message?: string;
@@ -312,7 +312,7 @@ export class ClientSession {
   }
 
   /**
-   * SIGINT or SIGTERM: say GOODBYE now and close with `code` (130, 143) at the
+   * SIGINT, SIGTERM or SIGHUP: say GOODBYE now and close with `code` (130, 143, 129) at the
    * server's GOODBYE or after {@link INTERRUPT_WAIT_MS} (or `--timeout`, if
    * shorter). Lines not yet sent are not sent.
    */

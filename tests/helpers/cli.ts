@@ -19,18 +19,29 @@ export const ROOT_DIR = new URL(".", ROOT).pathname;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
+/**
+ * How a test reads a process's output: called after each chunk with the
+ * bytes read so far; a promise it returns pauses the reading (a slow or
+ * stalling reader: the process then blocks on a full pipe).
+ */
+export type ReadPace = (bytesSoFar: number) => Promise<void> | undefined;
+
 /** Collects a stream's text as it arrives, so tests can wait for a line. */
 class TextCollector {
   text = "";
   readonly done: Promise<void>;
   #waiters = new Set<() => void>();
 
-  constructor(stream: ReadableStream<Uint8Array>) {
+  constructor(stream: ReadableStream<Uint8Array>, pace?: ReadPace) {
     this.done = (async () => {
       const d = new TextDecoder();
+      let bytes = 0;
       for await (const chunk of stream) {
         this.text += d.decode(chunk, { stream: true });
         for (const w of this.#waiters) w();
+        bytes += chunk.length;
+        const pause = pace?.(bytes);
+        if (pause) await pause;
       }
       this.text += d.decode();
       for (const w of this.#waiters) w();
@@ -84,7 +95,16 @@ export class CliProcess {
   readonly startedAt = performance.now();
   #status: Promise<Deno.CommandStatus>;
 
-  constructor(argv: string[], stdin: "piped" | "null", env?: Record<string, string>) {
+  /**
+   * Starts `argv`; `stdoutPace`, when given, is how fast the test reads its
+   * stdout (default: as fast as it comes).
+   */
+  constructor(
+    argv: string[],
+    stdin: "piped" | "null",
+    env?: Record<string, string>,
+    stdoutPace?: ReadPace,
+  ) {
     this.child = new Deno.Command(argv[0], {
       args: argv.slice(1),
       stdin,
@@ -93,7 +113,7 @@ export class CliProcess {
       cwd: ROOT_DIR,
       env,
     }).spawn();
-    this.stdout = new TextCollector(this.child.stdout);
+    this.stdout = new TextCollector(this.child.stdout, stdoutPace);
     this.stderr = new TextCollector(this.child.stderr);
     this.#stdin = stdin === "piped" ? this.child.stdin.getWriter() : undefined;
     this.#status = this.child.status;
@@ -163,13 +183,16 @@ export interface RunningServer {
 
 /**
  * Starts `pudp server 0` with extra args (stdin piped and kept open, so EOF
- * is under the test's control) and waits for its `listening on` line.
+ * is under the test's control) and waits for its `listening on` line. Its
+ * stdout is read as fast as it comes, or as `stdoutPace` says.
  */
 export async function startServer(
   args: string[] = [],
   cmd = sourceCommand(),
+  stdoutPace?: ReadPace,
 ): Promise<RunningServer> {
-  const process = spawnCli(["server", "--host", "127.0.0.1", ...args, "0"], "piped", cmd);
+  const argv = [...cmd, "server", "--host", "127.0.0.1", ...args, "0"];
+  const process = new CliProcess(argv, "piped", undefined, stdoutPace);
   await process.stderr.waitFor((t) => /listening on \S+:\d+\n/.test(t), 15_000, "listening line");
   const port = Number(process.stderr.text.match(/listening on \S+:(\d+)\n/)![1]);
   return { process, port };

@@ -128,6 +128,25 @@ Deno.test("interop: --max-payload 1460 gets a long line past a course server's 1
   }
 });
 
+Deno.test("interop: --max-payload 1460 never cuts a character: a strict-decoding course server gets 1,000 × 日 whole", async () => {
+  // Two course servers decode each payload as strict UTF-8 and die on a
+  // piece cut inside a character (1460 is not a multiple of 3).
+  const long = "日".repeat(1000); // 3,000 bytes
+  const server = await courseServer(["--bufsize", "1472", "--strict-decode"]);
+  const client = await runClient(server.port, long + "\nafter\n", [
+    "--keep-newlines",
+    "--max-payload",
+    "1460",
+  ]);
+  assert.equal(client.code, 0, client.stderr);
+  const out = await server.stop(); // exit 0: it never hit a UnicodeDecodeError
+  // Pieces print with end='': each piece's prefix follows the last piece's text.
+  const received = out.split(/0x[0-9a-f]{8} \[\d+\] /).slice(1)
+    .filter((piece) => !/^(Session created|GOODBYE from client)/.test(piece))
+    .join("").replace(/0x[0-9a-f]{8} Session closed\n$/, "");
+  assert.equal(received, long + "\nafter\n", "the line and the next one, whole");
+});
+
 Deno.test("interop: --magic 0xC461 talks to P0P peers both ways", async () => {
   const server = await startServer(["--magic", "0xC461"]);
   await using _ = server.process;

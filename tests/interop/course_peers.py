@@ -14,11 +14,14 @@ behaviour pudp must cope with is exercised for real, over loopback:
           datagrams are truncated, as recvfrom does), prints each payload
           with end='' (so it relies on the client's "\\n"), prints "Lost
           packet!" per missing number and carries on, closes a session after
-          --timeout s (5) of silence.
+          --timeout s (5) of silence. --strict-decode decodes each payload
+          as strict UTF-8 (payload.decode()), as two course servers did: a
+          payload cut inside a character raises UnicodeDecodeError and the
+          server dies with a traceback, exit 1.
 
 Usage:
   course_peers.py client HOST PORT [--magic N] [--timeout S] [--goodbye-first]
-  course_peers.py server PORT [--magic N] [--timeout S] [--bufsize N]
+  course_peers.py server PORT [--magic N] [--timeout S] [--bufsize N] [--strict-decode]
 The server prints "listening on 127.0.0.1:PORT" to stderr and stops at EOF
 on stdin.
 """
@@ -136,7 +139,8 @@ def run_server(args):
                         state[1] = seq + 1
                         if command == DATA:
                             out.write("0x%08x [%d] " % (session, seq))
-                            out.write(payload.decode("utf-8", "replace"))  # end=''
+                            errors = "strict" if args.strict_decode else "replace"
+                            out.write(payload.decode("utf-8", errors))  # end=''
                             reply(ALIVE, session, address)
                         elif command == GOODBYE:
                             out.write("0x%08x [%d] GOODBYE from client.\n" % (session, seq))
@@ -160,6 +164,7 @@ def main():
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--bufsize", type=int, default=1460)
     parser.add_argument("--goodbye-first", action="store_true")
+    parser.add_argument("--strict-decode", action="store_true")
     args = parser.parse_args()
     if args.role == "client":
         args.host, args.port = args.rest[0], int(args.rest[1])

@@ -19,8 +19,19 @@ import { parseArgs } from "node:util";
 const SOURCE = new URL("../", import.meta.url).pathname;
 /** What the program is: everything `main.ts` loads, and its configuration. */
 const PROGRAM = ["main.ts", "lib", "deno.json", "deno.lock"];
-/** The permissions the command runs with (as `deno task pudp`). */
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
+/**
+ * The permissions the command runs with (as `deno task pudp`), and its V8
+ * young generation capped at 4 MiB semi-spaces: `pudp client` at full speed
+ * then stays near 90 MiB instead of growing to 140 (per-line objects die
+ * young either way; the default lets the young generation grow to 16 MiB
+ * semi-spaces, with no gain in speed measured).
+ */
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--v8-flags=--max-semi-space-size=4",
+];
 
 function fail(message: string): never {
   console.error(`install: ${message}`);

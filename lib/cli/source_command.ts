@@ -5,7 +5,7 @@
  * @module
  */
 
-/** `deno run … main.ts` with the permissions and config the `pudp` task uses. */
+/** `deno run … main.ts` with the permissions, V8 flags and config the `pudp` task uses. */
 export function sourceCommand(): string[] {
   const root = new URL("../../", import.meta.url);
   return [
@@ -15,6 +15,7 @@ export function sourceCommand(): string[] {
     "--allow-net",
     "--allow-read",
     "--allow-write",
+    "--v8-flags=--max-semi-space-size=4",
     "--config",
     new URL("deno.json", root).pathname,
     new URL("main.ts", root).pathname,

@@ -194,7 +194,8 @@ Deno.test(
   },
 );
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** Throws on bytes that are not UTF-8; keeps a byte-order mark (U+FEFF is a character like any). */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Runs input through a splitter in the given chunk sizes; pieces as copies of their bytes. */
 function splitBytes(
@@ -311,7 +312,8 @@ Deno.test(
           assert.deepEqual(got, want);
         },
       ),
-      { numRuns: 3000 },
+      // A line that is only U+FEFF: the decoder must not take it for a BOM (CI found it).
+      { numRuns: 3000, examples: [[["\uFEFF"], 4, [1], false]] },
     );
   },
 );

@@ -39,8 +39,9 @@ Runs a PUDP server on UDP PORT and prints every session's messages to stdout,
 one line each: "0x<session> [<seq>] <payload>". PORT 0 picks a free port; the
 port in use is printed to stderr as "listening on HOST:PORT". A payload that
 ends with a newline (as course clients send lines) gets no second one. Missing
-sequence numbers print "Lost packet!" each, or one "Lost packets! (N)" line for
-a gap over --max-gap; the session goes on. When --max-sessions are open, a new
+sequence numbers print "Lost packet!" each, up to --max-gap such lines per
+session in all; beyond that, each gap is one "Lost packets! (N)" line; the
+session goes on. When --max-sessions are open, a new
 HELLO evicts the oldest session that has sent nothing since its HELLO (said on
 stderr). The server stops at EOF on stdin, at a line "q" when stdin is a
 terminal, or on SIGINT/SIGTERM/SIGHUP, saying GOODBYE to every session, and
@@ -55,7 +56,7 @@ clients.`,
       String(DEFAULT_SERVER_OPTIONS.timeoutMs / 1000),
     ),
     "max-gap": count(
-      "most Lost lines for one gap; a larger gap gets one summary line",
+      "most Lost lines per session in all; then each gap gets one summary line",
       String(DEFAULT_SERVER_OPTIONS.maxGap),
       0,
     ),

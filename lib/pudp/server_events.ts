@@ -60,6 +60,13 @@ export interface LostEvent extends SessionEvent {
   first: number;
   /** The last missing sequence number. */
   last: number;
+  /**
+   * Whether the text output lists the numbers, one `Lost packet!` line each:
+   * true while the session's budget of `--max-gap` such lines in all has
+   * room for the whole gap; else one `Lost packets! (N)` summary line. (Not
+   * in `--json`, which always carries the range.)
+   */
+  itemized: boolean;
 }
 
 /** A repeat of the last message. */

@@ -158,14 +158,22 @@ class Session {
   readonly hex: string;
   /** Nothing received since the HELLO (in the machine's half-open list). */
   halfOpen = true;
+  /** `Lost packet!` lines this session may still print one by one (`--max-gap` in all). */
+  lostLinesLeft: number;
   /** Once closed by GOODBYE and remembered (TIME_WAIT): that GOODBYE's seq; else -1. */
   goodbyeSeq = -1;
   /** Once closed by GOODBYE: the seq of the server's GOODBYE reply, to send it again. */
   replySeq = 0;
 
-  constructor(readonly id: number, readonly peer: PeerAddress, firstSeq: number) {
+  constructor(
+    readonly id: number,
+    readonly peer: PeerAddress,
+    firstSeq: number,
+    lostLines: number,
+  ) {
     this.hex = hexSessionId(id);
     this.expected = firstSeq + 1;
+    this.lostLinesLeft = lostLines;
   }
 }
 
@@ -227,7 +235,14 @@ export class ServerSessions {
     data: new Uint8Array(),
     offset: 0,
   };
-  readonly #lost: LostEvent = { event: "lost", peer: NO_PEER, session: "", first: 0, last: 0 };
+  readonly #lost: LostEvent = {
+    event: "lost",
+    peer: NO_PEER,
+    session: "",
+    first: 0,
+    last: 0,
+    itemized: false,
+  };
   readonly #duplicate: DuplicateEvent = { event: "duplicate", peer: NO_PEER, session: "", seq: 0 };
   readonly #goodbyeRepeated: GoodbyeRepeatedEvent = {
     event: "goodbye_repeated",
@@ -308,6 +323,10 @@ export class ServerSessions {
       l.session = session.hex;
       l.first = session.expected;
       l.last = msg.seq - 1;
+      // A session gets --max-gap `Lost packet!` lines in all, so no sender
+      // makes the server write more than a few lines per datagram.
+      l.itemized = gap <= session.lostLinesLeft;
+      if (l.itemized) session.lostLinesLeft -= gap;
       this.events.emit(l);
     }
     this.stats.lost += gap;
@@ -407,7 +426,7 @@ export class ServerSessions {
     const closed = this.#goodbyeClosed.get(msg.sessionId);
     if (closed !== undefined) this.#forget(closed);
     const peer = { hostname: from.hostname, port: from.port };
-    const session = new Session(msg.sessionId, peer, msg.seq);
+    const session = new Session(msg.sessionId, peer, msg.seq, this.options.maxGap);
     this.#sessions.set(session.id, session);
     this.#halfOpen.set(session.id, session);
     this.#touch(session, now);

@@ -6,8 +6,9 @@
  * a newline unless they already end with one (the course clients send each
  * line with its `\n`); when the server's stdout is a terminal, control
  * characters are escaped so a client cannot drive the operator's terminal.
- * Lost numbers get a line each, up to `maxLostLines`; a larger gap gets one
- * summary line. Rendering appends bytes straight into one buffer: no string
+ * Lost numbers get a line each while the session's budget of `--max-gap`
+ * such lines lasts (the machine says so: `itemized`); beyond it a gap gets
+ * one summary line. Rendering appends bytes straight into one buffer: no string
  * or object per line.
  *
  * @module
@@ -16,7 +17,6 @@
 import { ByteBuffer } from "../bytes/byte_buffer.ts";
 import type { OutputSink } from "../events/sink.ts";
 import type { ServerEvent } from "./server_events.ts";
-import { DEFAULT_SERVER_OPTIONS } from "./server_session.ts";
 
 const HEX = "0123456789abcdef";
 
@@ -55,12 +55,10 @@ export class ServerTextSink implements OutputSink<ServerEvent> {
   readonly #out = new ByteBuffer(64 * 1024);
 
   /**
-   * A renderer of the server's text lines; `escape` control characters (stdout is a terminal), at most `maxLostLines` Lost lines per gap.
+   * A renderer of the server's text lines.
    * @param escape escape control characters in payloads (stdout is a terminal)
-   * @param maxLostLines most `Lost packet!` lines for one gap (`--max-gap`);
-   *   a larger gap is one `Lost packets!` summary line
    */
-  constructor(readonly escape = false, readonly maxLostLines = DEFAULT_SERVER_OPTIONS.maxGap) {}
+  constructor(readonly escape = false) {}
 
   emit(e: ServerEvent): void {
     const out = this.#out;
@@ -79,7 +77,7 @@ export class ServerTextSink implements OutputSink<ServerEvent> {
       }
       case "lost": {
         const count = e.last - e.first + 1;
-        if (count <= this.maxLostLines) {
+        if (e.itemized) {
           for (let n = e.first; n <= e.last; n++) this.#line(e.session, n, "Lost packet!");
           return;
         }

@@ -106,7 +106,7 @@ Deno.test(
 );
 
 Deno.test("server events: the text renderer of the same run prints SPEC's lines only", pure, () => {
-  const sink = new ServerTextSink(false, 5);
+  const sink = new ServerTextSink(false);
   script(sink);
   assert.equal(
     new TextDecoder("utf-8").decode(sink.take()),

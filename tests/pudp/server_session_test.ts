@@ -25,7 +25,7 @@ function dgram(
 
 /** A server plus helpers that drain its output as lines and its transmits as messages. */
 function harness(opts: ConstructorParameters<typeof ServerSessions>[0] = {}, escape = false) {
-  const output = new ServerTextSink(escape, opts.maxGap);
+  const output = new ServerTextSink(escape);
   const server = new ServerSessions({ timeoutMs: 5000, ...opts }, output);
   return {
     server,
@@ -230,6 +230,43 @@ Deno.test(
     assert.equal(h.server.openSessions, 1);
     assert.equal(h.server.stats.protocolErrors, 0);
     assert.equal(h.server.stats.lost, 5 + 6 + 4294967266);
+  },
+);
+
+Deno.test(
+  "server: a session prints at most --max-gap Lost packet! lines in all, then summaries",
+  pure,
+  () => {
+    const h = opened({ maxGap: 5 });
+    h.server.handleDatagram(dgram(Command.DATA, 4, "after 3"), A, 1); // 3 of the 5
+    assert.equal(h.lines().length, 4);
+    h.server.handleDatagram(dgram(Command.DATA, 7, "after 2"), A, 2); // 5 of the 5
+    assert.equal(h.lines().length, 3);
+    h.server.handleDatagram(dgram(Command.DATA, 9, "after 1"), A, 3); // over: a summary
+    assert.deepEqual(h.lines(), [`${HEX} [8-8] Lost packets! (1)`, `${HEX} [9] after 1`]);
+    // Another session has its own budget.
+    h.server.handleDatagram(dgram(Command.HELLO, 0, "", 7), B, 4);
+    h.server.handleDatagram(dgram(Command.DATA, 3, "b", 7), B, 5);
+    assert.equal(h.lines().length, 1 + 2 + 1);
+    assert.equal(h.server.stats.lost, 3 + 2 + 1 + 2, "the count is exact either way");
+  },
+);
+
+Deno.test(
+  "server: 100 DATA each skipping 10,000 numbers make about one line each, not a million",
+  pure,
+  () => {
+    // The default --max-gap is 10,000: each gap alone is within it, which
+    // used to print 10,000 Lost lines per datagram (×27,000 amplification).
+    const h = opened();
+    let lines = 0;
+    for (let i = 1; i <= 100; i++) {
+      h.server.handleDatagram(dgram(Command.DATA, i * 10_001, `x${i}`), A, i);
+      lines += h.lines().length;
+      h.sent();
+    }
+    assert.ok(lines <= 10_000 + 2 * 100, `${lines} lines`);
+    assert.equal(h.server.stats.lost, 100 * 10_000);
   },
 );
 

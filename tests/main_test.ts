@@ -51,6 +51,19 @@ Deno.test("cli: help written to a full stdout is one line on stderr, exit 1", as
   }
 });
 
+Deno.test(
+  "cli: help to a stdout closed by the shell (>&-) goes to /dev/null: exit 0, as the README says",
+  async () => {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `exec "$@" >&-`, "sh", ...sourceCommand(), "--help"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(out.stderr.length, 0);
+  },
+);
+
 Deno.test("cli: usage errors print one line to stderr and exit 2", async () => {
   const cases: Array<[string[], RegExp]> = [
     [[], /Usage: pudp/],

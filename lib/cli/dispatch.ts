@@ -113,7 +113,11 @@ export async function runCli(program: CliProgram, args: string[], io: CliIo): Pr
   }
 }
 
-/** Writes help or version text to stdout; a closed or full stdout is one line and exit 1. */
+/**
+ * Writes help or version text to stdout; a full stdout or a broken pipe is
+ * one line and exit 1. (A stdout closed before start is /dev/null by then:
+ * the runtime opens it in its place, so that write succeeds.)
+ */
 function print(io: CliIo, line: (text: string) => void, text: string): number {
   try {
     io.out(text);

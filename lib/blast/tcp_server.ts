@@ -50,6 +50,9 @@ export function blastSummaryLine(s: BlastServerStats): string {
 
 const encoder = new TextEncoder();
 
+/** Longest wait at shutdown for the runs to log how they ended, in ms. */
+const SHUTDOWN_WAIT_MS = 2_000;
+
 /** Runs the TCP server until SIGINT/SIGTERM. */
 export function runBlastTcpServer(
   config: BlastServerConfig,
@@ -64,6 +67,8 @@ export function runBlastTcpServer(
     bytesReceived: 0,
   };
   const open = new Set<TcpConnection>();
+  /** The connections' serving loops: shutdown waits for their `closed` events. */
+  const serving = new Set<Promise<void>>();
   const driver = new Driver({ handleTimeout: () => {}, pollTimeout: () => undefined }, () => {
     output.kick();
     if (output.failure !== undefined) driver.stop.request(output.failure);
@@ -77,10 +82,12 @@ export function runBlastTcpServer(
     if (driver.stop.stopping) return conn.close();
     conn.conn.setNoDelay(true); // paced segments go when written
     open.add(conn);
-    serveConnection(conn, config.maxBytes, stats, emit).finally(() => {
+    const done = serveConnection(conn, config.maxBytes, stats, emit).finally(() => {
       open.delete(conn);
+      serving.delete(done);
       conn.close();
     });
+    serving.add(done);
   }, (e) => {
     if (config.verbose) log(`cannot accept: ${errorText(e)}`);
   });
@@ -90,6 +97,14 @@ export function runBlastTcpServer(
     close: async () => {
       await listener.close();
       for (const conn of open) conn.close();
+      // Each run ends with its `closed` event and its bytes in the summary
+      // (a closed connection ends its loop at once; bounded all the same).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...serving]),
+        new Promise((r) => timer = setTimeout(r, SHUTDOWN_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
       await output.close();
       driver.stop.failure ??= output.failure;
     },
@@ -135,10 +150,17 @@ async function serveConnection(
     if (request.direction === "get") {
       const source = new SegmentSource(request, conn.id);
       const started = epochNow();
+      // What the socket takes from here on is the run's (the OK may still be queued).
+      const before = conn.bytesWritten + conn.pendingWrite;
       if (request.bytes !== undefined) await sendPattern(conn, request.bytes);
       else await sendSegments(conn, source, epochNow);
-      const sentBytes = request.bytes ?? source.figures.bytes;
+      const sentBytes = Math.max(0, conn.bytesWritten - before);
       stats.bytesSent += sentBytes;
+      if (conn.closed) {
+        // The server is shutting down: the bytes that really went.
+        const seconds = (epochNow() - started) / 1000;
+        return closed("shutdown", { sent: { segments: 0, bytes: sentBytes, seconds } });
+      }
       if (conn.writeError !== undefined) {
         return closed(conn.peerReset ? "peer reset" : `error: ${errorText(conn.writeError)}`);
       }

@@ -52,6 +52,7 @@ export class TcpConnection {
   /** Set while the write loop runs; resolves when it has nothing left. */
   #writing: Promise<void> | undefined;
   #pendingWrite = 0;
+  #bytesWritten = 0;
   #writeError: unknown;
   #closed = false;
 
@@ -118,6 +119,16 @@ export class TcpConnection {
     return this.#pendingWrite;
   }
 
+  /** Bytes the socket took so far (written, not merely queued). */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  /** Whether this side closed the connection (`close`, `end`). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Whether a write failed because the peer reset the connection (or closed it for good). */
   get peerReset(): boolean {
     return isReset(this.#writeError);
@@ -172,7 +183,9 @@ export class TcpConnection {
     for (let bytes = this.#queue.shift(); bytes; bytes = this.#queue.shift()) {
       try {
         for (let done = 0; done < bytes.length;) {
-          done += await this.conn.write(done === 0 ? bytes : bytes.subarray(done));
+          const n = await this.conn.write(done === 0 ? bytes : bytes.subarray(done));
+          done += n;
+          this.#bytesWritten += n;
         }
       } catch (e) {
         this.#writeError ??= e;

@@ -208,3 +208,36 @@ Deno.test("blast e2e: a wrong byte, or bytes missing, are reported and fail the 
     assert.equal(r.report.receiver!.missing_bytes, 40_000);
   });
 });
+
+Deno.test("blast e2e (tcp): SIGTERM mid-transfer logs the run's closed line with the bytes really sent", async () => {
+  const server = await startListening(["blast", "server", "--host", "127.0.0.1", "0"]);
+  await using _ = server.process;
+  // A client that asks for 100 MB and reads slowly: the transfer is still going at the signal.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await conn.write(new TextEncoder().encode("GET bytes=100000000\n"));
+    const buf = new Uint8Array(65_536);
+    let got = 0;
+    while (got < 300_000) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      got += n;
+    }
+    await server.process.stdout.waitFor((t) => /GET bytes=100000000/.test(t), 5000, "request line");
+    server.process.kill("SIGTERM");
+    const out = await server.process.exit(10_000);
+    assert.equal(out.code, 0, out.stderr);
+    const m = out.stdout.match(/closed \(shutdown\), sent (\d+) bytes/);
+    assert.ok(m, `a closed line for the run: ${out.stdout}`);
+    const sent = Number(m[1]);
+    assert.ok(sent >= got - 3 && sent < 100_000_000, `sent ${sent}, the client got ${got}`);
+    const summary = out.stderr.match(/(\d+) bytes sent/);
+    assert.equal(Number(summary?.[1]), sent, out.stderr);
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  }
+});

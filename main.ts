@@ -11,6 +11,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import type { Group } from "./lib/cli/command_tree.ts";
 import { type CliProgram, runCli } from "./lib/cli/dispatch.ts";
+import { escapeText } from "./lib/io/terminal_text.ts";
 import { blastGroup } from "./lib/blast/commands.ts";
 import { frameGroup } from "./lib/frame/commands.ts";
 import { idsGroup } from "./lib/ids/commands.ts";
@@ -65,11 +66,14 @@ function writeAll(w: { writeSync(p: Uint8Array): number }, text: string): void {
 
 /** Runs the CLI with `args`; returns the exit status. */
 export function main(args: string[]): Promise<number> {
+  const stderrTerminal = Deno.stderr.isTerminal();
   return runCli(PROGRAM, args, {
     out: (text) => writeAll(Deno.stdout, text),
     err: (text) => {
       try {
-        writeAll(Deno.stderr, text);
+        // Diagnostics may quote a peer (`server refused: …`, `unexpected reply '…'`): on a
+        // terminal, what could drive it is escaped; the line breaks are ours.
+        writeAll(Deno.stderr, stderrTerminal ? escapeText(text, true) : text);
       } catch {
         // Nowhere left to say it.
       }

@@ -112,7 +112,7 @@ function figures(e: BlastClosedEvent): string {
 export function blastOutput(json: boolean): EventOutput<BlastServerEvent> {
   return new EventOutput<BlastServerEvent>({
     json,
-    text: () => new BlastTextSink(),
+    text: (terminal) => new BlastTextSink(terminal),
     fields: blastJsonFields,
     clock: epochNow,
   });

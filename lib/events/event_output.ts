@@ -14,14 +14,25 @@ import type { BaseEvent, OutputSink } from "./sink.ts";
 export interface EventOutputOptions<E extends BaseEvent> {
   /** `--json` was given. */
   json: boolean;
-  /** Makes the family's text renderer. */
-  text: () => OutputSink<E>;
+  /**
+   * Makes the family's text renderer; `terminal`: the writer is a terminal,
+   * so the renderer escapes peer text (lib/io/terminal_text.ts).
+   */
+  text: (terminal: boolean) => OutputSink<E>;
   /** The family's JSON fields. */
   fields: JsonFields<E>;
   /** The driver's clock (ms), for the write coalescing. */
   clock: () => number;
   /** Where the bytes go (default stdout). */
   writer?: ByteWriter;
+  /** Whether the writer is a terminal (default: asks the writer, `Deno.stdout.isTerminal()`). */
+  terminal?: boolean;
+}
+
+/** Whether `writer` says it is a terminal (stdout, stderr); false for anything that cannot say. */
+function isTerminal(writer: ByteWriter): boolean {
+  const w = writer as ByteWriter & { isTerminal?: () => boolean };
+  return typeof w.isTerminal === "function" && w.isTerminal();
 }
 
 /**
@@ -41,8 +52,11 @@ export class EventOutput<E extends BaseEvent> {
 
   /** An output for events rendered as `options` says, written to its writer. */
   constructor(options: EventOutputOptions<E>) {
-    this.sink = options.json ? new JsonLinesSink(options.fields) : options.text();
-    this.pump = new OutputPump(options.writer ?? Deno.stdout, () => this.sink.take(), {
+    const writer = options.writer ?? Deno.stdout;
+    this.sink = options.json
+      ? new JsonLinesSink(options.fields)
+      : options.text(options.terminal ?? isTerminal(writer));
+    this.pump = new OutputPump(writer, () => this.sink.take(), {
       intervalMs: INTERVAL_MS,
       batchBytes: BATCH_BYTES,
       pending: () => this.sink.pending,

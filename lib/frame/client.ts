@@ -15,6 +15,7 @@
 
 import type { ClientOutcome } from "../cli/command_tree.ts";
 import { errorText } from "../cli/errors.ts";
+import { escapeBytes } from "../io/terminal_text.ts";
 import { writeAll } from "../io/write_all.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { SIGNAL_EXIT, type StopSignal } from "../runtime/driver.ts";
@@ -80,7 +81,9 @@ export async function runFrameClient(config: FrameClientConfig): Promise<FrameCl
     if (stdinEnded && answered === sent) done.resolve({ code: 0 });
   };
 
-  // The receiver: every answer, printed in order.
+  // The receiver: every answer, printed in order (escaped on a terminal: the server's bytes
+  // could drive it).
+  const terminal = Deno.stdout.isTerminal();
   (async () => {
     for (;;) {
       const r = await socket.receiveBytes();
@@ -90,9 +93,10 @@ export async function runFrameClient(config: FrameClientConfig): Promise<FrameCl
         }
         return;
       }
-      const line = new Uint8Array(r.payload.length + 1);
-      line.set(r.payload);
-      line[r.payload.length] = 0x0a;
+      const payload = terminal ? escapeBytes(r.payload) : r.payload;
+      const line = new Uint8Array(payload.length + 1);
+      line.set(payload);
+      line[payload.length] = 0x0a;
       try {
         await writeAll(Deno.stdout, line);
       } catch (e) {

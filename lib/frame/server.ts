@@ -42,7 +42,7 @@ export function runFrameServer(
 ): Promise<number> {
   const output = new EventOutput<FrameEvent>({
     json: config.json,
-    text: () => new FrameTextSink(),
+    text: (terminal) => new FrameTextSink(terminal),
     fields: frameJsonFields,
     clock: monotonicNow,
   });

@@ -7,6 +7,7 @@
  */
 
 import { errorText } from "../cli/errors.ts";
+import { escapeText } from "../io/terminal_text.ts";
 import { writeAll } from "../io/write_all.ts";
 import { NEED_MORE, ReceiveBuffer } from "../net/receive_buffer.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
@@ -89,7 +90,9 @@ export async function runIdsClient(config: IdsClientConfig): Promise<IdsClientRe
   await udp?.close();
   tcp?.close();
   if (result.reply !== undefined) {
-    await writeAll(Deno.stdout, new TextEncoder().encode(result.reply + "\n"));
+    // The reply is the server's text: escaped on a terminal (it could drive it).
+    const reply = Deno.stdout.isTerminal() ? escapeText(result.reply) : result.reply;
+    await writeAll(Deno.stdout, new TextEncoder().encode(reply + "\n"));
   }
   return result;
 }

@@ -9,6 +9,7 @@ import { defineCommand, exitStatus } from "../cli/command_tree.ts";
 import { UsageError } from "../cli/errors.ts";
 import {
   type ArgDef,
+  count,
   hostArg,
   JSON_FLAG,
   LISTEN_HOST,
@@ -17,6 +18,7 @@ import {
   switchFlag,
 } from "../cli/flags.ts";
 import { runIdsClient } from "./client.ts";
+import { ERROR_BURST, ERROR_RATE } from "./error_limiter.ts";
 import { DEFAULT_IDS_OPTIONS } from "./registry_machine.ts";
 import { runIdsServer } from "./server.ts";
 import { isValidId, MAX_ID_LENGTH } from "./wire.ts";
@@ -33,9 +35,13 @@ TCP (--tcp; one request per line; a line without its newline counts after
 200 ms or at EOF). An id nobody holds is granted with "OK <id> <client-ip>
 <client-port>" and held for --id-ttl seconds; an id in use gets "RESET <id>"
 (over TCP the connection is then closed); a repeat from the address that holds
-the id gets OK again; a malformed request gets "ERROR <reason>". Ids are 1 to
-${MAX_ID_LENGTH} visible ASCII characters. Prints one line per reply and expiry to stdout
-and exits 0 after --idle-exit seconds without a request, or on SIGINT/SIGTERM.`,
+the id gets OK again; a malformed request gets "ERROR <reason>" (at most
+${ERROR_BURST} at once, then ${ERROR_RATE} a second, per address; none with --course). A datagram or
+line that looks like a reply (OK, RESET, ERROR) or is not printable text gets
+no reply at all. With --max-ids ids held, a request for a new id gets "ERROR id
+table full". Ids are 1 to ${MAX_ID_LENGTH} visible ASCII characters. Prints one line
+per reply and expiry to stdout and exits 0 after --idle-exit seconds without a
+request (counted from the start too), or on SIGINT/SIGTERM.`,
   flags: {
     tcp: TCP_FLAG,
     host: LISTEN_HOST,
@@ -48,6 +54,13 @@ and exits 0 after --idle-exit seconds without a request, or on SIGINT/SIGTERM.`,
       String(DEFAULT_IDS_OPTIONS.idleExitMs / 1000),
       true,
     ),
+    "max-ids": count(
+      "most ids held; then a new id gets ERROR id table full",
+      String(DEFAULT_IDS_OPTIONS.maxIds),
+      1,
+      100_000_000,
+    ),
+    course: switchFlag("send no ERROR replies, as the course servers did"),
     json: JSON_FLAG,
   },
   args: [portArg("PORT", true)],
@@ -58,6 +71,8 @@ and exits 0 after --idle-exit seconds without a request, or on SIGINT/SIGTERM.`,
       tcp: flags.tcp,
       idTtlMs: flags["id-ttl"],
       idleExitMs: flags["idle-exit"],
+      maxIds: flags["max-ids"],
+      course: flags.course,
       json: flags.json,
       verbose: context.verbose,
     }, context.log);

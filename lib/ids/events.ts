@@ -36,11 +36,11 @@ export interface ResetEvent extends BaseEvent {
   holder: string;
 }
 
-/** A malformed request, answered with `ERROR <reason>`. */
+/** A request answered with `ERROR <reason>`: malformed, or a new id while the table is full. */
 export interface ErrorEvent extends BaseEvent {
   /** The event's kind: `error` in `--json` output. */
   event: "error";
-  /** Why the request was malformed, as the ERROR reply says it. */
+  /** Why the request was refused, as the ERROR reply says it. */
   reason: string;
   /** The transport of the request. */
   transport: Transport;
@@ -52,6 +52,38 @@ export interface ExpiredEvent extends BaseEvent {
   event: "expired";
   /** The id released. */
   id: string;
+}
+
+/**
+ * Why a datagram or line got no reply: it looks like a reply (`reply`) or
+ * is not printable text (`not text`), which no server answers, so that two
+ * servers cannot talk to each other forever; or it deserved an ERROR that
+ * was not sent, because `peer` had its share of ERRORs (`rate limited`) or
+ * because of `--course` (`course`).
+ */
+export type DropReason = "reply" | "not text" | "rate limited" | "course";
+
+/** A datagram (UDP) or line (TCP) that got no reply, counted. */
+export interface DroppedEvent extends BaseEvent {
+  /** The event's kind: `dropped` in `--json` output. */
+  event: "dropped";
+  /** Why it got no reply. */
+  reason: DropReason;
+  /** The transport it came over. */
+  transport: Transport;
+  /** For `rate limited` and `course`: the reason the ERROR not sent would have given. */
+  error?: string;
+}
+
+/**
+ * A request for a new id found `--max-ids` ids held; it gets `ERROR id table
+ * full`. Reported the first time, then at most once a minute while it lasts.
+ */
+export interface TableFullEvent extends BaseEvent {
+  /** The event's kind: `table_full` in `--json` output. */
+  event: "table_full";
+  /** Ids held (the cap). */
+  held: number;
 }
 
 /** A TCP connection was accepted. */
@@ -78,6 +110,8 @@ export type IdsEvent =
   | ResetEvent
   | ErrorEvent
   | ExpiredEvent
+  | DroppedEvent
+  | TableFullEvent
   | ConnectedEvent
   | ClosedEvent;
 
@@ -87,10 +121,18 @@ export function idsJsonFields(e: IdsEvent): Record<string, unknown> {
   return fields;
 }
 
+/** The stderr line of a {@link TableFullEvent}. */
+export function tableFullText(e: TableFullEvent): string {
+  return `id table full (${e.held} ids held, --max-ids): new ids get "ERROR id table full" ` +
+    `until some expire`;
+}
+
 /**
  * Renders ids events as text: `OK <id> <ip> <port>`, `RESET <id> (from PEER,
  * held by HOLDER)`, `ERROR <reason> (from PEER)`, `EXPIRED <id> (taken by
- * PEER)`. Connections are not shown (see `--json`).
+ * PEER)`. Connections, drops and the full table are not shown (see
+ * `--json`; drops are counted in the summary, the full table is said on
+ * stderr).
  */
 export class IdsTextSink extends TextLinesSink<IdsEvent> {
   /** Renders one event (the {@link EventSink} interface). */

@@ -7,7 +7,19 @@
  * refused (`RESET <id>`), except a repeat from the very address that holds
  * it, which is answered OK again (a UDP client whose OK was lost asks
  * again); a malformed request gets `ERROR <reason>` and never touches the
- * registry. No request for `idleExitMs` (0: never) sets `finished`.
+ * registry. With `maxIds` ids held, a request for a new id gets `ERROR id
+ * table full` (a `table_full` event the first time, then at most once a
+ * minute). No request for `idleExitMs` (0: never), counted from the start
+ * too, sets `finished`.
+ *
+ * No loops, no reflection: a message that looks like a reply (`OK`, `RESET`,
+ * `ERROR`) or is not printable text gets no reply at all (a `dropped` event;
+ * it is not a request and does not restart the idle clock), so two servers
+ * can never be made to answer each other forever. ERROR replies go through
+ * an {@link ErrorLimiter} (a few a second per address, a bounded table of
+ * addresses); one over the limit is not sent (`dropped`, `rate limited`).
+ * With `course` no ERROR is sent at all (`dropped`, `course`), as the course
+ * servers did.
  *
  * Inputs (time passed in): `handleDatagram(bytes, from, now)` for UDP (one
  * request per datagram); for TCP `handleConnect(conn, peer, now)`,
@@ -43,13 +55,14 @@ import { NEED_MORE, ReceiveBuffer } from "../net/receive_buffer.ts";
 import { formatAddress, type PeerAddress } from "../net/transmit.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
-import type { IdsEvent, Transport } from "./events.ts";
+import { ErrorLimiter, type ErrorLimits } from "./error_limiter.ts";
+import type { DropReason, IdsEvent, Transport } from "./events.ts";
 import {
+  classifyRequest,
   decodeLine,
   formatReply,
   type IdReply,
   MAX_LINE,
-  parseRequest,
   WireError,
 } from "./wire.ts";
 
@@ -62,10 +75,27 @@ export interface IdsOptions {
   idTtlMs: number;
   /** No request for this long sets `finished`, in ms; 0 = never. */
   idleExitMs: number;
+  /** Most ids held at once; then a request for a new id gets `ERROR id table full`. */
+  maxIds: number;
+  /** Send no ERROR at all, as the course servers did (`--course`). */
+  course: boolean;
+  /** The ERROR rate limits (tests); defaults in {@link ErrorLimiter}. */
+  errorLimits?: Partial<ErrorLimits>;
 }
 
-/** Defaults, as in SPEC. */
-export const DEFAULT_IDS_OPTIONS: IdsOptions = { idTtlMs: 30_000, idleExitMs: 120_000 };
+/** Defaults, as in SPEC and the README. */
+export const DEFAULT_IDS_OPTIONS: IdsOptions = {
+  idTtlMs: 30_000,
+  idleExitMs: 120_000,
+  maxIds: 100_000,
+  course: false,
+};
+
+/** The reason of the ERROR that refuses a new id while `maxIds` are held. */
+export const TABLE_FULL = "id table full";
+
+/** Least time between two `table_full` events, in ms. */
+export const FULL_NOTICE_MS = 60_000;
 
 /** Bytes to send: a datagram to an address (UDP), or bytes on a connection (TCP). */
 export type IdsTransmit =
@@ -74,16 +104,20 @@ export type IdsTransmit =
 
 /** What the server counted. */
 export interface IdsStats {
-  /** Requests answered, of every kind. */
+  /** Requests, well-formed or not (not counted: messages dropped as replies or not text). */
   requests: number;
   /** OK replies. */
   ok: number;
   /** RESET replies. */
   reset: number;
-  /** ERROR replies. */
+  /** ERROR replies sent. */
   errors: number;
   /** Ids released after their time to live. */
   expired: number;
+  /** Datagrams or lines that got no reply: replies, not text, ERRORs rate limited or --course. */
+  dropped: number;
+  /** Requests for a new id refused because `maxIds` were held. */
+  full: number;
   /** TCP connections accepted. */
   connections: number;
 }
@@ -119,6 +153,8 @@ export class IdRegistry {
     reset: 0,
     errors: 0,
     expired: 0,
+    dropped: 0,
+    full: 0,
     connections: 0,
   };
   readonly #held = new Map<string, Holding>();
@@ -127,6 +163,8 @@ export class IdRegistry {
   readonly #idle = new Timer<Due>({ kind: "idle" });
   readonly #tx = new Fifo<IdsTransmit>();
   readonly #closes = new Fifo<number>();
+  readonly #limiter: ErrorLimiter;
+  #fullNoticeAt = -Infinity;
   #finished = false;
 
   /**
@@ -137,6 +175,7 @@ export class IdRegistry {
    */
   constructor(options: Partial<IdsOptions>, readonly events: EventSink<IdsEvent>, now: number) {
     this.options = { ...DEFAULT_IDS_OPTIONS, ...options };
+    this.#limiter = new ErrorLimiter(this.options.errorLimits);
     this.#touchIdle(now);
   }
 
@@ -150,9 +189,15 @@ export class IdRegistry {
     return this.#held.size;
   }
 
+  /** Addresses the ERROR rate limiter remembers (bounded). */
+  get limitedAddresses(): number {
+    return this.#limiter.size;
+  }
+
   /** A UDP datagram: one request. */
   handleDatagram(bytes: Uint8Array, from: PeerAddress, now: number): void {
     const reply = this.#request(bytes, from, "udp", now);
+    if (reply === undefined) return;
     this.#tx.push({ kind: "datagram", to: from, data: encoder.encode(formatReply(reply)) });
   }
 
@@ -179,8 +224,8 @@ export class IdRegistry {
       // Framing fails only on length (the buffer's limit or the line codec's): one wording for both.
       this.stats.requests++;
       this.#touchIdle(now);
-      const tooLong = new WireError(`request longer than ${MAX_LINE} bytes`);
-      this.#streamReply(c, this.#malformed(c.peer, "tcp", tooLong));
+      const tooLong = this.#refuse(c.peer, "tcp", `request longer than ${MAX_LINE} bytes`, now);
+      if (tooLong !== undefined) this.#streamReply(c, tooLong);
       this.#close(c, "request too long");
       return;
     }
@@ -243,6 +288,7 @@ export class IdRegistry {
 
   #streamRequest(c: Connection, line: Uint8Array, now: number): void {
     const reply = this.#request(line, c.peer, "tcp", now);
+    if (reply === undefined) return;
     this.#streamReply(c, reply);
     if (reply.kind === "reset") this.#close(c, "reset sent");
   }
@@ -255,18 +301,20 @@ export class IdRegistry {
     });
   }
 
-  /** Judges one request; reports it; returns the reply. */
-  #request(bytes: Uint8Array, peer: PeerAddress, transport: Transport, now: number): IdReply {
+  /** Judges one message; reports it; returns the reply, or undefined for none. */
+  #request(
+    bytes: Uint8Array,
+    peer: PeerAddress,
+    transport: Transport,
+    now: number,
+  ): IdReply | undefined {
+    const from = { hostname: peer.hostname, port: peer.port };
+    const verdict = classifyRequest(bytes);
+    if (verdict.kind === "ignored") return this.#drop(from, transport, verdict.reason);
     this.stats.requests++;
     this.#touchIdle(now);
-    const from = { hostname: peer.hostname, port: peer.port };
-    let id: string;
-    try {
-      id = parseRequest(bytes).id;
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
-      return this.#malformed(from, transport, e);
-    }
+    if (verdict.kind === "malformed") return this.#refuse(from, transport, verdict.reason, now);
+    const id = verdict.id;
     const held = this.#held.get(id);
     const same = held !== undefined && held.transport === transport &&
       held.holder.hostname === from.hostname && held.holder.port === from.port;
@@ -282,6 +330,7 @@ export class IdRegistry {
       return { kind: "reset", id };
     }
     if (held === undefined) {
+      if (this.#held.size >= this.options.maxIds) return this.#tableFull(from, transport, now);
       const holding = new Holding(id, from, transport);
       this.#held.set(id, holding);
       this.#timers.set(holding.timer, now + this.options.idTtlMs);
@@ -291,10 +340,41 @@ export class IdRegistry {
     return { kind: "ok", id, ip: from.hostname, port: from.port };
   }
 
-  #malformed(from: PeerAddress, transport: Transport, e: WireError): IdReply {
+  /** A request for a new id with `maxIds` held: refused, and said (the first time, then once a minute). */
+  #tableFull(from: PeerAddress, transport: Transport, now: number): IdReply | undefined {
+    this.stats.full++;
+    if (now - this.#fullNoticeAt >= FULL_NOTICE_MS) {
+      this.#fullNoticeAt = now;
+      this.events.emit({ event: "table_full", peer: from, held: this.#held.size });
+    }
+    return this.#refuse(from, transport, TABLE_FULL, now);
+  }
+
+  /** A request that deserves `ERROR <reason>`: the reply, unless --course or the rate limit holds it back. */
+  #refuse(
+    from: PeerAddress,
+    transport: Transport,
+    reason: string,
+    now: number,
+  ): IdReply | undefined {
+    if (this.options.course) return this.#drop(from, transport, "course", reason);
+    if (!this.#limiter.allow(formatAddress(from), now)) {
+      return this.#drop(from, transport, "rate limited", reason);
+    }
     this.stats.errors++;
-    this.events.emit({ event: "error", peer: from, reason: e.message, transport });
-    return { kind: "error", reason: e.message };
+    this.events.emit({ event: "error", peer: from, reason, transport });
+    return { kind: "error", reason };
+  }
+
+  /** A message that gets no reply: counted and reported. */
+  #drop(from: PeerAddress, transport: Transport, reason: DropReason, error?: string): undefined {
+    this.stats.dropped++;
+    this.events.emit(
+      error === undefined
+        ? { event: "dropped", peer: from, reason, transport }
+        : { event: "dropped", peer: from, reason, transport, error },
+    );
+    return undefined;
   }
 
   #close(c: Connection, reason: string): void {

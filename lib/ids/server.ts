@@ -1,7 +1,9 @@
 /**
  * `pudp ids server`: the driver around {@link IdRegistry}, over UDP (one
  * request per datagram) or TCP (`--tcp`: many connections, a request per
- * line). It exits 0 by itself after `--idle-exit` seconds without a request.
+ * line). It exits 0 by itself after `--idle-exit` seconds without a request,
+ * counted from the start too. A full id table is said on stderr (the first
+ * time, then at most once a minute).
  *
  * @module
  */
@@ -12,7 +14,7 @@ import { StreamServer } from "../net/stream_server.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
-import { type IdsEvent, idsJsonFields, IdsTextSink } from "./events.ts";
+import { type IdsEvent, idsJsonFields, IdsTextSink, tableFullText } from "./events.ts";
 import { IdRegistry, type IdsOptions, type IdsStats } from "./registry_machine.ts";
 
 /** What `pudp ids server` was asked to do. */
@@ -35,7 +37,9 @@ const WRITE_HIGH_WATER = 64 * 1024;
 /** The summary line printed to stderr at exit. */
 export function idsSummaryLine(s: IdsStats, tcp: boolean): string {
   return `pudp ids server: ${s.requests} requests, ${s.ok} ok, ${s.reset} reset, ` +
-    `${s.errors} errors, ${s.expired} expired` + (tcp ? `, ${s.connections} connections` : "");
+    `${s.errors} errors, ${s.expired} expired, ${s.dropped} dropped` +
+    (s.full > 0 ? `, ${s.full} refused (id table full)` : "") +
+    (tcp ? `, ${s.connections} connections` : "");
 }
 
 /** Runs the server until it has been idle for `--idle-exit`, or a signal. */
@@ -45,11 +49,17 @@ export function runIdsServer(
 ): Promise<number> {
   const output = new EventOutput<IdsEvent>({
     json: config.json,
-    text: () => new IdsTextSink(),
+    text: (terminal) => new IdsTextSink(terminal),
     fields: idsJsonFields,
     clock: monotonicNow,
   });
-  const machine = new IdRegistry(config, output.sink, monotonicNow());
+  const sink = output.sink;
+  const machine = new IdRegistry(config, {
+    emit(e) {
+      if (e.event === "table_full") log(tableFullText(e));
+      sink.emit(e);
+    },
+  }, monotonicNow());
   const address = { hostname: config.host, port: config.port };
   const udp = config.tcp ? undefined : UdpEndpoint.bind(address, {
     maxInFlight: 16,
@@ -92,6 +102,7 @@ export function runIdsServer(
     stopping: () => driver.stop.stopping,
   });
 
+  driver.afterEvent(); // arms the idle timer: --idle-exit counts from the start
   const bound = (udp?.address ?? tcp?.listener.address)!;
   return driver.serve({
     ready: `listening on ${formatAddress(bound)} (${config.tcp ? "tcp" : "udp"})`,

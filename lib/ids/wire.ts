@@ -49,25 +49,32 @@ export function isValidId(id: string): boolean {
   return id.length >= 1 && id.length <= MAX_ID_LENGTH && /^[\x21-\x7e]+$/.test(id);
 }
 
-/** The text of one message without a trailing `\n` or `\r\n`; WireError if it is not text. */
+const NOT_TEXT = "request is not text";
+
+/**
+ * The text of one message without a trailing `\n` or `\r\n`; WireError if
+ * it is empty, not printable ASCII (checked first, whatever its length) or
+ * too long.
+ */
 function messageText(bytes: Uint8Array): string {
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === 0x0a) end--;
   if (end > 0 && bytes[end - 1] === 0x0d) end--;
   if (end === 0) throw new WireError("empty request");
-  if (end > MAX_LINE) throw new WireError(`request longer than ${MAX_LINE} bytes`);
-  let text = "";
   for (let i = 0; i < end; i++) {
     const b = bytes[i];
-    if (b < 0x20 || b > 0x7e) throw new WireError("request is not text");
-    text += String.fromCharCode(b);
+    if (b < 0x20 || b > 0x7e) throw new WireError(NOT_TEXT);
   }
-  return text;
+  if (end > MAX_LINE) throw new WireError(`request longer than ${MAX_LINE} bytes`);
+  return String.fromCharCode(...bytes.subarray(0, end));
 }
 
 /** Parses one request (a datagram, or a line without its `\n`). Throws WireError with the reason. */
 export function parseRequest(bytes: Uint8Array): IdRequest {
-  const text = messageText(bytes);
+  return parseRequestText(messageText(bytes));
+}
+
+function parseRequestText(text: string): IdRequest {
   const words = text.trim().split(/ +/);
   if (words[0] !== "HELLO" || words.length !== 2) {
     throw new WireError("expected 'HELLO <id>'");
@@ -75,6 +82,46 @@ export function parseRequest(bytes: Uint8Array): IdRequest {
   const id = words[1];
   if (id.length > MAX_ID_LENGTH) throw new WireError(`id longer than ${MAX_ID_LENGTH} characters`);
   return { id };
+}
+
+/**
+ * Why a server gives a message no reply at all: it looks like a reply
+ * (`OK …`, `RESET …`, `ERROR …`, in any case), or it is not printable text.
+ */
+export type IgnoredMessage = "reply" | "not text";
+
+/** What a server makes of one message (see {@link classifyRequest}). */
+export type RequestVerdict =
+  | { kind: "request"; id: string }
+  | { kind: "malformed"; reason: string }
+  | { kind: "ignored"; reason: IgnoredMessage };
+
+/** A message whose first word is a reply's: answering it could start a loop between two servers. */
+const REPLY_SHAPED = /^\s*(OK|RESET|ERROR)\b/i;
+
+/**
+ * Judges one message (a datagram, or a line without its `\n`): a request
+ * for an id; a malformed request, with the reason an `ERROR` reply gives;
+ * or a message a server must not answer at all, because it looks like a
+ * reply or is not printable ASCII (answering those could make two servers
+ * talk to each other forever).
+ */
+export function classifyRequest(bytes: Uint8Array): RequestVerdict {
+  let text: string;
+  try {
+    text = messageText(bytes);
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    if (e.message === NOT_TEXT) return { kind: "ignored", reason: "not text" };
+    return { kind: "malformed", reason: e.message };
+  }
+  if (REPLY_SHAPED.test(text)) return { kind: "ignored", reason: "reply" };
+  try {
+    return { kind: "request", id: parseRequestText(text).id };
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    return { kind: "malformed", reason: e.message };
+  }
 }
 
 /** The text of a request. */

@@ -48,7 +48,7 @@ export function runPipeServer(
 ): Promise<number> {
   const output = new EventOutput<PipeEvent>({
     json: config.json,
-    text: () => new PipeTextSink(),
+    text: (terminal) => new PipeTextSink(terminal),
     fields: pipeJsonFields,
     clock: monotonicNow,
     writer: Deno.stderr,

@@ -79,7 +79,7 @@ export function stderrNotice(e: ServerEvent, verbose: boolean): string | undefin
 export function runServer(config: ServerConfig, log: (line: string) => void): Promise<number> {
   const output = new EventOutput<ServerEvent>({
     json: config.json,
-    text: () => new ServerTextSink(Deno.stdout.isTerminal()),
+    text: (terminal) => new ServerTextSink(terminal),
     fields: serverJsonFields,
     clock: monotonicNow,
   });

@@ -5,7 +5,8 @@
  * sequence number in brackets. Payloads are printed as received, followed by
  * a newline unless they already end with one (the course clients send each
  * line with its `\n`); when the server's stdout is a terminal, control
- * characters are escaped so a client cannot drive the operator's terminal.
+ * characters are escaped (lib/io/terminal_text.ts, as on every command) so a
+ * client cannot drive the operator's terminal.
  * Lost numbers get a line each while the session's budget of `--max-gap`
  * such lines lasts (the machine says so: `itemized`); beyond it a gap gets
  * one summary line. Rendering appends bytes straight into one buffer: no string
@@ -15,38 +16,9 @@
  */
 
 import { ByteBuffer } from "../bytes/byte_buffer.ts";
+import { appendEscaped } from "../io/terminal_text.ts";
 import type { OutputSink } from "../events/sink.ts";
 import type { ServerEvent } from "./server_events.ts";
-
-const HEX = "0123456789abcdef";
-
-function appendEscape(out: ByteBuffer, byte: number): void {
-  out.appendAscii("\\x");
-  out.appendByte(HEX.charCodeAt(byte >> 4));
-  out.appendByte(HEX.charCodeAt(byte & 15));
-}
-
-/**
- * Appends `payload` to `out`, escaping what would control a terminal: C0
- * controls except tab, and DEL, become `\xHH`; the UTF-8 encodings of C1
- * controls (U+0080–U+009F, which include the 8-bit CSI) become `\xc2\xHH`.
- * Everything else, including other UTF-8 and invalid bytes, passes unchanged.
- */
-export function appendEscaped(out: ByteBuffer, payload: Uint8Array): void {
-  let start = 0;
-  for (let i = 0; i < payload.length; i++) {
-    const b = payload[i];
-    const c0 = (b < 0x20 && b !== 0x09) || b === 0x7f;
-    const c1 = b === 0xc2 && i + 1 < payload.length && payload[i + 1] >= 0x80 &&
-      payload[i + 1] <= 0x9f;
-    if (!c0 && !c1) continue;
-    out.append(payload.subarray(start, i));
-    appendEscape(out, b);
-    if (c1) appendEscape(out, payload[++i]);
-    start = i + 1;
-  }
-  out.append(payload.subarray(start));
-}
 
 const LF = 0x0a;
 

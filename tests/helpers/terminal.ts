@@ -58,3 +58,66 @@ export async function onTerminal(
     ms: performance.now() - started,
   };
 }
+
+/** A long-running command on a pseudo-terminal: what the terminal shows so far, keys to type. */
+export class TerminalProcess implements AsyncDisposable {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #reading: Promise<void>;
+  /** Everything the terminal showed so far (stdout and stderr of the command). */
+  text = "";
+
+  /** Starts the shell command line `line` under `script`. */
+  constructor(line: string) {
+    const child = new Deno.Command("script", {
+      args: ["-qec", line, "/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.#reading = (async () => {
+      const d = new TextDecoder();
+      for await (const chunk of child.stdout) this.text += d.decode(chunk, { stream: true });
+    })();
+  }
+
+  /** Waits (at most `ms`) until the terminal shows a match of `pattern`; returns the match. */
+  async waitFor(pattern: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
+    const deadline = performance.now() + ms;
+    for (;;) {
+      const m = this.text.match(pattern);
+      if (m) return m;
+      assert.ok(performance.now() < deadline, `no ${pattern} in:\n${JSON.stringify(this.text)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Types `keys` on the terminal (`\x03` is Ctrl-C). */
+  async type(keys: string): Promise<void> {
+    await this.#writer.write(new TextEncoder().encode(keys));
+  }
+
+  /** Waits (at most `ms`) for the command to exit; returns its status code. */
+  async exit(ms = 15_000): Promise<number> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), ms));
+    const status = await Promise.race([this.#child.status, timeout]);
+    clearTimeout(timer);
+    assert.ok(status !== "timeout", "process on the terminal did not exit");
+    await this.#reading;
+    return status.code;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await this.#writer.close().catch(() => {});
+    await this.#child.status;
+    await this.#reading.catch(() => {});
+  }
+}

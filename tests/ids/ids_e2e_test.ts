@@ -1,12 +1,14 @@
 /**
  * `pudp ids` end to end, as a user runs it: over UDP and TCP, OK / RESET /
  * ERROR, ids released after --id-ttl, the server exiting 0 by itself after
- * --idle-exit, many clients at once, malformed requests that disturb nobody,
- * `--json` events, and a client facing a silent server.
+ * --idle-exit (also with no request at all), many clients at once, malformed
+ * requests that disturb nobody, no reply to a reply or to binary junk (two
+ * real servers cannot be made to talk forever), ERRORs rate limited,
+ * --course, --max-ids, `--json` events, and a client facing a silent server.
  */
 
 import assert from "node:assert/strict";
-import { type CliProcess, spawnCli } from "../helpers/cli.ts";
+import { type CliProcess, spawnCli, startListening } from "../helpers/cli.ts";
 
 async function startIds(args: string[]): Promise<{ process: CliProcess; port: number }> {
   const process = spawnCli(["ids", "server", "--host", "127.0.0.1", ...args, "0"]);
@@ -82,7 +84,6 @@ Deno.test("ids udp: malformed datagrams get ERROR and never disturb another clie
       new Uint8Array(),
       new TextEncoder().encode("HELLO " + "x".repeat(2000)),
       new TextEncoder().encode("GET / HTTP/1.0"),
-      new Uint8Array([0x00, 0xff, 0x10]),
     ];
     for (const r of requests) {
       await socket.send(r, to);
@@ -93,7 +94,6 @@ Deno.test("ids udp: malformed datagrams get ERROR and never disturb another clie
       "ERROR empty request",
       "ERROR request longer than 1024 bytes",
       "ERROR expected 'HELLO <id>'",
-      "ERROR request is not text",
     ]);
     const ok = await ask(server.port, "still-fine");
     assert.equal(ok.code, 0, ok.stderr);
@@ -136,4 +136,166 @@ Deno.test("ids client: a silent server is 'no answer' after --timeout, exit 1", 
   } finally {
     silent.close();
   }
+});
+
+const enc = (text: string) => new TextEncoder().encode(text);
+
+/** Every datagram `socket` receives within `ms`, as text. */
+async function collect(socket: Deno.DatagramConn, ms: number): Promise<string[]> {
+  const got: string[] = [];
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const left = deadline - performance.now();
+    if (left <= 0) return got;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const next = await Promise.race([
+      socket.receive(new Uint8Array(2000)).then(([d]) => new TextDecoder().decode(d)),
+      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), left)),
+    ]);
+    clearTimeout(timer);
+    if (next === undefined) return got;
+    got.push(next);
+  }
+}
+
+Deno.test("ids udp: a reply or binary junk gets no reply; one server's ERROR is not answered by another", async () => {
+  const a = await startIds(["--json", "--idle-exit", "0"]);
+  await using _a = a.process;
+  const b = await startIds(["--json", "--idle-exit", "0"]);
+  await using _b = b.process;
+  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const to = (port: number) => ({ hostname: "127.0.0.1", port, transport: "udp" as const });
+    // a real ERROR from A ...
+    await socket.send(enc("junk"), to(a.port));
+    const [fromA] = await collect(socket, 1000);
+    assert.equal(fromA, "ERROR expected 'HELLO <id>'");
+    // ... handed to B, as if A had answered a datagram forged with B's address: nothing back
+    for (
+      const d of [
+        enc(fromA),
+        enc("OK 8877 127.0.0.1 9"),
+        enc("RESET 8877"),
+        new Uint8Array([0x00, 0xff, 0x10]),
+        new Uint8Array(1500).fill(0xfe),
+      ]
+    ) await socket.send(d, to(b.port));
+    assert.deepEqual(await collect(socket, 500), [], "no reply to a reply or to binary junk");
+    await socket.send(enc("HELLO alive"), to(b.port));
+    assert.match((await collect(socket, 1000))[0], /^OK alive 127\.0\.0\.1 \d+$/);
+  } finally {
+    socket.close();
+  }
+  b.process.kill("SIGTERM");
+  const out = await b.process.exit();
+  assert.equal(out.code, 0);
+  assert.match(out.stderr, /1 requests, 1 ok, 0 reset, 0 errors, 0 expired, 5 dropped/);
+  const drops = out.stdout.trimEnd().split("\n").map((l) => JSON.parse(l))
+    .filter((e) => e.event === "dropped").map((e) => e.reason);
+  assert.deepEqual(drops, ["reply", "reply", "reply", "not text", "not text"]);
+});
+
+Deno.test("ids udp: two real servers and one datagram in between do not talk forever", async () => {
+  // A datagram with B's source address reaches A: A's ERROR goes to B. Without raw sockets the
+  // source cannot be forged, so a relay delays A's reply while B takes the port it went to.
+  const a = await startIds(["--json", "--idle-exit", "0"]);
+  await using _a = a.process;
+  const relay = await startListening([
+    "impair",
+    "--host",
+    "127.0.0.1",
+    "--delay",
+    "4000",
+    "--direction",
+    "down",
+    "0",
+    "127.0.0.1",
+    String(a.port),
+  ]);
+  await using _r = relay.process;
+  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const bPort = (socket.addr as Deno.NetAddr).port;
+  await socket.send(enc("junk"), { hostname: "127.0.0.1", port: relay.port, transport: "udp" });
+  socket.close();
+  await using b = spawnCli(["ids", "server", "--json", "--host", "127.0.0.1", String(bPort)]);
+  await b.stderr.waitFor((t) => t.includes("listening on"), 3500, "B listening before the ERROR");
+  await b.stdout.waitFor((t) => t.includes('"event"'), 8000, "A's ERROR reaching B");
+  // B's answer, were there one, would reach A at once (only replies to the client are delayed)
+  await new Promise((r) => setTimeout(r, 1500));
+  const lines = (text: string) => text.trimEnd().split("\n").map((l) => JSON.parse(l));
+  const bEvents = lines(b.stdout.text);
+  assert.deepEqual(bEvents.map((e) => [e.event, e.reason]), [["dropped", "reply"]]);
+  assert.deepEqual(lines(a.process.stdout.text).map((e) => e.event), ["error"], "A heard once");
+});
+
+Deno.test("ids udp: 200 malformed requests at once get a few ERRORs, then silence", async () => {
+  const server = await startIds(["--idle-exit", "0"]);
+  await using _ = server.process;
+  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const to = { hostname: "127.0.0.1", port: server.port, transport: "udp" as const };
+    const started = performance.now();
+    for (let i = 0; i < 200; i++) await socket.send(enc(`junk ${i}`), to);
+    const sendMs = performance.now() - started;
+    const replies = await collect(socket, 500);
+    const allowed = 5 + Math.ceil(5 * (sendMs + 500) / 1000);
+    assert.ok(replies.length >= 5 && replies.length <= allowed, `${replies.length} ERRORs`);
+    assert.ok(replies.every((r) => r === "ERROR expected 'HELLO <id>'"));
+  } finally {
+    socket.close();
+  }
+  server.process.kill("SIGTERM");
+  const out = await server.process.exit();
+  assert.match(out.stderr, /200 requests, 0 ok, 0 reset, (\d+) errors, 0 expired, (\d+) dropped/);
+  const [, errors, dropped] = out.stderr.match(/(\d+) errors, 0 expired, (\d+) dropped/)!;
+  assert.equal(Number(errors) + Number(dropped), 200);
+});
+
+Deno.test("ids udp: --course answers malformed requests with nothing", async () => {
+  const server = await startIds(["--course", "--idle-exit", "0"]);
+  await using _ = server.process;
+  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const to = { hostname: "127.0.0.1", port: server.port, transport: "udp" as const };
+    for (const bad of ["", "junk", "HELLO a b"]) await socket.send(enc(bad), to);
+    assert.deepEqual(await collect(socket, 500), []);
+    await socket.send(enc("HELLO 1234"), to);
+    assert.match((await collect(socket, 1000))[0], /^OK 1234 /);
+  } finally {
+    socket.close();
+  }
+  server.process.kill("SIGTERM");
+  const out = await server.process.exit();
+  assert.match(out.stderr, /4 requests, 1 ok, 0 reset, 0 errors, 0 expired, 3 dropped/);
+});
+
+for (const transport of ["udp", "tcp"] as const) {
+  Deno.test(`ids ${transport}: --idle-exit 1 with no request at all exits 0 after 1 s`, async () => {
+    const server = await startIds([...(transport === "tcp" ? ["--tcp"] : []), "--idle-exit", "1"]);
+    await using _ = server.process;
+    const listening = performance.now();
+    const out = await server.process.exit(6_000);
+    const ms = performance.now() - listening;
+    assert.equal(out.code, 0, out.stderr);
+    assert.ok(ms > 800 && ms < 3_000, `exited ${ms.toFixed(0)} ms after listening`);
+    assert.match(out.stderr, /no request for 1 s: exiting\n/);
+    assert.match(out.stderr, /0 requests, 0 ok, 0 reset, 0 errors, 0 expired, 0 dropped/);
+  });
+}
+
+Deno.test("ids udp: --max-ids 2: a third id gets ERROR id table full, said once on stderr", async () => {
+  const server = await startIds(["--max-ids", "2", "--idle-exit", "0"]);
+  await using _ = server.process;
+  assert.equal((await ask(server.port, "one")).code, 0);
+  assert.equal((await ask(server.port, "two")).code, 0);
+  const third = await ask(server.port, "three");
+  assert.equal(third.code, 1);
+  assert.equal(third.stdout, "ERROR id table full\n");
+  assert.equal((await ask(server.port, "four")).stdout, "ERROR id table full\n");
+  assert.equal((await ask(server.port, "one")).stdout, "RESET one\n", "held ids still answer");
+  server.process.kill("SIGTERM");
+  const out = await server.process.exit();
+  assert.equal(out.code, 0);
+  assert.equal(out.stderr.match(/id table full \(2 ids held/g)?.length, 1, out.stderr);
+  assert.match(out.stderr, /5 requests, 2 ok, 1 reset, 2 errors, 0 expired, 0 dropped, 2 refused/);
 });

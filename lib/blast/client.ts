@@ -142,7 +142,10 @@ export function buildReport(
   if (f.echo) report.echo = f.echo;
   let error = f.failure;
   if (error === undefined && receiver) {
-    if (receiver.corrupt_bytes > 0) {
+    const outOfRange = receiver.segments?.out_of_range ?? 0;
+    if (outOfRange > 0) {
+      error = `${outOfRange} segments numbered past the run's declared count (dropped)`;
+    } else if (receiver.corrupt_bytes > 0) {
       error =
         `${receiver.corrupt_bytes} bytes differ from the pattern (the first at offset ${receiver.first_corrupt_at})`;
     } else if (!config.udp && receiver.missing_bytes > 0) {

@@ -19,6 +19,8 @@ import {
   QUIET_FLAG,
   seconds,
   switchFlag,
+  tcpLimitFlags,
+  tcpLimits,
   valueFlag,
 } from "../cli/flags.ts";
 import { runBlastClient } from "./client.ts";
@@ -45,14 +47,24 @@ export const blastServerCommand: Command = defineCommand({
 Serves blast clients on PORT over TCP (default) or UDP (--udp), many at once:
 echoes text, sends the pattern bytes or segments a client asks for, and
 receives and checks what a client uploads (then sends back what it measured).
-A transfer over --max-bytes is refused with the reason, which the client
-prints. Prints a line per request, refusal, echo and finished transfer on
-stdout (--json: one object per event) and runs until SIGINT/SIGTERM.`,
+A request over --max-bytes is refused with the reason, which the client
+prints: a transfer's bytes, a segment stream's count x size (headers
+included) and an echo's text all count. Prints a line per request, refusal,
+echo and finished transfer on stdout (--json: one object per event) and runs
+until SIGINT/SIGTERM. Over
+TCP at most --max-connections are open at once (more are closed at once), and
+a connection that sends nothing for --idle-timeout while the server waits for
+its request line or its upload is closed.`,
   flags: {
     host: LISTEN_HOST,
     udp: UDP_FLAG,
-    "max-bytes": byteSize("refuse transfers of more bytes than this", String(DEFAULT_MAX_BYTES), 0),
+    "max-bytes": byteSize(
+      "refuse any request that moves more bytes than this (streams: count x size)",
+      String(DEFAULT_MAX_BYTES),
+      0,
+    ),
     json: JSON_FLAG,
+    ...tcpLimitFlags(),
   },
   args: [portArg("PORT", true)],
   run(flags, [port], context) {
@@ -63,6 +75,7 @@ stdout (--json: one object per event) and runs until SIGINT/SIGTERM.`,
       maxBytes: flags["max-bytes"],
       json: flags.json,
       verbose: context.verbose,
+      limits: tcpLimits(flags),
     };
     return flags.udp
       ? runBlastUdpServer(config, context.log)

@@ -131,8 +131,11 @@ export class ByteReceiver extends PatternReceiver {
 
 /** Numbered segments (UDP, and TCP stream mode). */
 export class SegmentReceiver extends PatternReceiver {
-  /** Which sequence numbers arrived: received, lost, duplicated, reordered. */
-  readonly tally = new SegmentTally();
+  /**
+   * Which sequence numbers arrived: received, lost, duplicated, reordered;
+   * sized by the request's segment count, never by a sequence number.
+   */
+  readonly tally: SegmentTally;
   readonly #per: number;
   readonly #segments: number;
 
@@ -142,6 +145,12 @@ export class SegmentReceiver extends PatternReceiver {
     super(shape.bytes);
     this.#per = payloadPerSegment(request.size);
     this.#segments = shape.segments;
+    this.tally = new SegmentTally(shape.segments);
+  }
+
+  /** Segments the request declared: sequence numbers 0 to this − 1 are in range. */
+  get segments(): number {
+    return this.#segments;
   }
 
   /** Payload bytes segment `seq` should carry. */
@@ -152,10 +161,18 @@ export class SegmentReceiver extends PatternReceiver {
 
   /**
    * A DATA segment arrived at `now`; `body` is its payload (a view). A
-   * segment past the announced count, or of the wrong length, counts its
-   * bytes as corrupt. Returns false for a duplicate.
+   * segment of the wrong length counts its bytes as corrupt; one numbered
+   * past the announced count is counted out of range (and its bytes as
+   * corrupt) and dropped: nothing is kept for it. Returns false for a
+   * duplicate or a segment out of range.
    */
   handleData(h: SegmentHeader, body: Uint8Array, now: number): boolean {
+    if (!this.tally.inRange(h.seq)) {
+      this.tally.record(h.seq, h.sent, now); // counted out of range, not kept
+      this.corrupt += body.length;
+      this.firstCorrupt ??= this.expectedBytes;
+      return false;
+    }
     if (!this.tally.record(h.seq, h.sent, now)) return false;
     const expected = this.expectedLength(h.seq);
     if (body.length !== expected) {

@@ -98,7 +98,8 @@ export function reportLines(r: BlastReport): string[] {
     const pct = s.sent ? ` (${((100 * s.lost) / s.sent).toFixed(2)}%)` : "";
     lines.push(
       `segments: ${sent}, ${s.received} received, ${s.lost} lost${pct}, ` +
-        `${s.duplicated} duplicated, ${s.reordered} reordered`,
+        `${s.duplicated} duplicated, ${s.reordered} reordered` +
+        (s.out_of_range ? `, ${s.out_of_range} out of range (dropped)` : ""),
     );
   }
   if (rx.delay_ms) {

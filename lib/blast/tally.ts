@@ -2,7 +2,13 @@
  * The receiver's accounting of numbered segments: received, lost,
  * duplicated, reordered, and the one-way delay, as a pure object.
  *
- * How this works: a bit per sequence number says whether it has arrived.
+ * How this works: a bit per sequence number says whether it has arrived,
+ * for the sequence numbers the run declared (its `capacity`, the segment
+ * count of the request) and no others: a segment numbered at or past that
+ * is out of range, counted and dropped, so the bitmap is at most
+ * capacity / 8 bytes whatever a peer sends (it grows up to that with the
+ * highest sequence number seen, so a short run of a large declared count
+ * costs little).
  * - A segment whose bit is set already is a duplicate.
  * - A new segment is reordered when one sent after it (a higher sequence
  *   number, or the end marker, which stands at position `total`) arrived
@@ -32,6 +38,11 @@ export interface SegmentCounts {
   duplicated: number;
   /** Segments that arrived after one sent later. */
   reordered: number;
+  /**
+   * Segments numbered at or past the run's declared count: counted, never
+   * stored (present only when there were some).
+   */
+  out_of_range?: number;
 }
 
 /** One-way delay figures, in ms. */
@@ -50,7 +61,9 @@ export interface DelayFigures {
 
 /** What arrived of one transfer's segments. */
 export class SegmentTally {
-  #seen = new Uint8Array(1024);
+  #seen: Uint8Array;
+  /** The largest the bitmap may grow: a bit for each declared sequence number. */
+  readonly #maxBytes: number;
   /** The highest position seen (a sequence number, or `total` for the end marker); -1 at first. */
   #highest = -1;
   #received = 0;
@@ -62,12 +75,27 @@ export class SegmentTally {
   #delaySum = 0;
   #lastTransit: number | undefined;
   #jitter = 0;
+  #outOfRange = 0;
+
+  /**
+   * A tally of a run that declared `capacity` segments (sequence numbers 0
+   * to capacity − 1; any other is out of range).
+   */
+  constructor(readonly capacity: number) {
+    this.#maxBytes = Math.ceil(Math.max(0, capacity) / 8);
+    this.#seen = new Uint8Array(Math.min(1024, this.#maxBytes));
+  }
 
   /**
    * A segment arrived: its sequence number, its send time and the arrival
-   * time (both ms on the epoch clock). Returns false for a duplicate.
+   * time (both ms on the epoch clock). Returns false for a duplicate, and
+   * for a sequence number out of range (counted in `out_of_range`, not kept).
    */
   record(seq: number, sent: number, arrived: number): boolean {
+    if (!this.inRange(seq)) {
+      this.#outOfRange++;
+      return false;
+    }
     const byte = seq >>> 3;
     if (byte >= this.#seen.length) this.#grow(byte);
     const bit = 1 << (seq & 7);
@@ -106,8 +134,24 @@ export class SegmentTally {
     return this.#total !== undefined && this.#received >= this.#total;
   }
 
+  /** Whether `seq` is one of the run's declared sequence numbers. */
+  inRange(seq: number): boolean {
+    return Number.isInteger(seq) && seq >= 0 && seq < this.capacity;
+  }
+
+  /** Segments numbered out of range so far (counted, dropped). */
+  get outOfRange(): number {
+    return this.#outOfRange;
+  }
+
+  /** Bytes of per-sequence bookkeeping held (at most capacity / 8, rounded up). */
+  get footprint(): number {
+    return this.#seen.length;
+  }
+
   /** Whether segment `seq` has arrived. */
   has(seq: number): boolean {
+    if (!this.inRange(seq)) return false;
     const byte = seq >>> 3;
     return byte < this.#seen.length && (this.#seen[byte] & (1 << (seq & 7))) !== 0;
   }
@@ -126,6 +170,7 @@ export class SegmentTally {
       lost: Math.max(0, expected - this.#received),
       duplicated: this.#duplicated,
       reordered: this.#reordered,
+      ...(this.#outOfRange > 0 ? { out_of_range: this.#outOfRange } : {}),
     };
   }
 
@@ -142,8 +187,9 @@ export class SegmentTally {
   }
 
   #grow(byte: number): void {
-    let size = this.#seen.length * 2;
+    let size = Math.max(1, this.#seen.length * 2);
     while (size <= byte) size *= 2;
+    size = Math.min(size, this.#maxBytes);
     const bigger = new Uint8Array(size);
     bigger.set(this.#seen);
     this.#seen = bigger;

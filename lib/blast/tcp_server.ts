@@ -10,6 +10,7 @@
  */
 
 import { errorText } from "../cli/errors.ts";
+import type { TcpLimits } from "../net/connection_limits.ts";
 import { type TcpConnection, TcpListener } from "../net/tcp.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { Driver, epochNow } from "../runtime/driver.ts";
@@ -40,6 +41,8 @@ export interface BlastServerConfig {
   json: boolean;
   /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
+  /** `--max-connections` and `--idle-timeout` (TCP). */
+  limits: TcpLimits;
 }
 
 /** The summary line printed to stderr at exit. */
@@ -77,7 +80,7 @@ export function runBlastTcpServer(
     output.sink.emit(e);
     driver.afterEvent();
   };
-  const listener = TcpListener.listen({ hostname: config.host, port: config.port });
+  const listener = TcpListener.listen({ hostname: config.host, port: config.port }, config.limits);
   listener.accept((conn) => {
     if (driver.stop.stopping) return conn.close();
     conn.conn.setNoDelay(true); // paced segments go when written
@@ -90,7 +93,7 @@ export function runBlastTcpServer(
     serving.add(done);
   }, (e) => {
     if (config.verbose) log(`cannot accept: ${errorText(e)}`);
-  });
+  }, log);
   return driver.serve({
     ready: `listening on ${formatAddress(listener.address)} (tcp)`,
     shutdown: () => {},
@@ -136,14 +139,14 @@ async function serveConnection(
       if (!(e instanceof WireError)) throw e;
       return refuse(conn, e.message);
     }
+    const refused = refusal(request, maxBytes);
+    if (refused !== undefined) return refuse(conn, refused);
     if (request.kind === "echo") {
       stats.echoes++;
       emit({ event: "echo", peer, run, text: request.text });
       conn.write(encoder.encode(line + "\n"));
       continue;
     }
-    const refused = refusal(request, maxBytes);
-    if (refused !== undefined) return refuse(conn, refused);
     stats.runs++;
     emit({ event: "request", peer, run, request: line });
     conn.write(encoder.encode("OK\n"));
@@ -229,7 +232,7 @@ export async function receive(
 }
 
 /** The `closed` reason for how a read ended. */
-export function endReason(end: { kind: string; error?: unknown }): string {
+export function endReason(end: { kind: string; error?: unknown; reason?: string }): string {
   switch (end.kind) {
     case "eof":
       return "peer closed";
@@ -237,6 +240,8 @@ export function endReason(end: { kind: string; error?: unknown }): string {
       return "peer reset";
     case "closed":
       return "shutdown";
+    case "idle":
+      return end.reason ?? "idle";
     default:
       return `error: ${errorText(end.error)}`;
   }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type ReadEnd, type TcpConnection } from "../net/tcp.ts";
+import { FIRST_READ_SIZE, type ReadEnd, type TcpConnection } from "../net/tcp.ts";
 import type { SegmentReceiver } from "./receiver.ts";
 import { patternAt } from "./pattern.ts";
 import type { SegmentSource } from "./segment_source.ts";
@@ -24,11 +24,16 @@ const decoder = new TextDecoder();
 /** A line too long to be a request or an answer. */
 export const TOO_LONG = { kind: "too long" } as const;
 
-/** A TCP connection read through one reused buffer, lines first. */
+/**
+ * A TCP connection read through one reused buffer, lines first. The buffer
+ * starts small (an idle connection costs a few KiB) and grows, up to
+ * {@link CHUNK}, when it fills.
+ */
 export class BlastStream {
-  readonly #buf = new Uint8Array(CHUNK);
+  #buf = new Uint8Array(FIRST_READ_SIZE);
   #start = 0;
   #end = 0;
+  #filled = false;
 
   /** Reads lines and segments from `conn`. */
   constructor(readonly conn: TcpConnection) {}
@@ -49,6 +54,7 @@ export class BlastStream {
         this.#end -= this.#start;
         this.#start = 0;
       }
+      if (this.#end === this.#buf.length) this.#grow();
       const n = await this.conn.readInto(this.#buf.subarray(this.#end));
       if (typeof n !== "number") return n;
       this.#end += n;
@@ -63,8 +69,19 @@ export class BlastStream {
       return rest;
     }
     this.#start = this.#end = 0;
+    if (this.#filled) this.#grow(); // the last read filled it: reads come faster than that
     const n = await this.conn.readInto(this.#buf);
-    return typeof n === "number" ? this.#buf.subarray(0, n) : n;
+    if (typeof n !== "number") return n;
+    this.#filled = n === this.#buf.length;
+    return this.#buf.subarray(0, n);
+  }
+
+  /** A bigger buffer (4×, at most {@link CHUNK}) with what this one holds. */
+  #grow(): void {
+    if (this.#buf.length >= CHUNK) return;
+    const bigger = new Uint8Array(Math.min(this.#buf.length * 4, CHUNK));
+    bigger.set(this.#buf.subarray(0, this.#end));
+    this.#buf = bigger;
   }
 }
 
@@ -118,7 +135,7 @@ export class SegmentAssembler {
   readonly #partial: Uint8Array;
   #have = 0;
   readonly #header = emptyHeader();
-  /** Bytes that are not blast DATA segments. */
+  /** Bytes that are not blast DATA segments of this run (or numbered past its count). */
   invalid = 0;
 
   /** Feeds the segments of a TCP stream to `receiver`, stamped with `clock`. */
@@ -150,6 +167,8 @@ export class SegmentAssembler {
     try {
       const h = decodeHeader(bytes, this.#header);
       if (h.type !== SegmentType.Data) throw new WireError("not DATA");
+      // Counted out of range and dropped by the receiver; the stream is not blast's.
+      if (!this.receiver.tally.inRange(h.seq)) this.invalid += bytes.length;
       this.receiver.handleData(h, bytes.subarray(SEGMENT_HEADER), this.clock());
     } catch (e) {
       if (!(e instanceof WireError)) throw e;

@@ -4,7 +4,7 @@
  * How this works: a run is one client address and the run id its REQUEST
  * carries; any number run at once.
  * - A REQUEST is parsed (a bad one, or one over `maxBytes`, gets REFUSE
- *   with the reason). ECHO is answered at once and keeps no state. GET and
+ *   with the reason: see {@link refusal}). ECHO is answered at once and keeps no state. GET and
  *   PUT start a run and get ACCEPT; a repeated REQUEST of a known run gets
  *   the same answer again and changes nothing.
  * - GET: the driver takes DATA from {@link fillData}, round-robin over the
@@ -53,11 +53,11 @@ import {
   encodeSegment,
   parseRequest,
   type Request,
+  requestBytes,
   SEGMENT_HEADER,
   type SegmentHeader,
   SegmentType,
   type SegmentTypeCode,
-  transferShape,
   WireError,
 } from "./wire.ts";
 
@@ -107,16 +107,40 @@ interface Run {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Text for refusing a transfer over the limit. */
-export function overLimitText(bytes: number, maxBytes: number): string {
-  return `${bytes} bytes is over this server's limit of ${maxBytes} bytes (--max-bytes)`;
+/** Text for refusing a request over the limit (`what`: the request's amount, `bytes` by default). */
+export function overLimitText(bytes: number, maxBytes: number, what = `${bytes} bytes`): string {
+  return `${what} is over this server's limit of ${maxBytes} bytes (--max-bytes)`;
 }
 
-/** Checks a parsed request against the limit: the refusal text, or undefined. */
+/**
+ * Checks a parsed request against the limit: the refusal text, or
+ * undefined. Every kind is bounded ({@link requestBytes}): a segment stream
+ * by count × size, headers included (so `count=4294967294 size=24` is 103 GB,
+ * not 0 bytes of payload), a transfer by its bytes, an echo by its text. A
+ * segment must hold its header, and a transfer of bytes some payload too.
+ */
 export function refusal(request: Request, maxBytes: number): string | undefined {
-  if (request.kind !== "transfer") return undefined;
-  const { bytes } = transferShape(request);
-  return bytes > maxBytes ? overLimitText(bytes, maxBytes) : undefined;
+  if (request.kind === "transfer") {
+    if (request.size < SEGMENT_HEADER) {
+      return `size=${request.size} is smaller than the ${SEGMENT_HEADER}-byte segment header`;
+    }
+    if (request.bytes !== undefined && request.bytes > 0 && request.size <= SEGMENT_HEADER) {
+      return `size=${request.size} leaves no room for payload after the ${SEGMENT_HEADER}-byte header`;
+    }
+    if (request.count !== undefined) {
+      const total = requestBytes(request);
+      if (total > maxBytes) {
+        const what = `${request.count} segments of ${request.size} bytes (${total} bytes)`;
+        return overLimitText(total, maxBytes, what);
+      }
+      return undefined;
+    }
+  }
+  const bytes = requestBytes(request);
+  if (bytes <= maxBytes) return undefined;
+  return request.kind === "echo"
+    ? overLimitText(bytes, maxBytes, `an echo of ${bytes} bytes`)
+    : overLimitText(bytes, maxBytes);
 }
 
 /** The runs of one UDP blast server. */
@@ -284,6 +308,11 @@ export class BlastUdpServer {
       this.#refuse(id, name, peer, e.message, now);
       return;
     }
+    const refused = refusal(request, this.options.maxBytes);
+    if (refused !== undefined) {
+      this.#refuse(id, name, peer, refused, now);
+      return;
+    }
     if (request.kind === "echo") {
       this.stats.echoes++;
       this.sink.emit({ event: "echo", peer, run: name, text: request.text });
@@ -294,11 +323,6 @@ export class BlastUdpServer {
         ),
         to: peer,
       });
-      return;
-    }
-    const refused = refusal(request, this.options.maxBytes);
-    if (refused !== undefined) {
-      this.#refuse(id, name, peer, refused, now);
       return;
     }
     const run = { key, name, id, peer, endTries: 0, finished: false } as Run;

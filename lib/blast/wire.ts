@@ -265,3 +265,14 @@ export function transferShape(r: TransferRequest): { segments: number; bytes: nu
   const bytes = r.bytes!;
   return { segments: per === 0 ? 0 : Math.ceil(bytes / per), bytes };
 }
+
+/**
+ * The bytes a request asks a server to move, the number `--max-bytes`
+ * bounds: for a segment stream count × size (headers included), for a
+ * transfer of bytes the bytes, for an echo its text (UTF-8).
+ */
+export function requestBytes(r: Request): number {
+  if (r.kind === "echo") return new TextEncoder().encode(r.text).length;
+  if (r.count !== undefined) return r.count * r.size;
+  return r.bytes!;
+}

@@ -10,6 +10,11 @@
  * @module
  */
 
+import {
+  DEFAULT_IDLE_TIMEOUT_S,
+  DEFAULT_MAX_CONNECTIONS,
+  type TcpLimits,
+} from "../net/connection_limits.ts";
 import { UsageError } from "./errors.ts";
 
 /** One flag of a command: `--name VALUE` (a value flag) or `--name` (a switch). */
@@ -257,3 +262,37 @@ export const JSON_FLAG: FlagDef<boolean> = switchFlag(
 export const QUIET_FLAG: FlagDef<boolean> = switchFlag(
   "no progress line (shown on stderr only when it is a terminal)",
 );
+
+/** `--max-connections`, on every TCP server (see {@link tcpLimitFlags}). */
+export const MAX_CONNECTIONS_FLAG: FlagDef<number> = count(
+  "most TCP connections open at once; more are closed at once (a notice says so once a minute)",
+  String(DEFAULT_MAX_CONNECTIONS),
+  1,
+  1_000_000,
+);
+
+/** `--idle-timeout`, on every TCP server (see {@link tcpLimitFlags}). */
+export const IDLE_TIMEOUT_FLAG: FlagDef<number> = seconds(
+  "close a TCP connection that sends nothing this long while the server waits for it (0: never)",
+  String(DEFAULT_IDLE_TIMEOUT_S),
+  true,
+);
+
+/**
+ * The flags of a TCP server's limits, the same on the four: spread them into
+ * a command's flags (`...tcpLimitFlags()`) and read them with
+ * {@link tcpLimits}.
+ */
+export function tcpLimitFlags(): {
+  "max-connections": FlagDef<number>;
+  "idle-timeout": FlagDef<number>;
+} {
+  return { "max-connections": MAX_CONNECTIONS_FLAG, "idle-timeout": IDLE_TIMEOUT_FLAG };
+}
+
+/** The limits given by the flags of {@link tcpLimitFlags}. */
+export function tcpLimits(
+  flags: { "max-connections": number; "idle-timeout": number },
+): TcpLimits {
+  return { maxConnections: flags["max-connections"], idleTimeoutMs: flags["idle-timeout"] };
+}

@@ -51,6 +51,7 @@ function endText(label: string, end: (Received & { ok: false })["end"]): string 
     case "reset":
       return `server ${label} reset the connection`;
     case "closed":
+    case "idle":
       return `connection to ${label} closed`;
     case "error":
       return `cannot read from ${label}: ${errorText(end.error)}`;

@@ -6,7 +6,15 @@
 
 import type { Command, Group } from "../cli/command_tree.ts";
 import { defineCommand, exitStatus } from "../cli/command_tree.ts";
-import { byteSize, hostArg, JSON_FLAG, LISTEN_HOST, portArg } from "../cli/flags.ts";
+import {
+  byteSize,
+  hostArg,
+  JSON_FLAG,
+  LISTEN_HOST,
+  portArg,
+  tcpLimitFlags,
+  tcpLimits,
+} from "../cli/flags.ts";
 import { runFrameClient } from "./client.ts";
 import { DEFAULT_FRAME_OPTIONS, DROPPED_CHARACTERS } from "./echo_machine.ts";
 import { runFrameServer } from "./server.ts";
@@ -28,6 +36,12 @@ const MAX_MESSAGE_FLAG = byteSize(
   MAX_LENGTH,
 );
 
+const MAX_BUFFERED_FLAG = byteSize(
+  "the most bytes held for unfinished messages, all connections together",
+  "256MiB",
+  1024,
+);
+
 /** `pudp frame server PORT`. */
 export const frameServerCommand: Command = defineCommand({
   name: "server",
@@ -40,14 +54,22 @@ one message: its text without the first ${DROPPED_CHARACTERS} characters (code p
 shorter text gets an empty answer). Reads take at most --buffer bytes;
 messages of any size up to --max-message are reassembled however the bytes
 are split. A longer announced length, or a payload that is not UTF-8, ends
-that connection alone, with the reason logged. Prints a line per connection
+that connection alone, with the reason logged. The bytes held for unfinished
+messages, all connections together, stay within --max-buffered: past it the
+server stops reading from the connections with big unfinished messages until
+one completes or closes (small messages keep a quarter of it; the oldest
+unfinished message may always go on, so nothing deadlocks). Prints a line per connection
 opened and closed on stdout (--json: every event, messages included) and
-runs until SIGINT/SIGTERM.`,
+runs until SIGINT/SIGTERM. At most --max-connections are open at once (more
+are closed at once); a connection that sends nothing for --idle-timeout while
+the server waits for it is closed.`,
   flags: {
     host: LISTEN_HOST,
     buffer: BUFFER_FLAG,
     "max-message": MAX_MESSAGE_FLAG,
+    "max-buffered": MAX_BUFFERED_FLAG,
     json: JSON_FLAG,
+    ...tcpLimitFlags(),
   },
   args: [portArg("PORT", true)],
   run(flags, [port], context) {
@@ -56,8 +78,10 @@ runs until SIGINT/SIGTERM.`,
       port,
       readSize: flags.buffer,
       maxMessage: flags["max-message"],
+      maxBuffered: flags["max-buffered"],
       json: flags.json,
       verbose: context.verbose,
+      limits: tcpLimits(flags),
     }, context.log);
   },
 });

@@ -41,6 +41,8 @@ export interface FrameClosedEvent extends BaseEvent {
   messages: number;
   /** `peer closed`, `peer reset`, `shutdown`, `protocol error: …`, `peer closed mid-message …`. */
   reason: string;
+  /** Bytes the server still holds for unfinished messages, over all connections, after this close. */
+  buffered: number;
 }
 
 /** Everything `pudp frame server` reports. */
@@ -59,7 +61,12 @@ export function frameJsonFields(e: FrameEvent): Record<string, unknown> {
         ...payloadFields(e.payload),
       };
     case "closed":
-      return { connection: e.connection, messages: e.messages, reason: e.reason };
+      return {
+        connection: e.connection,
+        messages: e.messages,
+        reason: e.reason,
+        buffered: e.buffered,
+      };
   }
 }
 

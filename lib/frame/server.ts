@@ -8,6 +8,7 @@
  */
 
 import { EventOutput } from "../events/event_output.ts";
+import type { TcpLimits } from "../net/connection_limits.ts";
 import { StreamServer } from "../net/stream_server.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
@@ -24,6 +25,8 @@ export interface FrameServerConfig extends FrameServerOptions {
   json: boolean;
   /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
+  /** `--max-connections` and `--idle-timeout`. */
+  limits: TcpLimits;
 }
 
 /** A connection is not read while this many answer bytes wait to be written to it. */
@@ -49,14 +52,32 @@ export function runFrameServer(
   const machine = new FrameEchoServer(config, output.sink);
   const tcp = StreamServer.listen(
     { hostname: config.host, port: config.port },
-    { readSize: config.readSize, writeHighWater: WRITE_HIGH_WATER },
+    {
+      readSize: config.readSize,
+      writeHighWater: WRITE_HIGH_WATER,
+      // Replaces the write check, so it does both: answers not yet written, and the budget.
+      readPause: (conn) => {
+        const writing = conn.pendingWrite > WRITE_HIGH_WATER ? conn.drained() : undefined;
+        if (machine.mayRead(conn.id)) return writing;
+        const room = new Promise<void>((resolve) => paused.set(conn.id, resolve));
+        return writing ? Promise.all([writing, room]).then(() => {}) : room;
+      },
+      limits: config.limits,
+      onNotice: log,
+    },
     config.verbose ? log : undefined,
   );
+  /** Connections waiting for room in the budget, and what wakes each. */
+  const paused = new Map<number, () => void>();
   const driver = new Driver(machine, () => {
     for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) {
       tcp.write(t.connection, t.data);
     }
     for (let id = machine.pollClose(); id !== undefined; id = machine.pollClose()) tcp.end(id);
+    for (let id = machine.pollResume(); id !== undefined; id = machine.pollResume()) {
+      paused.get(id)?.();
+      paused.delete(id);
+    }
     output.kick();
     if (output.failure !== undefined) driver.stop.request(output.failure);
   });

@@ -46,7 +46,7 @@ export function encodeMessage(payload: Uint8Array): Uint8Array {
 }
 
 /** The length a message's prefix announces (`bytes` holds at least the 4 header bytes). */
-function announcedLength(bytes: Uint8Array): number {
+export function announcedLength(bytes: Uint8Array): number {
   return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
 }
 

@@ -16,6 +16,8 @@ import {
   portArg,
   seconds,
   switchFlag,
+  tcpLimitFlags,
+  tcpLimits,
 } from "../cli/flags.ts";
 import { runIdsClient } from "./client.ts";
 import { ERROR_BURST, ERROR_RATE } from "./error_limiter.ts";
@@ -41,7 +43,9 @@ line that looks like a reply (OK, RESET, ERROR) or is not printable text gets
 no reply at all. With --max-ids ids held, a request for a new id gets "ERROR id
 table full". Ids are 1 to ${MAX_ID_LENGTH} visible ASCII characters. Prints one line
 per reply and expiry to stdout and exits 0 after --idle-exit seconds without a
-request (counted from the start too), or on SIGINT/SIGTERM.`,
+request (counted from the start too), or on SIGINT/SIGTERM. Over TCP at most
+--max-connections are open at once (more are closed at once), and a
+connection that sends nothing for --idle-timeout is closed.`,
   flags: {
     tcp: TCP_FLAG,
     host: LISTEN_HOST,
@@ -62,6 +66,7 @@ request (counted from the start too), or on SIGINT/SIGTERM.`,
     ),
     course: switchFlag("send no ERROR replies, as the course servers did"),
     json: JSON_FLAG,
+    ...tcpLimitFlags(),
   },
   args: [portArg("PORT", true)],
   run(flags, [port], context) {
@@ -75,6 +80,7 @@ request (counted from the start too), or on SIGINT/SIGTERM.`,
       course: flags.course,
       json: flags.json,
       verbose: context.verbose,
+      limits: tcpLimits(flags),
     }, context.log);
   },
 });

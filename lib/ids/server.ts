@@ -10,6 +10,7 @@
 
 import { errorText } from "../cli/errors.ts";
 import { EventOutput } from "../events/event_output.ts";
+import type { TcpLimits } from "../net/connection_limits.ts";
 import { StreamServer } from "../net/stream_server.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
@@ -29,6 +30,8 @@ export interface IdsServerConfig extends IdsOptions {
   json: boolean;
   /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
+  /** `--max-connections` and `--idle-timeout` (TCP). */
+  limits: TcpLimits;
 }
 
 /** A TCP connection stops being read while this many reply bytes wait to be written to it. */
@@ -70,7 +73,12 @@ export function runIdsServer(
   const tcp = config.tcp
     ? StreamServer.listen(
       address,
-      { readSize: 64 * 1024, writeHighWater: WRITE_HIGH_WATER },
+      {
+        readSize: 64 * 1024,
+        writeHighWater: WRITE_HIGH_WATER,
+        limits: config.limits,
+        onNotice: log,
+      },
       config.verbose ? log : undefined,
     )
     : undefined;

@@ -8,6 +8,13 @@
  * what is not yet decoded, however the bytes were split on the way, and
  * bounds how much it holds.
  *
+ * Memory: the buffer grows by doubling (never past the size a decoder said
+ * the message needs, {@link ReceiveBuffer.expect}), and shrinks back to its
+ * initial capacity once a large message is decoded; every buffer it leaves
+ * behind is detached at once (`ArrayBuffer.prototype.transfer`), so its
+ * memory goes back without waiting for a garbage collection, and
+ * {@link ReceiveBuffer.release} does the same when the stream is done.
+ *
  * @example
  * ```ts
  * const lines: StreamDecoder<string> = (bytes) => {
@@ -40,11 +47,17 @@ export interface Decoded<T> {
 /** Decodes one message from the front of `bytes`; throws WireError for bytes that cannot be one. */
 export type StreamDecoder<T> = (bytes: Uint8Array) => Decoded<T> | typeof NEED_MORE;
 
+/** A buffer bigger than this shrinks back once it holds no more than its initial capacity. */
+const SHRINK_ABOVE = 64 * 1024;
+
 /** A growable, bounded buffer of received stream bytes. */
 export class ReceiveBuffer {
-  #buf: Uint8Array;
+  #buf: Uint8Array<ArrayBuffer>;
   #start = 0;
   #end = 0;
+  /** The bytes the message at the front needs in all, when known. */
+  #expected = Infinity;
+  readonly #initialCapacity: number;
 
   /**
    * An empty buffer.
@@ -52,7 +65,27 @@ export class ReceiveBuffer {
    * @param limit the most bytes held undecoded; more is a WireError
    */
   constructor(readonly limit: number, initialCapacity = 4096) {
-    this.#buf = new Uint8Array(Math.min(limit, initialCapacity));
+    this.#initialCapacity = Math.min(limit, initialCapacity);
+    this.#buf = new Uint8Array(this.#initialCapacity);
+  }
+
+  /** Bytes allocated now (at least {@link length}). */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /**
+   * Says the message at the front takes `total` bytes in all (its header
+   * read): growing stops there instead of doubling past it. Forgotten once
+   * a message is decoded.
+   */
+  expect(total: number): void {
+    this.#expected = total;
+  }
+
+  /** Drops everything and gives the memory back at once (for a closed stream). */
+  release(): void {
+    this.#replace(0);
   }
 
   /** Bytes held and not yet decoded. */
@@ -70,17 +103,13 @@ export class ReceiveBuffer {
     if (this.length + bytes.length > this.limit) {
       throw new WireError(`more than ${this.limit} bytes without a complete message`);
     }
+    this.#shrink();
     if (this.#end + bytes.length > this.#buf.length) {
-      const held = this.view();
-      const size = Math.min(
-        this.limit,
-        Math.max(this.#buf.length, (held.length + bytes.length) * 2),
-      );
-      const next = size > this.#buf.length ? new Uint8Array(size) : this.#buf;
-      next.set(held, 0); // overlapping when compacting in place: set copies correctly
-      this.#buf = next;
-      this.#start = 0;
-      this.#end = held.length;
+      const needed = this.length + bytes.length;
+      const doubled = Math.min(this.limit, Math.max(this.#buf.length, needed * 2));
+      const size = Math.max(needed, Math.min(doubled, Math.max(this.#expected, this.#buf.length)));
+      if (size > this.#buf.length) this.#replace(size);
+      else this.#compact();
     }
     this.#buf.set(bytes, this.#end);
     this.#end += bytes.length;
@@ -88,10 +117,12 @@ export class ReceiveBuffer {
 
   /** Decodes one message from the front, consuming its bytes; NEED_MORE leaves everything held. */
   decode<T>(decoder: StreamDecoder<T>): T | typeof NEED_MORE {
+    this.#shrink();
     const result = decoder(this.view());
     if (result === NEED_MORE) return NEED_MORE;
     this.#start += result.size;
     if (this.#start === this.#end) this.#start = this.#end = 0;
+    this.#expected = Infinity;
     return result.value;
   }
 
@@ -100,5 +131,32 @@ export class ReceiveBuffer {
     const all = this.view().slice();
     this.#start = this.#end = 0;
     return all;
+  }
+
+  /** Moves the held bytes to the front. */
+  #compact(): void {
+    this.#buf.copyWithin(0, this.#start, this.#end);
+    this.#end -= this.#start;
+    this.#start = 0;
+  }
+
+  /**
+   * Back to the initial capacity when a large buffer holds little (a large
+   * message was decoded). Runs at the next push or decode, never in the
+   * decode that returned a view into the buffer.
+   */
+  #shrink(): void {
+    const small = Math.max(this.#initialCapacity, this.length);
+    if (this.#buf.length > SHRINK_ABOVE && this.length <= this.#initialCapacity) {
+      this.#replace(small);
+    }
+  }
+
+  /** Moves the held bytes into a buffer of `size` bytes, detaching the old one (its memory is freed now). */
+  #replace(size: number): void {
+    this.#compact();
+    const held = Math.min(this.#end, size);
+    this.#buf = new Uint8Array(this.#buf.buffer.transfer(size));
+    this.#end = held;
   }
 }

@@ -10,10 +10,17 @@
  * not read) is read no further until they are written, so a client cannot
  * make the server's memory grow.
  *
+ * Limits ({@link TcpLimits}, `--max-connections` and `--idle-timeout`): the
+ * listener closes connections past the cap at once (a notice goes to
+ * `onNotice`), and a connection that keeps the server waiting for a byte
+ * too long is closed and reported to the machine as gone, with the reason
+ * (`idle for 60 s`) for its `closed` event.
+ *
  * @module
  */
 
 import { errorText } from "../cli/errors.ts";
+import type { TcpLimits } from "./connection_limits.ts";
 import type { PeerAddress } from "./transmit.ts";
 import { type TcpConnection, TcpListener } from "./tcp.ts";
 
@@ -53,6 +60,10 @@ export interface StreamServerOptions {
   readPause?: (conn: TcpConnection) => Promise<void> | undefined;
   /** An accept error (the loop goes on). */
   onAcceptError: (e: unknown) => void;
+  /** The cap and the idle timeout (default: none). */
+  limits?: TcpLimits;
+  /** Where the notice of connections refused at the cap goes (stderr). */
+  onNotice?: (line: string) => void;
 }
 
 /** Accepted connections, read into a machine and written from its outputs. */
@@ -72,7 +83,7 @@ export class StreamServer {
     options: Omit<StreamServerOptions, "onAcceptError">,
     logAcceptError?: (line: string) => void,
   ): StreamServer {
-    return new StreamServer(TcpListener.listen(address), {
+    return new StreamServer(TcpListener.listen(address, options.limits), {
       ...options,
       onAcceptError: (e) => logAcceptError?.(`cannot accept: ${errorText(e)}`),
     });
@@ -81,29 +92,37 @@ export class StreamServer {
   /** Starts accepting, feeding each connection's life into `machine`. */
   start(machine: StreamMachine, driver: StreamDriver): void {
     const { readSize, writeHighWater, readPause } = this.options;
-    this.listener.accept((conn) => {
-      if (driver.stopping()) return conn.close();
-      this.#connections.set(conn.id, conn);
-      machine.handleConnect(conn.id, conn.peer, driver.clock());
-      driver.afterEvent();
-      conn.read((bytes) => {
-        machine.handleStreamBytes(conn.id, bytes, driver.clock());
+    this.listener.accept(
+      (conn) => {
+        if (driver.stopping()) return conn.close();
+        this.#connections.set(conn.id, conn);
+        machine.handleConnect(conn.id, conn.peer, driver.clock());
         driver.afterEvent();
-        if (readPause) return readPause(conn);
-        return conn.pendingWrite > writeHighWater ? conn.drained() : undefined;
-      }, readSize).then((end) => {
-        if (end.kind === "eof") machine.handleStreamEnd(conn.id, driver.clock());
-        else if (end.kind !== "closed") {
-          machine.handleStreamGone(
-            conn.id,
-            end.kind === "reset" ? "peer reset" : `error: ${errorText(end.error)}`,
-          );
-          this.#connections.delete(conn.id);
-          conn.close();
-        }
-        driver.afterEvent();
-      });
-    }, this.options.onAcceptError);
+        conn.read((bytes) => {
+          machine.handleStreamBytes(conn.id, bytes, driver.clock());
+          driver.afterEvent();
+          if (readPause) return readPause(conn);
+          return conn.pendingWrite > writeHighWater ? conn.drained() : undefined;
+        }, readSize).then((end) => {
+          if (end.kind === "eof") machine.handleStreamEnd(conn.id, driver.clock());
+          else if (end.kind !== "closed") {
+            machine.handleStreamGone(
+              conn.id,
+              end.kind === "reset"
+                ? "peer reset"
+                : end.kind === "idle"
+                ? end.reason
+                : `error: ${errorText(end.error)}`,
+            );
+            this.#connections.delete(conn.id);
+            conn.close();
+          }
+          driver.afterEvent();
+        });
+      },
+      this.options.onAcceptError,
+      this.options.onNotice,
+    );
   }
 
   /** Queues bytes for a connection (ignored if it is gone). */

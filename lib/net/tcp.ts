@@ -18,11 +18,25 @@
  * only after reading everything (the pipe server does). A later write to a
  * reset peer fails, and {@link TcpConnection.peerReset} says so.
  *
+ * Memory: `read` starts with a small buffer ({@link FIRST_READ_SIZE}) and
+ * makes it bigger only when a read fills it, up to its `readSize`, so an
+ * idle connection costs a few KiB, not its largest read; the buffer goes
+ * with the loop when the stream ends.
+ *
+ * Limits: a listener given {@link TcpLimits} admits at most
+ * `maxConnections` at once (more are accepted and closed at once, and said
+ * through `onNotice`) and closes a connection whose read has waited
+ * `idleTimeoutMs` without a byte: the read ends as `idle`, with the reason
+ * for the `closed` event ({@link ConnectionLimits} decides both).
+ *
  * @module
  */
 
 import { errorText, ExchangeError } from "../cli/errors.ts";
 import { Fifo } from "../util/fifo.ts";
+import { Alarm } from "../runtime/alarm.ts";
+import type { Timer } from "../runtime/timer_table.ts";
+import { ConnectionLimits, type TcpLimits } from "./connection_limits.ts";
 import { formatAddress, type PeerAddress } from "./transmit.ts";
 
 /** How a stream's read side ended. */
@@ -30,10 +44,25 @@ export type ReadEnd =
   | { kind: "eof" }
   | { kind: "reset" }
   | { kind: "closed" }
+  | { kind: "idle"; reason: string }
   | { kind: "error"; error: unknown };
 
 /** Default size of one read. */
 const READ_SIZE = 64 * 1024;
+
+/** The size of a connection's first read buffer (it grows when reads fill it). */
+export const FIRST_READ_SIZE = 4 * 1024;
+
+/** A clock in ms for idle deadlines. */
+const now = (): number => performance.now();
+
+/** What an admitted connection tells its listener's {@link ConnectionLimits}. */
+interface Guard {
+  limits: ConnectionLimits<TcpConnection>;
+  timer: Timer<TcpConnection>;
+  /** Makes sure the listener's alarm goes off by the connection's deadline. */
+  arm(): void;
+}
 
 function isReset(e: unknown): boolean {
   return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
@@ -55,6 +84,8 @@ export class TcpConnection {
   #bytesWritten = 0;
   #writeError: unknown;
   #closed = false;
+  #idle = false;
+  #guard: Guard | undefined;
 
   /**
    * Wraps `conn`; `id` names it in events.
@@ -80,12 +111,13 @@ export class TcpConnection {
     onData: (bytes: Uint8Array) => void | Promise<void>,
     readSize = READ_SIZE,
   ): Promise<ReadEnd> {
-    const buf = new Uint8Array(readSize);
+    let buf = new Uint8Array(Math.min(FIRST_READ_SIZE, readSize));
     for (;;) {
       const n = await this.readInto(buf);
       if (typeof n !== "number") return n;
       const wait = onData(buf.subarray(0, n));
       if (wait) await wait;
+      if (n === buf.length && n < readSize) buf = new Uint8Array(Math.min(n * 4, readSize));
     }
   }
 
@@ -96,14 +128,39 @@ export class TcpConnection {
    */
   async readInto(buf: Uint8Array): Promise<number | ReadEnd> {
     let n: number | null;
+    const guard = this.#guard;
+    if (guard) {
+      guard.limits.reading(guard.timer, now());
+      guard.arm();
+    }
     try {
       n = await this.conn.read(buf);
     } catch (e) {
+      if (this.#idle) return { kind: "idle", reason: guard!.limits.idleReason };
       if (this.#closed || isClosed(e)) return { kind: "closed" };
       if (isReset(e)) return { kind: "reset" };
       return { kind: "error", error: e };
+    } finally {
+      if (guard && !this.#closed) guard.limits.notReading(guard.timer);
     }
     return n === null ? { kind: "eof" } : n;
+  }
+
+  /** Whether this side closed the connection because it was idle. */
+  get idle(): boolean {
+    return this.#idle;
+  }
+
+  /** Counts this connection in `limits` until it is closed (a listener's). */
+  guard(limits: ConnectionLimits<TcpConnection>, arm: () => void): void {
+    this.#guard = { limits, timer: limits.timer(this), arm };
+  }
+
+  /** Closes it for idleness: a pending read ends as `idle`. */
+  closeIdle(): void {
+    if (this.#closed) return;
+    this.#idle = true;
+    this.close();
   }
 
   /** Queues `bytes` (kept, not copied) to be written in order. */
@@ -165,6 +222,7 @@ export class TcpConnection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#guard) this.#guard.limits.release(this.#guard.timer);
     try {
       this.conn.close();
     } catch {
@@ -199,18 +257,34 @@ export class TcpConnection {
   }
 }
 
-/** A listening TCP socket that numbers the connections it accepts. */
+/** No cap and no idle timeout: a listener given no {@link TcpLimits}. */
+const UNLIMITED: TcpLimits = { maxConnections: Infinity, idleTimeoutMs: 0 };
+
+/**
+ * A listening TCP socket that numbers the connections it accepts, and keeps
+ * its {@link TcpLimits}: connections past the cap are closed at once, idle
+ * ones are closed (see the module comment).
+ */
 export class TcpListener {
   #nextId = 1;
   #closing = false;
   #accepting: Promise<void> = Promise.resolve();
+  /** Open connections and idle deadlines. */
+  readonly limits: ConnectionLimits<TcpConnection>;
+  readonly #alarm: Alarm;
 
-  private constructor(readonly listener: Deno.TcpListener) {}
+  private constructor(readonly listener: Deno.TcpListener, limits: TcpLimits) {
+    this.limits = new ConnectionLimits(limits);
+    this.#alarm = new Alarm(now, () => this.#closeIdle());
+  }
 
-  /** Listens on `address` (port 0 picks one). Throws ExchangeError `cannot listen on HOST:PORT: …`. */
-  static listen(address: PeerAddress): TcpListener {
+  /**
+   * Listens on `address` (port 0 picks one) with `limits` (default: none).
+   * Throws ExchangeError `cannot listen on HOST:PORT: …`.
+   */
+  static listen(address: PeerAddress, limits: TcpLimits = UNLIMITED): TcpListener {
     try {
-      return new TcpListener(Deno.listen({ ...address, transport: "tcp" }));
+      return new TcpListener(Deno.listen({ ...address, transport: "tcp" }), limits);
     } catch (e) {
       throw new ExchangeError(`cannot listen on ${formatAddress(address)}: ${errorText(e)}`);
     }
@@ -225,11 +299,14 @@ export class TcpListener {
    * Accepts until closed, handing each connection (numbered from 1) to
    * `onConnection`. An accept error other than the close goes to `onError`;
    * the loop goes on (a client that resets before it is accepted is no reason
-   * to stop serving).
+   * to stop serving). A connection past the cap is closed at once and not
+   * handed on; the notice that says so (the first time, then at most once a
+   * minute) goes to `onNotice`.
    */
   accept(
     onConnection: (conn: TcpConnection) => void,
     onError: (e: unknown) => void,
+    onNotice: (line: string) => void = () => {},
   ): Promise<void> {
     this.#accepting = (async () => {
       while (!this.#closing) {
@@ -242,7 +319,19 @@ export class TcpListener {
           await new Promise((r) => setTimeout(r, 10)); // e.g. out of file descriptors: no busy loop
           continue;
         }
-        onConnection(new TcpConnection(conn, this.#nextId++));
+        if (!this.limits.admit(now())) {
+          try {
+            conn.close();
+          } catch {
+            // reset already
+          }
+          const notice = this.limits.pollNotice();
+          if (notice !== undefined) onNotice(notice);
+          continue;
+        }
+        const connection = new TcpConnection(conn, this.#nextId++);
+        connection.guard(this.limits, () => this.#alarm.set(this.limits.nextAt));
+        onConnection(connection);
       }
     })();
     return this.#accepting;
@@ -257,5 +346,12 @@ export class TcpListener {
       // closed already
     }
     await this.#accepting;
+  }
+
+  /** The alarm went off: closes the connections idle by now, then waits for the next. */
+  #closeIdle(): void {
+    const t = now();
+    for (let c = this.limits.popIdle(t); c; c = this.limits.popIdle(t)) c.closeIdle();
+    this.#alarm.set(this.limits.nextAt);
   }
 }

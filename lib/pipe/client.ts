@@ -53,6 +53,7 @@ function endText(label: string, end: ReadEnd, early: boolean): string {
     case "reset":
       return `server ${label} reset the connection${before}`;
     case "closed":
+    case "idle":
       return `connection to ${label} closed`;
     case "error":
       return `cannot read from ${label}: ${errorText(end.error)}`;

@@ -6,7 +6,16 @@
 
 import type { Command, Group } from "../cli/command_tree.ts";
 import { defineCommand, exitStatus } from "../cli/command_tree.ts";
-import { byteSize, hostArg, JSON_FLAG, LISTEN_HOST, portArg, QUIET_FLAG } from "../cli/flags.ts";
+import {
+  byteSize,
+  hostArg,
+  JSON_FLAG,
+  LISTEN_HOST,
+  portArg,
+  QUIET_FLAG,
+  tcpLimitFlags,
+  tcpLimits,
+} from "../cli/flags.ts";
 import { runPipeClient } from "./client.ts";
 import { runPipeServer } from "./server.ts";
 import { DEFAULT_PIPE_OPTIONS } from "./turn_machine.ts";
@@ -24,7 +33,11 @@ closed as soon as every byte it sent is written or held, which is what tells
 a pudp pipe client that its data is safe. Events (a line per connection;
 --json: opened, live, closed) go to stderr, since stdout is the data. Runs
 until SIGINT/SIGTERM, then finishes the connections it has and writes
-everything it holds before exiting; a second signal ends it at once.`,
+everything it holds before exiting; a second signal ends it at once.
+At most --max-connections are open at once (more are closed at once); a
+connection that sends nothing for --idle-timeout while it is read is closed
+(what it sent is kept; its client exits 1), but one whose bytes are all in
+and that only waits for its turn is never cut.`,
   flags: {
     host: LISTEN_HOST,
     "hold-memory": byteSize(
@@ -33,6 +46,7 @@ everything it holds before exiting; a second signal ends it at once.`,
       0,
     ),
     json: JSON_FLAG,
+    ...tcpLimitFlags(),
   },
   args: [portArg("PORT", true)],
   run(flags, [port], context) {
@@ -40,6 +54,7 @@ everything it holds before exiting; a second signal ends it at once.`,
       host: flags.host,
       port,
       holdMemory: flags["hold-memory"],
+      limits: tcpLimits(flags),
       json: flags.json,
       verbose: context.verbose,
     }, context.log);

@@ -13,6 +13,7 @@
  */
 
 import { EventOutput } from "../events/event_output.ts";
+import type { TcpLimits } from "../net/connection_limits.ts";
 import { StreamServer } from "../net/stream_server.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
@@ -30,6 +31,8 @@ export interface PipeServerConfig extends PipeServerOptions {
   json: boolean;
   /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
+  /** `--max-connections` and `--idle-timeout`. */
+  limits: TcpLimits;
 }
 
 /** The most one read of a connection takes. */
@@ -57,7 +60,13 @@ export function runPipeServer(
   const runner = new PipeOpRunner(machine, Deno.stdout, (id) => tcp.end(id));
   const tcp = StreamServer.listen(
     { hostname: config.host, port: config.port },
-    { readSize: READ_SIZE, writeHighWater: 0, readPause: () => runner.until(runner.queued) },
+    {
+      readSize: READ_SIZE,
+      writeHighWater: 0,
+      readPause: () => runner.until(runner.queued),
+      limits: config.limits,
+      onNotice: log,
+    },
     config.verbose ? log : undefined,
   );
   const finished = Promise.withResolvers<void>();

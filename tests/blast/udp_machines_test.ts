@@ -11,8 +11,10 @@ import { BlastUdpServer } from "../../lib/blast/udp_server_machine.ts";
 import {
   decodeHeader,
   emptyHeader,
+  encodeSegment,
   type Request,
   SegmentType,
+  type SegmentTypeCode,
   type TransferRequest,
 } from "../../lib/blast/wire.ts";
 
@@ -211,3 +213,89 @@ Deno.test("blast udp machines: echoes come back, a lost one is asked again", pur
   assert.equal(finish.echo!.requests, 3);
   assert.equal(finish.echo!.samples.length, 2);
 });
+
+/** A random sequence number in the top 2^28 below 2^32 (a fixed generator). */
+function scatteredSeqs(n: number): number[] {
+  let state = 2024;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    out.push(0xffff_ffff - (state % 0x1000_0000));
+  }
+  return out;
+}
+
+Deno.test(
+  "blast udp machines: an upload of seqs near 2^32 is counted out of range and dropped",
+  pure,
+  () => {
+    const events: BlastServerEvent[] = [];
+    const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 30_000 }, {
+      emit: (e) => events.push({ ...e }),
+    });
+    const request = new TextEncoder().encode("PUT count=1000 interval=0 size=100");
+    const h = { type: SegmentType.Request as SegmentTypeCode, run: 9, seq: 0, total: 0, sent: 0 };
+    server.handleDatagram(encodeSegment(h, request), CLIENT, 0);
+    assert.equal(decodeHeader(server.pollTransmit()!.data, header).type, SegmentType.Accept);
+    const body = new Uint8Array(76);
+    for (const seq of scatteredSeqs(20_000)) {
+      server.handleDatagram(encodeSegment({ ...h, type: SegmentType.Data, seq }, body), CLIENT, 1);
+    }
+    server.handleDatagram(
+      encodeSegment({ ...h, type: SegmentType.End, total: 1000 }, new Uint8Array(0)),
+      CLIENT,
+      2,
+    );
+    assert.equal(
+      server.pollTransmit(),
+      undefined,
+      "segments are missing: it lingers for late ones",
+    );
+    server.handleTimeout(2 + 1000);
+    const report = server.pollTransmit()!.data;
+    assert.equal(decodeHeader(report, header).type, SegmentType.Report);
+    const figures = JSON.parse(new TextDecoder().decode(report.subarray(24)));
+    assert.deepEqual(figures.segments, {
+      sent: 1000,
+      received: 0,
+      lost: 1000,
+      duplicated: 0,
+      reordered: 0,
+      out_of_range: 20_000,
+    });
+    assert.equal(server.stats.bytesReceived, 0);
+    const closed = events.find((e) => e.event === "closed")!;
+    assert.equal(closed.reason, "complete");
+  },
+);
+
+Deno.test(
+  "blast udp machines: a download whose server sends seqs near 2^32 keeps the client's bitmap small, counted out of range",
+  pure,
+  () => {
+    const client = new BlastUdpClient({
+      request: get(1000),
+      run: 5,
+      rounds: 1,
+      echoIntervalMs: 0,
+      timeoutMs: 2000,
+    });
+    client.start(0);
+    const h = { type: SegmentType.Accept as SegmentTypeCode, run: 5, seq: 0, total: 0, sent: 0 };
+    client.handleDatagram(encodeSegment(h), 1);
+    const body = new Uint8Array(76);
+    for (const seq of scatteredSeqs(20_000)) {
+      client.handleDatagram(encodeSegment({ ...h, type: SegmentType.Data, seq }, body), 2);
+    }
+    assert.ok(client.receiver!.tally.footprint <= 125, `${client.receiver!.tally.footprint}`);
+    client.handleDatagram(
+      encodeSegment({ ...h, type: SegmentType.End, seq: 1000, total: 1000 }),
+      3,
+    );
+    client.handleTimeout(1000);
+    assert.ok(client.finish, "the run ended");
+    const segments = client.finish.receiver!.segments!;
+    assert.equal(segments.out_of_range, 20_000);
+    assert.equal(segments.received, 0);
+  },
+);

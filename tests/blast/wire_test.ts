@@ -8,10 +8,12 @@ import {
   formatRequest,
   parseRequest,
   type Request,
+  requestBytes,
   SegmentType,
   transferShape,
   WireError,
 } from "../../lib/blast/wire.ts";
+import { refusal } from "../../lib/blast/udp_server_machine.ts";
 
 const pure = { permissions: "none" } as const;
 
@@ -183,3 +185,44 @@ Deno.test("blast sizes: k/M/G are powers of 1000, KiB/MiB/GiB of 1024", pure, ()
   assert.equal(parseByteSize("4 G"), undefined);
   assert.equal(parseByteSize("4Gb"), undefined);
 });
+
+Deno.test(
+  "blast refusal: --max-bytes bounds every kind: count × size with headers, bytes, echo text",
+  pure,
+  () => {
+    const refused = (line: string, max = 1000) => refusal(parseRequest(line), max);
+    const limit = "is over this server's limit of 1000 bytes (--max-bytes)";
+    // Zero payload per segment used to add up to 0 bytes: 300,000 headers were sent.
+    assert.equal(
+      refused("GET count=300000 interval=0 size=24"),
+      `300000 segments of 24 bytes (7200000 bytes) ${limit}`,
+    );
+    assert.equal(
+      refused("GET count=4294967294 interval=0 size=24"),
+      `4294967294 segments of 24 bytes (103079215056 bytes) ${limit}`,
+    );
+    assert.match(refused("PUT count=4294967294 interval=0")!, /\(6012954211600 bytes\) is over/);
+    assert.match(refused("PUT count=1 size=1001")!, /1 segments of 1001 bytes \(1001 bytes\)/);
+    assert.equal(refused("GET count=41 size=24"), undefined, "984 bytes");
+    assert.equal(refused("GET count=10 size=100"), undefined, "exactly the limit");
+    assert.equal(refused("GET count=0 size=24"), undefined);
+    assert.equal(refused("GET bytes=1001"), `1001 bytes ${limit}`);
+    assert.equal(refused("PUT bytes=1000"), undefined);
+    assert.equal(refused("GET bytes=123456789", 123_456_789), undefined, "the seed's limit");
+    assert.equal(refused("ECHO " + "x".repeat(1001)), `an echo of 1001 bytes ${limit}`);
+    assert.equal(refused("ECHO " + "é".repeat(500)), undefined, "1000 bytes of UTF-8");
+    // A segment must hold its header; a transfer of bytes, payload too.
+    assert.match(refused("GET bytes=10 size=24")!, /size=24 leaves no room for payload/);
+    const tiny: Request = {
+      kind: "transfer",
+      direction: "put",
+      bytes: undefined,
+      count: 1,
+      intervalMs: 0,
+      size: 23,
+      rate: 0,
+    };
+    assert.match(refusal(tiny, 1000)!, /size=23 is smaller than the 24-byte segment header/);
+    assert.equal(requestBytes(parseRequest("GET count=3 size=100")), 300);
+  },
+);

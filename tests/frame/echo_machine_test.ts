@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { EventQueue } from "../../lib/events/sink.ts";
-import { FrameEchoServer } from "../../lib/frame/echo_machine.ts";
+import { DEFAULT_FRAME_OPTIONS, FrameEchoServer } from "../../lib/frame/echo_machine.ts";
 import type { FrameEvent } from "../../lib/frame/events.ts";
 import { encodeMessage, HEADER_SIZE } from "../../lib/frame/wire.ts";
 
@@ -18,7 +18,10 @@ const peer = (port: number) => ({ hostname: "127.0.0.1", port });
 
 function setup(maxMessage = 1000) {
   const events = new EventQueue<FrameEvent>();
-  const server = new FrameEchoServer({ maxMessage, readSize: 16 }, events);
+  const server = new FrameEchoServer(
+    { ...DEFAULT_FRAME_OPTIONS, maxMessage, readSize: 16 },
+    events,
+  );
   /** Answers written so far to each connection, decoded. */
   const answers = () => {
     const out: Record<number, string[]> = {};

@@ -30,6 +30,7 @@ const PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
+  "--allow-sys=statfs",
   "--v8-flags=--max-semi-space-size=4",
 ];
 

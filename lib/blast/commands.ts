@@ -9,6 +9,7 @@ import { defineCommand, exitStatus } from "../cli/command_tree.ts";
 import { UsageError } from "../cli/errors.ts";
 import {
   byteSize,
+  count,
   hostArg,
   JSON_FLAG,
   LISTEN_HOST,
@@ -26,6 +27,7 @@ import {
 import { runBlastClient } from "./client.ts";
 import { runBlastTcpServer } from "./tcp_server.ts";
 import { runBlastUdpServer } from "./udp_server.ts";
+import { DEFAULT_MAX_RUNS } from "./udp_server_machine.ts";
 import {
   DEFAULT_SIZE,
   MAX_DATAGRAM,
@@ -54,7 +56,11 @@ echo and finished transfer on stdout (--json: one object per event) and runs
 until SIGINT/SIGTERM. Over
 TCP at most --max-connections are open at once (more are closed at once), and
 a connection that sends nothing for --idle-timeout while the server waits for
-its request line or its upload is closed.`,
+its request line or its upload is closed. Over UDP a transfer starts only
+once the client has echoed a token (proving it receives at its address;
+before that an address gets at most 3x the bytes it sent), a download stops
+when its client stops acknowledging for 1 s, an address has one transfer at
+a time, and at most --max-runs go at once.`,
   flags: {
     host: LISTEN_HOST,
     udp: UDP_FLAG,
@@ -62,6 +68,12 @@ its request line or its upload is closed.`,
       "refuse any request that moves more bytes than this (streams: count x size)",
       String(DEFAULT_MAX_BYTES),
       0,
+    ),
+    "max-runs": count(
+      "UDP: most transfers going at once (one per client address); more are refused",
+      String(DEFAULT_MAX_RUNS),
+      1,
+      1_000_000,
     ),
     json: JSON_FLAG,
     ...tcpLimitFlags(),
@@ -76,6 +88,7 @@ its request line or its upload is closed.`,
       json: flags.json,
       verbose: context.verbose,
       limits: tcpLimits(flags),
+      maxRuns: flags["max-runs"],
     };
     return flags.udp
       ? runBlastUdpServer(config, context.log)

@@ -43,6 +43,8 @@ export interface BlastServerConfig {
   verbose: boolean;
   /** `--max-connections` and `--idle-timeout` (TCP). */
   limits: TcpLimits;
+  /** UDP: most runs going at once (`--max-runs`); default 64. */
+  maxRuns?: number;
 }
 
 /** The summary line printed to stderr at exit. */
@@ -66,6 +68,7 @@ export function runBlastTcpServer(
     runs: 0,
     echoes: 0,
     refused: 0,
+    challenges: 0,
     bytesSent: 0,
     bytesReceived: 0,
   };

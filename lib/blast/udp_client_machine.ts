@@ -4,8 +4,14 @@
  * How this works:
  * - The REQUEST goes at once and again every {@link RETRY_MS} until the
  *   server answers (ACCEPT, REFUSE, or for a download its first DATA or
- *   END); after `timeoutMs` without an answer the run fails.
- * - Download: every DATA goes to a {@link SegmentReceiver}. The END marker
+ *   END); after `timeoutMs` without an answer the run fails. A transfer's
+ *   first answer is a CHALLENGE with a token (the server validates the
+ *   address before it sends more than 3× what it got): the REQUEST then
+ *   goes again at once, and on every retry, with `token=T`.
+ * - Download: every DATA goes to a {@link SegmentReceiver}, and an ACK with
+ *   the count received goes every {@link ACK_INTERVAL_MS} from the first
+ *   answer to the end (the server stops a run whose receiver goes silent).
+ *   The END marker
  *   (sent by the server until acknowledged) is answered with END_ACK each
  *   time. With every segment in, the run is done; with some missing it
  *   lingers {@link LINGER_MS} for late ones (a datagram held back by the
@@ -63,6 +69,8 @@ import {
 export const RETRY_MS = 200;
 /** How long a receiver waits for late segments after an END that left gaps. */
 export const LINGER_MS = 250;
+/** A downloading client sends an ACK this often. */
+export const ACK_INTERVAL_MS = 100;
 
 /** What the client was asked to do. */
 export interface UdpClientOptions {
@@ -107,7 +115,9 @@ export class BlastUdpClient {
   readonly source: SegmentSource | undefined;
   readonly #out = new Fifo<Uint8Array>();
   readonly #header = emptyHeader();
-  readonly #line: Uint8Array;
+  #line: Uint8Array;
+  /** When the next ACK of a download goes. */
+  #ackAt: number | undefined;
   #state: State = "requesting";
   #answered = false;
   /** When the current wait (answer, data, report, echo) gives up. */
@@ -166,6 +176,15 @@ export class BlastUdpClient {
       return;
     }
     const wasRequesting = this.#state === "requesting";
+    if (h.type === SegmentType.Challenge) {
+      const token = decoder.decode(body);
+      if (wasRequesting && /^[0-9a-f]{1,64}$/.test(token)) {
+        this.#answered = true;
+        this.#line = encoder.encode(formatRequest({ ...request, token }));
+        this.#sendRequest(now);
+      }
+      return;
+    }
     if (
       h.type === SegmentType.Accept || h.type === SegmentType.Data || h.type === SegmentType.End
     ) {
@@ -173,6 +192,7 @@ export class BlastUdpClient {
       if (wasRequesting) {
         this.#state = "transfer";
         this.#retryAt = undefined;
+        if (this.receiver) this.#ackAt = now + ACK_INTERVAL_MS;
       }
     }
     if (this.receiver) {
@@ -181,6 +201,7 @@ export class BlastUdpClient {
       } else if (h.type === SegmentType.Data) {
         this.receiver.handleData(h, body, now);
         this.#deadline = now + this.options.timeoutMs;
+        if (this.#ackAt !== undefined && now >= this.#ackAt) this.#sendAck(now);
       } else if (h.type === SegmentType.End) {
         this.receiver.handleEnd(h.total);
         this.#senderFigures ??= parseJson<SenderFigures>(body);
@@ -219,6 +240,7 @@ export class BlastUdpClient {
   /** Timers up to `now`. */
   handleTimeout(now: number): void {
     if (this.#state === "done") return;
+    if (this.#ackAt !== undefined && now >= this.#ackAt) this.#sendAck(now);
     if (this.#lingerUntil !== undefined && now >= this.#lingerUntil) {
       this.#end({});
       return;
@@ -248,6 +270,7 @@ export class BlastUdpClient {
     if (this.#state === "done") return undefined;
     let at = this.#lingerUntil ?? this.#nextRoundAt ?? this.#deadline;
     if (this.#retryAt !== undefined && this.#retryAt < at) at = this.#retryAt;
+    if (this.#ackAt !== undefined && this.#ackAt < at) at = this.#ackAt;
     return at;
   }
 
@@ -304,6 +327,19 @@ export class BlastUdpClient {
     this.#retryAt = now + RETRY_MS;
   }
 
+  /** An ACK: seq is the segments received so far, total the run's. */
+  #sendAck(now: number): void {
+    const receiver = this.receiver!;
+    this.#out.push(encodeSegment({
+      type: SegmentType.Ack,
+      run: this.options.run,
+      seq: receiver.tally.received >>> 0,
+      total: receiver.segments >>> 0,
+      sent: now,
+    }));
+    this.#ackAt = now + ACK_INTERVAL_MS;
+  }
+
   #control(type: SegmentTypeCode, seq: number, now: number, body?: Uint8Array): Uint8Array {
     return encodeSegment({ type, run: this.options.run, seq, total: seq, sent: now }, body);
   }
@@ -330,6 +366,7 @@ export class BlastUdpClient {
   #end(how: Omit<ClientFinish, "answered">): void {
     this.#state = "done";
     this.#retryAt = undefined;
+    this.#ackAt = undefined;
     this.#lingerUntil = undefined;
     this.#nextRoundAt = undefined;
     const finish: ClientFinish = { ...how, answered: this.#answered };

@@ -25,7 +25,12 @@ export function runBlastUdpServer(
   log: (line: string) => void,
 ): Promise<number> {
   const output = blastOutput(config.json);
-  const machine = new BlastUdpServer({ maxBytes: config.maxBytes, idleMs: IDLE_MS }, output.sink);
+  const machine = new BlastUdpServer({
+    maxBytes: config.maxBytes,
+    idleMs: IDLE_MS,
+    secret: crypto.getRandomValues(new Uint8Array(32)),
+    maxRuns: config.maxRuns,
+  }, output.sink);
   const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port });
   const pump = new DatagramPump(
     endpoint.socket,

@@ -2,14 +2,29 @@
  * The server side of blast over UDP, as a pure state machine.
  *
  * How this works: a run is one client address and the run id its REQUEST
- * carries; any number run at once.
+ * carries; at most `maxRuns` run at once, one per address.
  * - A REQUEST is parsed (a bad one, or one over `maxBytes`, gets REFUSE
  *   with the reason: see {@link refusal}). ECHO is answered at once and keeps no state. GET and
  *   PUT start a run and get ACCEPT; a repeated REQUEST of a known run gets
  *   the same answer again and changes nothing.
+ * - Address validation (the server is never a weapon): a GET or PUT
+ *   starts a run only when it carries `token=T`, the token this server
+ *   gives that address in a CHALLENGE: a keyed hash (HMAC-SHA-256 with the
+ *   `secret` given at construction) of the address and a
+ *   {@link TOKEN_SLOT_MS} time slot (this one or the one before), so only a
+ *   client that receives at the address can echo it, and the server keeps
+ *   no state for an address that has not. Until then every answer (REFUSE,
+ *   ECHO, CHALLENGE) is stateless and at most {@link AMPLIFICATION} times
+ *   the datagram it answers, counted on the wire with the IP and UDP
+ *   headers ({@link wireOverhead}); a refusal's text is cut to fit.
+ * - Caps: a validated request while `maxRuns` runs are going, or while the
+ *   same address (IP and port) has a run going, is refused.
  * - GET: the driver takes DATA from {@link fillData}, round-robin over the
- *   runs whose next segment is due. After the last, END goes at once and
- *   every {@link RETRY_MS} until END_ACK, at most {@link END_TRIES} times.
+ *   runs whose next segment is due, only while the receiver proves it is
+ *   there: a run that gets no ACK (nor any other datagram) from its client
+ *   for `ackTimeoutMs` is closed, reason `receiver silent`. After the last
+ *   DATA, END goes at once and every {@link RETRY_MS} until END_ACK, at
+ *   most {@link END_TRIES} times.
  * - PUT: DATA goes to a {@link SegmentReceiver}. At END the REPORT goes
  *   back (after {@link LINGER_MS} when segments are missing, for late ones);
  *   every later END gets the same REPORT again.
@@ -28,7 +43,8 @@
  * import type { BlastServerEvent } from "./events.ts";
  * import { encodeSegment, SegmentType } from "./wire.ts";
  *
- * const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 5000 }, new EventQueue<BlastServerEvent>());
+ * const secret = new Uint8Array(32); // random in the driver
+ * const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 5000, secret }, new EventQueue<BlastServerEvent>());
  * const line = new TextEncoder().encode("ECHO hello");
  * const header = { type: SegmentType.Request, run: 7, seq: 0, total: 0, sent: 0 };
  * const request = encodeSegment(header, line);
@@ -39,6 +55,7 @@
  * @module
  */
 
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { EventSink } from "../events/sink.ts";
 import { formatAddress, type PeerAddress, type Transmit } from "../net/transmit.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
@@ -64,12 +81,35 @@ import {
 /** Most times the END of a GET is sent without an acknowledgement. */
 export const END_TRIES = 25;
 
+/** An unvalidated address gets at most this many times the bytes it sent (QUIC's rule). */
+export const AMPLIFICATION = 3;
+
+/** A token is good in the time slot it was made in and the next one. */
+export const TOKEN_SLOT_MS = 10_000;
+
+/** Default `maxRuns` (`--max-runs`). */
+export const DEFAULT_MAX_RUNS = 64;
+
+/** Default `ackTimeoutMs`: a GET whose receiver is silent this long is stopped. */
+export const ACK_TIMEOUT_MS = 1000;
+
+/** IP and UDP header bytes of one datagram to or from `hostname` (IPv6: 48, IPv4: 28). */
+export function wireOverhead(hostname: string): number {
+  return hostname.includes(":") ? 48 : 28;
+}
+
 /** What the server was asked to do. */
 export interface UdpServerOptions {
   /** The largest transfer, in bytes. */
   maxBytes: number;
   /** A run whose client is silent this long is closed (and a finished one forgotten). */
   idleMs: number;
+  /** The key of the address tokens (random per process; fixed in tests). */
+  secret: Uint8Array;
+  /** Most runs going at once (default {@link DEFAULT_MAX_RUNS}). */
+  maxRuns?: number;
+  /** A GET whose client sends nothing this long is closed (default {@link ACK_TIMEOUT_MS}). */
+  ackTimeoutMs?: number;
 }
 
 /** Counters for the summary line. */
@@ -80,6 +120,8 @@ export interface BlastServerStats {
   echoes: number;
   /** Requests refused. */
   refused: number;
+  /** UDP: transfer requests answered with a CHALLENGE (address not validated yet). */
+  challenges: number;
   /** Payload bytes sent (downloads). */
   bytesSent: number;
   /** Payload bytes received (uploads). */
@@ -150,6 +192,7 @@ export class BlastUdpServer {
     runs: 0,
     echoes: 0,
     refused: 0,
+    challenges: 0,
     bytesSent: 0,
     bytesReceived: 0,
   };
@@ -160,12 +203,37 @@ export class BlastUdpServer {
   readonly #out = new Fifo<Transmit>();
   readonly #timers = new TimerTable<Due>();
   readonly #header = emptyHeader();
+  /** Unfinished runs by address (IP and port): one each. */
+  readonly #byAddress = new Map<string, Run>();
+  readonly #maxRuns: number;
+  readonly #ackTimeoutMs: number;
 
   /** A server with no runs yet; events go to `sink`. */
   constructor(
     readonly options: UdpServerOptions,
     readonly sink: EventSink<BlastServerEvent>,
-  ) {}
+  ) {
+    this.#maxRuns = options.maxRuns ?? DEFAULT_MAX_RUNS;
+    this.#ackTimeoutMs = options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
+  }
+
+  /** The token of `peer` in the time slot `slot` (hex, 128 bits of HMAC-SHA-256). */
+  tokenFor(peer: PeerAddress, slot: number): string {
+    return createHmac("sha256", this.options.secret)
+      .update(`${slot} ${peer.hostname} ${peer.port}`)
+      .digest("hex")
+      .slice(0, 32);
+  }
+
+  /** Whether `token` is `peer`'s, of the slot of `now` or the one before. */
+  #validToken(token: string | undefined, peer: PeerAddress, now: number): boolean {
+    if (token === undefined || token.length !== 32) return false;
+    const slot = Math.floor(now / TOKEN_SLOT_MS);
+    const given = encoder.encode(token);
+    return [slot, slot - 1].some((s) =>
+      timingSafeEqual(encoder.encode(this.tokenFor(peer, s)), given)
+    );
+  }
 
   /** A datagram from `from` (a view: copied where kept). */
   handleDatagram(bytes: Uint8Array, from: PeerAddress, now: number): void {
@@ -181,14 +249,18 @@ export class BlastUdpServer {
     const body = bytes.subarray(SEGMENT_HEADER);
     if (h.type === SegmentType.Request) {
       if (run) {
-        if (!run.finished) this.#send(run, SegmentType.Accept, 0, now);
+        if (!run.finished) {
+          this.#timers.set(run.timer, now + this.#silence(run));
+          this.#send(run, SegmentType.Accept, 0, now);
+        }
         return;
       }
-      this.#request(h.run, key, { hostname: from.hostname, port: from.port }, body, h, now);
+      const peer = { hostname: from.hostname, port: from.port };
+      this.#request(h.run, key, peer, body, h, bytes.length, now);
       return;
     }
     if (!run) return;
-    if (!run.finished) this.#timers.set(run.timer, now + this.options.idleMs);
+    if (!run.finished) this.#timers.set(run.timer, now + this.#silence(run));
     if (run.receiver) {
       if (h.type === SegmentType.Data && !run.finished) {
         if (run.receiver.handleData(h, body, now)) {
@@ -253,7 +325,7 @@ export class BlastUdpServer {
       const run = due.run;
       switch (due.kind) {
         case "idle":
-          this.#close(run, "client went silent", now);
+          this.#close(run, this.#sendingData(run) ? "receiver silent" : "client went silent", now);
           break;
         case "forget":
           this.#runs.delete(run.key);
@@ -279,9 +351,19 @@ export class BlastUdpServer {
 
   /** Runs not finished yet. */
   get active(): number {
-    let n = 0;
-    for (const run of this.#runs.values()) if (!run.finished) n++;
-    return n;
+    return this.#byAddress.size;
+  }
+
+  /** Whether `run` is a GET with DATA still to send (its receiver must keep acknowledging). */
+  #sendingData(run: Run): boolean {
+    return run.source !== undefined && !run.source.done;
+  }
+
+  /** How long `run`'s client may be silent before the run is closed. */
+  #silence(run: Run): number {
+    return this.#sendingData(run)
+      ? Math.min(this.#ackTimeoutMs, this.options.idleMs)
+      : this.options.idleMs;
   }
 
   /** Closes every run (the server stops). */
@@ -297,6 +379,7 @@ export class BlastUdpServer {
     peer: PeerAddress,
     body: Uint8Array,
     h: SegmentHeader,
+    received: number,
     now: number,
   ) {
     const name = `0x${id.toString(16).padStart(8, "0")}`;
@@ -305,24 +388,37 @@ export class BlastUdpServer {
       request = parseRequest(decoder.decode(body));
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
-      this.#refuse(id, name, peer, e.message, now);
+      this.#refuse(id, name, peer, e.message, received, now);
       return;
     }
     const refused = refusal(request, this.options.maxBytes);
     if (refused !== undefined) {
-      this.#refuse(id, name, peer, refused, now);
+      this.#refuse(id, name, peer, refused, received, now);
       return;
     }
     if (request.kind === "echo") {
       this.stats.echoes++;
       this.sink.emit({ event: "echo", peer, run: name, text: request.text });
-      this.#out.push({
-        data: encodeSegment(
-          { type: SegmentType.Echo, run: id, seq: h.seq, total: 0, sent: h.sent },
-          body.subarray(5),
-        ),
-        to: peer,
-      });
+      const echo = { type: SegmentType.Echo, run: id, seq: h.seq, total: 0, sent: h.sent } as const;
+      this.#answer(echo, body.subarray(5), peer, received);
+      return;
+    }
+    if (!this.#validToken(request.token, peer, now)) {
+      this.stats.challenges++;
+      const token = this.tokenFor(peer, Math.floor(now / TOKEN_SLOT_MS));
+      const challenge = { type: SegmentType.Challenge, run: id, seq: h.seq, total: 0, sent: now };
+      this.#answer(challenge, encoder.encode(token), peer, received);
+      return;
+    }
+    const address = formatAddress(peer);
+    if (this.#byAddress.has(address)) {
+      const reason = `a run from ${address} is already going (one at a time per address)`;
+      this.#refuse(id, name, peer, reason, received, now);
+      return;
+    }
+    if (this.#byAddress.size >= this.#maxRuns) {
+      const reason = `busy: ${this.#maxRuns} runs going, this server's limit (--max-runs)`;
+      this.#refuse(id, name, peer, reason, received, now);
       return;
     }
     const run = { key, name, id, peer, endTries: 0, finished: false } as Run;
@@ -335,9 +431,11 @@ export class BlastUdpServer {
       run.receiver = new SegmentReceiver(request);
     }
     this.#runs.set(key, run);
+    this.#byAddress.set(address, run);
     this.stats.runs++;
-    this.#timers.set(run.timer, now + this.options.idleMs);
-    this.sink.emit({ event: "request", peer, run: name, request: decoder.decode(body) });
+    this.#timers.set(run.timer, now + this.#silence(run));
+    const line = decoder.decode(body).replace(/ token=[0-9a-f]*/, "");
+    this.sink.emit({ event: "request", peer, run: name, request: line });
     this.#send(run, SegmentType.Accept, 0, now);
     if (run.source?.done) {
       this.#sending.pop();
@@ -345,16 +443,30 @@ export class BlastUdpServer {
     }
   }
 
-  #refuse(id: number, name: string, peer: PeerAddress, reason: string, now: number): void {
+  #refuse(
+    id: number,
+    name: string,
+    peer: PeerAddress,
+    reason: string,
+    received: number,
+    now: number,
+  ): void {
     this.stats.refused++;
     this.sink.emit({ event: "refused", peer, run: name, reason });
-    this.#out.push({
-      data: encodeSegment(
-        { type: SegmentType.Refuse, run: id, seq: 0, total: 0, sent: now },
-        encoder.encode(reason),
-      ),
-      to: peer,
-    });
+    const refuse = { type: SegmentType.Refuse, run: id, seq: 0, total: 0, sent: now } as const;
+    this.#answer(refuse, encoder.encode(reason), peer, received);
+  }
+
+  /**
+   * A stateless answer to a datagram of `received` bytes from `peer` (not
+   * validated): with the IP and UDP headers it is at most
+   * {@link AMPLIFICATION} times that datagram, its body cut to fit.
+   */
+  #answer(h: SegmentHeader, body: Uint8Array, peer: PeerAddress, received: number): void {
+    const overhead = wireOverhead(peer.hostname);
+    const room = AMPLIFICATION * (received + overhead) - overhead - SEGMENT_HEADER;
+    if (room < 0) return;
+    this.#out.push({ data: encodeSegment(h, body.subarray(0, room)), to: peer });
   }
 
   #send(run: Run, type: SegmentTypeCode, seq: number, now: number, body?: Uint8Array): void {
@@ -366,6 +478,7 @@ export class BlastUdpServer {
 
   #sendEnd(run: Run, now: number): void {
     const source = run.source!;
+    if (run.endTries === 0) this.#timers.set(run.timer, now + this.options.idleMs);
     run.endTries++;
     this.#send(
       run,
@@ -389,6 +502,8 @@ export class BlastUdpServer {
 
   #close(run: Run, reason: string, now: number): void {
     run.finished = true;
+    const address = formatAddress(run.peer);
+    if (this.#byAddress.get(address) === run) this.#byAddress.delete(address);
     this.#timers.clear(run.retry);
     const at = this.#sending.indexOf(run);
     if (at >= 0) this.#sending.splice(at, 1);

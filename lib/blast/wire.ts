@@ -6,13 +6,15 @@
  * body of a REQUEST datagram over UDP), so `nc` can speak it:
  *
  *     ECHO <text>                         answered with the same line
- *     GET bytes=N [size=S] [rate=R]       the server sends N pattern bytes
+ *     GET bytes=N [size=S] [rate=R] [token=T]   the server sends N pattern bytes
  *     PUT bytes=N [size=S] [rate=R]       the client sends N pattern bytes
  *     GET count=N interval=MS [size=S]    the server sends N segments, one every MS
  *     PUT count=N interval=MS [size=S]    the client does
  *
  * A TCP server answers `OK` or `REFUSED <reason>` on a line; a receiving
- * server ends a PUT with `DONE <report as JSON>`.
+ * server ends a PUT with `DONE <report as JSON>`. Over UDP a transfer
+ * (GET or PUT) also carries `token=T` (hex), the token of the server's
+ * CHALLENGE that proves the client receives at its address; TCP ignores it.
  *
  * Segment header (big-endian, 24 bytes), then the body:
  *
@@ -36,6 +38,10 @@
  *   receiver's report as JSON).
  * - ECHO (server → client): body is the echoed text; seq and sent are the
  *   request's.
+ * - CHALLENGE (server → client): the answer to a transfer REQUEST without a
+ *   valid token; body is the token (ASCII hex) to repeat the request with.
+ * - ACK (receiver → sender, GET over UDP): the client is still receiving,
+ *   sent every 100 ms; seq = segments received so far, total = the run's.
  *
  * Bad bytes throw {@link WireError}, and nothing else.
  *
@@ -77,6 +83,8 @@ export const SegmentType = {
   EndAck: 6,
   Report: 7,
   Echo: 8,
+  Challenge: 9,
+  Ack: 10,
 } as const;
 
 /** One of {@link SegmentType}. */
@@ -91,6 +99,8 @@ const TYPE_NAMES: Record<number, string> = {
   6: "end-ack",
   7: "report",
   8: "echo",
+  9: "challenge",
+  10: "ack",
 };
 
 /** The lower-case name of a segment type (`data`, `end`, …). */
@@ -145,7 +155,7 @@ export function decodeHeader(bytes: Uint8Array, into: SegmentHeader): SegmentHea
   const at = bytes.byteOffset;
   if (view.getUint16(at) !== BLAST_MAGIC) throw new WireError("not a blast segment (bad magic)");
   const type = view.getUint8(at + 2);
-  if (type < SegmentType.Request || type > SegmentType.Echo) {
+  if (type < SegmentType.Request || type > SegmentType.Ack) {
     throw new WireError(`unknown segment type ${type}`);
   }
   into.type = type as SegmentTypeCode;
@@ -183,6 +193,8 @@ export interface TransferRequest {
   size: number;
   /** Send rate in bit/s (0: as fast as possible). */
   rate: number;
+  /** UDP: the server's CHALLENGE token (hex), once the client has one; absent before. */
+  token?: string;
 }
 
 /** An echo request. */
@@ -203,7 +215,8 @@ export function formatRequest(r: Request): string {
   const amount = r.bytes !== undefined
     ? `bytes=${r.bytes}`
     : `count=${r.count} interval=${r.intervalMs}`;
-  return `${verb} ${amount} size=${r.size} rate=${r.rate}`;
+  const token = r.token === undefined ? "" : ` token=${r.token}`;
+  return `${verb} ${amount} size=${r.size} rate=${r.rate}${token}`;
 }
 
 /** Default segment size: fits a 1,500-byte MTU with IPv6 and UDP headers to spare. */
@@ -221,7 +234,16 @@ export function parseRequest(line: string): Request {
     throw new WireError(`bad request: expected ECHO, GET or PUT, got '${clip(line)}'`);
   }
   const values = new Map<string, number>();
+  let token: string | undefined;
   for (const word of words) {
+    if (word.startsWith("token=")) {
+      const t = /^token=([0-9a-f]{1,64})$/.exec(word);
+      if (!t || token !== undefined) {
+        throw new WireError(`bad request: unknown or repeated '${clip(word)}'`);
+      }
+      token = t[1];
+      continue;
+    }
     const m = /^([a-z]+)=(\d+(?:\.\d+)?)$/.exec(word);
     if (!m || !KEYS.has(m[1]) || values.has(m[1])) {
       throw new WireError(`bad request: unknown or repeated '${clip(word)}'`);
@@ -246,7 +268,17 @@ export function parseRequest(line: string): Request {
   }
   if (intervalMs > 3_600_000) throw new WireError("bad request: interval over an hour");
   const direction = verb === "GET" ? "get" : "put";
-  return { kind: "transfer", direction, bytes, count, intervalMs, size, rate };
+  const request: TransferRequest = {
+    kind: "transfer",
+    direction,
+    bytes,
+    count,
+    intervalMs,
+    size,
+    rate,
+  };
+  if (token !== undefined) request.token = token;
+  return request;
 }
 
 function clip(text: string): string {

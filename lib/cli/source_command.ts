@@ -15,6 +15,7 @@ export function sourceCommand(): string[] {
     "--allow-net",
     "--allow-read",
     "--allow-write",
+    "--allow-sys=statfs",
     "--v8-flags=--max-semi-space-size=4",
     "--config",
     new URL("deno.json", root).pathname,

@@ -9,7 +9,10 @@
  * the input's size. At EOF the client half-closes (FIN) and waits for the
  * server to close its side, which the server does once it holds or has
  * written every byte; that close is the receipt. The server closing or
- * resetting before that is a failure (exit 1, one line).
+ * resetting before that is a failure (exit 1, one line). A pudp pipe server
+ * that could not keep our bytes (a full disk, a broken stdout, a stop)
+ * says so with a line `ERR REASON` before it closes: exit 1, `server could
+ * not keep your bytes: REASON` (other bytes from a server are ignored).
  *
  * @module
  */
@@ -44,6 +47,36 @@ export interface PipeClientResult extends ClientOutcome {
 const RING_BYTES = 8 << 20;
 /** The most one socket write takes. */
 const WRITE_SPAN = 4 << 20;
+/** The most of what the server sends that is kept (the refusal line). */
+const REPLY_LIMIT = 1024;
+/** How long a failed write waits for the server's refusal line, which explains it. */
+const REFUSAL_WAIT_MS = 1000;
+
+/**
+ * Collects the first bytes the server sends: a pudp pipe server sends
+ * nothing, or `ERR REASON\n` when it could not keep our bytes.
+ */
+export class ServerReply {
+  #bytes = new Uint8Array(0);
+
+  /** Adds bytes read from the server (beyond {@link REPLY_LIMIT} they are dropped). */
+  add(bytes: Uint8Array): void {
+    if (this.#bytes.length >= REPLY_LIMIT) return;
+    const next = new Uint8Array(Math.min(REPLY_LIMIT, this.#bytes.length + bytes.length));
+    next.set(this.#bytes);
+    next.set(bytes.subarray(0, next.length - this.#bytes.length), this.#bytes.length);
+    this.#bytes = next;
+  }
+
+  /** The reason of a refusal line, once it is complete (or `ended`: what came of it). */
+  refusal(ended = false): string | undefined {
+    const text = new TextDecoder().decode(this.#bytes);
+    if (!text.startsWith("ERR ")) return undefined;
+    const nl = text.indexOf("\n");
+    if (nl < 0 && !ended && this.#bytes.length < REPLY_LIMIT) return undefined;
+    return text.slice(4, nl < 0 ? undefined : nl).trimEnd();
+  }
+}
 
 function endText(label: string, end: ReadEnd, early: boolean): string {
   const before = early ? " before the end of the input" : " before taking every byte";
@@ -75,11 +108,25 @@ export async function runPipeClient(config: PipeClientConfig): Promise<PipeClien
   ]);
   for (const [s, f] of signals) Deno.addSignalListener(s, f);
 
-  // The server sends nothing; its end of the stream is the answer.
-  conn.read(() => {}, 4096).then((end) => {
-    if (end.kind === "eof" && inputDone) finish(0);
+  // The server sends nothing but a refusal; its end of the stream is the answer.
+  const reply = new ServerReply();
+  const refused = (reason: string) => finish(1, `server could not keep your bytes: ${reason}`);
+  const readEnd = conn.read((bytes) => {
+    reply.add(bytes);
+    const reason = reply.refusal();
+    if (reason !== undefined) refused(reason);
+  }, 4096).then((end) => {
+    const reason = reply.refusal(true);
+    if (reason !== undefined) refused(reason);
+    else if (end.kind === "eof" && inputDone) finish(0);
     else finish(1, endText(label, end, !inputDone));
   });
+  /** After a failed write: a moment for the refusal line that explains it. */
+  const refusalOrTimeout = async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([readEnd, new Promise((r) => timer = setTimeout(r, REFUSAL_WAIT_MS))]);
+    clearTimeout(timer);
+  };
 
   const progress = new ProgressLine(config.progress, () => ({ unit: "bytes", sent: bytes }));
   progress.start();
@@ -91,6 +138,7 @@ export async function runPipeClient(config: PipeClientConfig): Promise<PipeClien
         conn.write(span);
         await conn.drained();
         if (conn.writeError !== undefined) {
+          await refusalOrTimeout();
           return finish(
             1,
             conn.peerReset
@@ -110,6 +158,7 @@ export async function runPipeClient(config: PipeClientConfig): Promise<PipeClien
     inputDone = true;
     await conn.closeWrite();
     if (conn.writeError !== undefined) {
+      await refusalOrTimeout();
       finish(1, `cannot send to ${label}: ${errorText(conn.writeError)}`);
     }
   })();

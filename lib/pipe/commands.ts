@@ -11,12 +11,17 @@ import {
   hostArg,
   JSON_FLAG,
   LISTEN_HOST,
+  optionalFlag,
+  parseByteSize,
   portArg,
   QUIET_FLAG,
+  seconds,
   tcpLimitFlags,
   tcpLimits,
 } from "../cli/flags.ts";
+import { UsageError } from "../cli/errors.ts";
 import { runPipeClient } from "./client.ts";
+import { defaultHoldDisk } from "./disk_budget.ts";
 import { runPipeServer } from "./server.ts";
 import { DEFAULT_PIPE_OPTIONS } from "./turn_machine.ts";
 
@@ -28,12 +33,18 @@ export const pipeServerCommand: Command = defineCommand({
 Accepts TCP connections on PORT, many at once, and writes each client's bytes
 to stdout exactly and contiguously: one client streams live; the others wait
 their turn, their bytes held in memory up to --hold-memory in total and in
-temporary files (in TMPDIR, deleted on open) beyond it. A connection is
-closed as soon as every byte it sent is written or held, which is what tells
-a pudp pipe client that its data is safe. Events (a line per connection;
---json: opened, live, closed) go to stderr, since stdout is the data. Runs
-until SIGINT/SIGTERM, then finishes the connections it has and writes
-everything it holds before exiting; a second signal ends it at once.
+temporary files (in TMPDIR, deleted on open) beyond it, up to --hold-disk;
+when both are full, waiting clients are read no further until there is room
+(they wait). A connection is closed as soon as every byte it sent is written
+or held, which is what tells a pudp pipe client that its data is safe. If a
+temporary file or stdout cannot be written, only the client concerned fails:
+it gets a line "ERR REASON" and the close (a pudp pipe client exits 1), and
+the server goes on. Events (a line per connection; --json: opened, live,
+closed, waiting, failed) go to stderr, since stdout is the data. Runs until
+SIGINT/SIGTERM, then finishes the connections it has (one still sending
+after --drain-timeout is cut: its client exits 1) and writes everything it
+holds before exiting; a second signal cuts the open connections at once but
+still writes what is held; a third ends it at once.
 At most --max-connections are open at once (more are closed at once); a
 connection that sends nothing for --idle-timeout while it is read is closed
 (what it sent is kept; its client exits 1), but one whose bytes are all in
@@ -45,15 +56,35 @@ and that only waits for its turn is never cut.`,
       `${DEFAULT_PIPE_OPTIONS.holdMemory / 2 ** 20}MiB`,
       0,
     ),
+    "hold-disk": optionalFlag(
+      "BYTES",
+      "hold at most this many bytes in temporary files; then waiting clients wait " +
+        "(default: half the free space of TMPDIR at start)",
+      (text, name) => {
+        const value = parseByteSize(text);
+        if (value === undefined) {
+          throw new UsageError(
+            `bad --${name} '${text}': expected a number of bytes (suffixes k, M, G, KiB, MiB, GiB)`,
+          );
+        }
+        return value;
+      },
+    ),
+    "drain-timeout": seconds(
+      "after SIGINT/SIGTERM, cut a client still sending this long after (it exits 1)",
+      String(DEFAULT_PIPE_OPTIONS.drainTimeoutMs / 1000),
+    ),
     json: JSON_FLAG,
     ...tcpLimitFlags(),
   },
   args: [portArg("PORT", true)],
-  run(flags, [port], context) {
-    return runPipeServer({
+  async run(flags, [port], context) {
+    return await runPipeServer({
       host: flags.host,
       port,
       holdMemory: flags["hold-memory"],
+      holdDisk: flags["hold-disk"] ?? await defaultHoldDisk(),
+      drainTimeoutMs: flags["drain-timeout"],
       limits: tcpLimits(flags),
       json: flags.json,
       verbose: context.verbose,

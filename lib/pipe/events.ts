@@ -43,8 +43,39 @@ export interface PipeClosedEvent extends BaseEvent {
   reason: string;
 }
 
+/** A waiting connection is read no further for now: the memory and disk budgets are full. */
+export interface PipeWaitingEvent extends BaseEvent {
+  /** The event's kind: `waiting` in `--json` output. */
+  event: "waiting";
+  /** The connection's number. */
+  connection: number;
+  /** Bytes held in memory now, all connections. */
+  memory: number;
+  /** Bytes held in temporary files now, all connections. */
+  disk: number;
+}
+
+/** A connection's bytes could not all be kept (a temporary file or stdout failed, or it was cut). */
+export interface PipeFailedEvent extends BaseEvent {
+  /** The event's kind: `failed` in `--json` output. */
+  event: "failed";
+  /** The connection's number. */
+  connection: number;
+  /** Bytes received from it so far. */
+  bytes: number;
+  /** `temporary file: …`, `cannot write to stdout: …`, `cut: …`. */
+  reason: string;
+  /** Whether its client was told (`ERR` line, exit 1); false: it had been told exit 0 already. */
+  told: boolean;
+}
+
 /** Everything `pudp pipe server` reports. */
-export type PipeEvent = PipeOpenedEvent | PipeLiveEvent | PipeClosedEvent;
+export type PipeEvent =
+  | PipeOpenedEvent
+  | PipeLiveEvent
+  | PipeClosedEvent
+  | PipeWaitingEvent
+  | PipeFailedEvent;
 
 /** The `--json` fields of a pipe event (besides event, time and peer). */
 export function pipeJsonFields(e: PipeEvent): Record<string, unknown> {
@@ -52,7 +83,10 @@ export function pipeJsonFields(e: PipeEvent): Record<string, unknown> {
   return fields;
 }
 
-/** Renders `#N HOST:PORT connected` and `#N HOST:PORT closed (REASON) after B bytes[, held …]`. */
+/**
+ * Renders `#N HOST:PORT connected`, `#N HOST:PORT closed (REASON) after B
+ * bytes[, held …]`, `#N HOST:PORT waits: …` and `#N HOST:PORT failed (REASON) …`.
+ */
 export class PipeTextSink extends TextLinesSink<PipeEvent> {
   /** Renders one event (the {@link EventSink} interface). */
   emit(e: PipeEvent): void {
@@ -63,6 +97,15 @@ export class PipeTextSink extends TextLinesSink<PipeEvent> {
         ? `, ${e.memory} held in memory, ${e.spilled} in a temporary file until its turn`
         : "";
       this.line(`${who} closed (${e.reason}) after ${e.bytes} bytes${held}`);
+    } else if (e.event === "waiting") {
+      this.line(
+        `${who} waits: memory and disk budgets full (${e.memory} in memory, ${e.disk} on disk)`,
+      );
+    } else if (e.event === "failed") {
+      const told = e.told
+        ? "its client was told (exit 1)"
+        : "LOST: its client had been told exit 0";
+      this.line(`${who} failed (${e.reason}) after ${e.bytes} bytes: ${told}`);
     }
   }
 }

@@ -5,9 +5,20 @@
  * the machine's operations. Events and the summary go to stderr: stdout is
  * the data.
  *
+ * Failures: an operation that fails (a temporary file or stdout that cannot
+ * be written) fails its connection alone ({@link StdoutTurns.handleFailed}):
+ * its client gets the line `ERR REASON` ({@link refusalLine}) and then the
+ * close, and the server goes on.
+ *
+ * Backpressure: a waiting connection the machine holds back (memory and disk
+ * budgets full) is read no further until room frees or its turn comes.
+ *
  * Stopping: on SIGINT/SIGTERM the server stops accepting and finishes what
- * it has — every open connection is read to its end and every byte held is
- * written — then exits 0. A second signal ends it at once.
+ * it has: every open connection is read to its end (one still open after
+ * `drainTimeoutMs` is cut: its client exits 1) and every byte held is
+ * written, then it exits 0. A second signal cuts the open connections at
+ * once but still writes what is held (those clients were told exit 0); only
+ * a third ends it without (exit 1, what is lost is said).
  *
  * @module
  */
@@ -18,8 +29,9 @@ import { StreamServer } from "../net/stream_server.ts";
 import { formatAddress } from "../net/transmit.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
 import { type PipeEvent, pipeJsonFields, PipeTextSink } from "./events.ts";
-import { PipeOpRunner } from "./op_runner.ts";
+import { type OpenTempFile, PipeOpRunner } from "./op_runner.ts";
 import { type PipeServerOptions, type PipeStats, StdoutTurns } from "./turn_machine.ts";
+import type { StopSignal } from "../runtime/driver.ts";
 
 /** What `pudp pipe server` was asked to do. */
 export interface PipeServerConfig extends PipeServerOptions {
@@ -38,16 +50,28 @@ export interface PipeServerConfig extends PipeServerOptions {
 /** The most one read of a connection takes. */
 const READ_SIZE = 1 << 20;
 
+/** The signals that stop the server (as {@link Driver.serve} handles them). */
+const SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+const encoder = new TextEncoder();
+
+/** What the server sends a client whose bytes it could not keep: `ERR REASON` and a newline. */
+export function refusalLine(reason: string): Uint8Array {
+  return encoder.encode(`ERR ${reason.replace(/[\r\n]+/g, " ")}\n`);
+}
+
 /** The summary line printed to stderr at exit. */
 export function pipeSummaryLine(s: PipeStats): string {
+  const failed = s.failed > 0 ? `, ${s.failed} failed` : "";
   return `pudp pipe server: ${s.connections} connections, ${s.bytes} bytes, ` +
-    `${s.spilled} through temporary files, at most ${s.peakMemory} held in memory`;
+    `${s.spilled} through temporary files, at most ${s.peakMemory} held in memory${failed}`;
 }
 
 /** Runs the server until SIGINT/SIGTERM, then finishes what it holds. */
 export function runPipeServer(
   config: PipeServerConfig,
   log: (line: string) => void,
+  openTempFile?: OpenTempFile,
 ): Promise<number> {
   const output = new EventOutput<PipeEvent>({
     json: config.json,
@@ -57,13 +81,33 @@ export function runPipeServer(
     writer: Deno.stderr,
   });
   const machine = new StdoutTurns(config, output.sink);
-  const runner = new PipeOpRunner(machine, Deno.stdout, (id) => tcp.end(id));
+  const runner = new PipeOpRunner(
+    machine,
+    Deno.stdout,
+    {
+      close: (id) => tcp.end(id),
+      refuse: (id, reason) => tcp.write(id, refusalLine(reason)),
+    },
+    () => driver.afterEvent(),
+    openTempFile,
+    monotonicNow,
+  );
+  // Readers held back by the budgets: woken after every event to look again.
+  let roomWaiters: (() => void)[] = [];
+  const room = () => new Promise<void>((resolve) => roomWaiters.push(resolve));
   const tcp = StreamServer.listen(
     { hostname: config.host, port: config.port },
     {
       readSize: READ_SIZE,
       writeHighWater: 0,
-      readPause: () => runner.until(runner.queued),
+      readPause: (conn) => {
+        const ops = runner.until(runner.queued);
+        if (!machine.heldBack(conn.id)) return ops;
+        return (async () => {
+          await ops;
+          while (machine.heldBack(conn.id)) await room();
+        })();
+      },
       limits: config.limits,
       onNotice: log,
     },
@@ -73,35 +117,66 @@ export function runPipeServer(
   const driver = new Driver(machine, () => {
     runner.wake();
     output.kick();
-    const failure = runner.failure ?? output.failure;
-    if (failure !== undefined) {
-      driver.stop.request(failure);
+    if (roomWaiters.length > 0) {
+      const waiters = roomWaiters;
+      roomWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (output.failure !== undefined) {
+      driver.stop.request(output.failure);
       finished.resolve();
     }
     if (driver.stop.stopping && machine.pending === 0) finished.resolve();
   });
+  // The driver handles the first signal (the stop); these, the second and the third.
+  let signals = 0;
+  const aborted = Promise.withResolvers<void>();
+  const onSignal = () => {
+    signals++;
+    if (signals === 2) {
+      log("second signal: cutting the open connections, writing what is held (again to abort)");
+      machine.handleShutdown(driver.clock());
+      driver.afterEvent();
+    } else if (signals >= 3) aborted.resolve();
+  };
   tcp.start(machine, {
     clock: driver.clock,
     afterEvent: driver.afterEvent,
     stopping: () => driver.stop.stopping,
   });
-  return driver.serve({
+  const served = driver.serve({
     ready: `listening on ${formatAddress(tcp.listener.address)} (tcp)`,
     shutdown: () => {
+      machine.handleShutdown(driver.clock());
       if (machine.pending > 0) {
-        log(`stopping: finishing ${machine.pending} connection(s) first (signal again to abort)`);
+        log(
+          `stopping: finishing ${machine.pending} connection(s) first, cutting any still ` +
+            `sending after ${config.drainTimeoutMs / 1000} s (signal again to cut them now)`,
+        );
       }
     },
     close: async () => {
+      driver.afterEvent(); // serve() has quieted the alarm: the drain deadline needs it
       await tcp.stopAccepting();
+      let abort = false;
       if (driver.stop.failure === undefined) {
-        await finished.promise;
-        await runner.idle();
+        const done = (async () => {
+          await finished.promise;
+          await runner.idle();
+        })();
+        abort = await Promise.race([done.then(() => false), aborted.promise.then(() => true)]);
+      }
+      for (const s of SIGNALS) Deno.removeSignalListener(s, onSignal);
+      if (abort) {
+        driver.stop.failure ??= `aborted by a third signal: ${machine.pending} connection(s), ` +
+          `${machine.memoryHeld + machine.diskHeld} held bytes not written`;
       }
       runner.closeFiles();
       await output.close();
-      driver.stop.failure ??= runner.failure ?? output.failure;
+      driver.stop.failure ??= output.failure;
     },
     summary: () => pipeSummaryLine(machine.stats),
   }, log);
+  for (const s of SIGNALS) Deno.addSignalListener(s, onSignal);
+  return served;
 }

@@ -12,10 +12,34 @@
  * and it streams live if it is still open; one that has already ended just
  * passes its turn on once its bytes are out.
  *
+ * Budgets and backpressure: memory held counts until the driver reports the
+ * held bytes written (`handleWritten`), and bytes in temporary files until
+ * the driver reports the file replayed (`handleReplayed`), so `holdMemory`
+ * and `holdDisk` bound them from arrival to stdout. When both are full, a
+ * waiting connection is {@link StdoutTurns.heldBack}: the driver reads it
+ * no further (its client waits) until room frees or its turn comes. Bytes
+ * already read are kept, so the disk budget is exceeded by at most one read
+ * per waiting connection.
+ *
  * A connection is closed (our side) as soon as every byte it sent is
  * written or held: the pipe client exits 0 only on that close, so it is the
  * promise that nothing it sent will be lost. A connection that ends by a
  * reset keeps what it sent, too.
+ *
+ * Failures (`handleFailed`: an operation could not be carried out — a
+ * temporary file that cannot be written, stdout that cannot be written)
+ * affect only the connection the operation was for: its queued operations
+ * are dropped, what it held is freed, and, if its client has not been told
+ * yet (its connection is not closed), a `refuse` operation tells it (an
+ * `ERR …` line, then the close: its client exits 1). A refused connection
+ * that is still open is read and dropped for {@link REFUSE_LINGER_MS} (so
+ * its client can read the line and leave), then closed. Every other
+ * connection goes on as if nothing happened.
+ *
+ * Stopping (`handleShutdown`): the connections go on, but one still open
+ * `drainTimeoutMs` later — or at a second call (a second signal) — is cut
+ * (refused: its client exits 1; what it held is dropped), and what the
+ * others hold is written. {@link StdoutTurns.pending} says when all is done.
  *
  * Outputs are one ordered list of operations ({@link PipeOp}), carried out
  * one at a time and in order by the driver: the order is what keeps a
@@ -24,12 +48,10 @@
  * point into the read buffer the bytes came in: the driver must finish them
  * before that buffer is reused.
  *
- * Memory held counts until the driver reports the held bytes written
- * (`handleWritten`), so `holdMemory` bounds them from arrival to stdout.
- *
  * Inputs: `handleConnect`, `handleStreamBytes`, `handleStreamEnd`,
- * `handleStreamGone` (the {@link StreamMachine} inputs), `handleWritten`. Outputs:
- * `pollOp()` and events to the sink. No timers.
+ * `handleStreamGone` (the {@link StreamMachine} inputs), `handleWritten`,
+ * `handleReplayed`, `handleFailed`, `handleShutdown`, `handleTimeout`.
+ * Outputs: `pollOp()`, `pollTimeout()`, `heldBack()` and events to the sink.
  *
  * @example
  * ```ts
@@ -57,10 +79,21 @@ import type { PipeEvent } from "./events.ts";
 export interface PipeServerOptions {
   /** The most bytes held in memory, all waiting connections together. */
   holdMemory: number;
+  /** The most bytes held in temporary files, all waiting connections together. */
+  holdDisk: number;
+  /** After a stop: how long a connection still open may go on before it is cut (ms). */
+  drainTimeoutMs: number;
 }
 
-/** Defaults, as in SPEC. */
-export const DEFAULT_PIPE_OPTIONS: PipeServerOptions = { holdMemory: 64 * 1024 * 1024 };
+/** Defaults, as in SPEC (the disk budget's default is sized by the driver from the free space). */
+export const DEFAULT_PIPE_OPTIONS: PipeServerOptions = {
+  holdMemory: 64 * 1024 * 1024,
+  holdDisk: Infinity,
+  drainTimeoutMs: 10_000,
+};
+
+/** How long a refused connection that is still open is read (and dropped) before it is closed. */
+export const REFUSE_LINGER_MS = 2_000;
 
 /** One thing for the driver to do, in order. */
 export type PipeOp =
@@ -68,9 +101,11 @@ export type PipeOp =
   | { kind: "write"; connection: number; data: Uint8Array; held: boolean }
   /** Append bytes to the connection's temporary file (create it first if need be). */
   | { kind: "spill"; connection: number; data: Uint8Array }
-  /** Write the connection's temporary file to stdout, then delete it. */
-  | { kind: "replay"; connection: number }
-  /** Every byte of the connection is written or held: close our side. */
+  /** Write the connection's temporary file (`bytes` long) to stdout, delete it, then `handleReplayed`. */
+  | { kind: "replay"; connection: number; bytes: number }
+  /** Tell the client its bytes were not kept (`ERR reason`), and delete its temporary file if any. */
+  | { kind: "refuse"; connection: number; reason: string }
+  /** Every byte of the connection is written or held (or it was refused): close our side. */
   | { kind: "close"; connection: number };
 
 /** What the server counted. */
@@ -83,33 +118,50 @@ export interface PipeStats {
   spilled: number;
   /** Most bytes held in memory at once. */
   peakMemory: number;
+  /** Connections whose bytes could not all be kept (refused, or lost after their client was told). */
+  failed: number;
 }
 
 class Connection {
   bytes = 0;
   readonly memory: Uint8Array[] = [];
   memoryBytes = 0;
+  /** Bytes sent to its temporary file, in all. */
   spilled = 0;
+  /** Bytes in its temporary file that count in the disk budget (not replayed yet). */
+  onDisk = 0;
   ended = false;
+  /** Its turn is over, or it failed: no longer one of the machine's connections. */
+  out = false;
+  failed = false;
+  waitReported = false;
   constructor(readonly id: number, readonly peer: PeerAddress) {}
 }
 
 /** Turn-taking on stdout among the pipe server's connections. */
 export class StdoutTurns implements StreamMachine {
   /** Counters since the start, for the summary line. */
-  readonly stats: PipeStats = { connections: 0, bytes: 0, spilled: 0, peakMemory: 0 };
+  readonly stats: PipeStats = { connections: 0, bytes: 0, spilled: 0, peakMemory: 0, failed: 0 };
   readonly #connections = new Map<number, Connection>();
-  readonly #waiting = new Fifo<Connection>();
-  readonly #ops = new Fifo<PipeOp>();
+  /** Refused connections still open: read and dropped until their end or the deadline. */
+  readonly #refused = new Map<number, number>();
+  #waiting = new Fifo<Connection>();
+  #ops = new Fifo<PipeOp>();
+  /** The connection each queued or running operation is for. */
+  readonly #owner = new WeakMap<PipeOp, Connection>();
   #live: Connection | undefined;
   #memoryHeld = 0;
+  #diskHeld = 0;
+  #stopping = false;
+  #drainAt: number | undefined;
+  #dropped = 0;
 
   /** A server with no connections yet; events go to `events`. */
   constructor(readonly options: PipeServerOptions, readonly events: EventSink<PipeEvent>) {}
 
-  /** Connections open or with bytes not yet passed to stdout. */
+  /** Connections open or with bytes not yet passed to stdout (refused ones still open too). */
   get pending(): number {
-    return this.#connections.size;
+    return this.#connections.size + this.#refused.size;
   }
 
   /** Operations queued and not yet polled. */
@@ -117,9 +169,19 @@ export class StdoutTurns implements StreamMachine {
     return this.#ops.size;
   }
 
+  /** Operations dropped from the queue (a failed connection's) since the start: they count as done. */
+  get droppedOps(): number {
+    return this.#dropped;
+  }
+
   /** Bytes held in memory now. */
   get memoryHeld(): number {
     return this.#memoryHeld;
+  }
+
+  /** Bytes held in temporary files now. */
+  get diskHeld(): number {
+    return this.#diskHeld;
   }
 
   handleConnect(connection: number, peer: PeerAddress, _now: number): void {
@@ -137,16 +199,30 @@ export class StdoutTurns implements StreamMachine {
     c.bytes += bytes.length;
     this.stats.bytes += bytes.length;
     if (c === this.#live) {
-      this.#ops.push({ kind: "write", connection, data: bytes, held: false });
-    } else if (c.spilled === 0 && this.#memoryHeld + bytes.length <= this.options.holdMemory) {
+      this.#push(c, { kind: "write", connection, data: bytes, held: false });
+      return;
+    }
+    if (c.spilled === 0 && this.#memoryHeld + bytes.length <= this.options.holdMemory) {
       c.memory.push(bytes.slice());
       c.memoryBytes += bytes.length;
       this.#memoryHeld += bytes.length;
       this.stats.peakMemory = Math.max(this.stats.peakMemory, this.#memoryHeld);
     } else {
       c.spilled += bytes.length;
+      c.onDisk += bytes.length;
+      this.#diskHeld += bytes.length;
       this.stats.spilled += bytes.length;
-      this.#ops.push({ kind: "spill", connection, data: bytes });
+      this.#push(c, { kind: "spill", connection, data: bytes });
+    }
+    if (!c.waitReported && this.heldBack(connection)) {
+      c.waitReported = true;
+      this.events.emit({
+        event: "waiting",
+        peer: c.peer,
+        connection,
+        memory: this.#memoryHeld,
+        disk: this.#diskHeld,
+      });
     }
   }
 
@@ -158,17 +234,71 @@ export class StdoutTurns implements StreamMachine {
     this.#end(connection, why);
   }
 
-  /** A `write` of held bytes is done: their memory is free for others to hold. */
+  /**
+   * Whether a connection must not be read for now: it waits for its turn and
+   * the memory and disk budgets are full (backpressure). False once room
+   * frees, its turn comes, or it is gone.
+   */
+  heldBack(connection: number): boolean {
+    const c = this.#connections.get(connection);
+    if (!c || c === this.#live || c.ended) return false;
+    return this.#diskHeld >= this.options.holdDisk &&
+      (c.spilled > 0 || this.#memoryHeld >= this.options.holdMemory);
+  }
+
+  /** A `write` is done: held bytes' memory is free for others to hold. */
   handleWritten(op: PipeOp & { kind: "write" }): void {
     if (op.held) this.#memoryHeld -= op.data.length;
   }
 
-  /** This machine sets no timers: nothing to do. */
-  handleTimeout(_now: number): void {}
+  /** A `replay` is done: its file is gone, its bytes free in the disk budget. */
+  handleReplayed(op: PipeOp & { kind: "replay" }): void {
+    this.#diskHeld -= op.bytes;
+  }
 
-  /** Always undefined: this machine sets no timers. */
+  /**
+   * An operation failed (`reason`: `cannot write to stdout: …`, `temporary
+   * file: …`): its connection fails alone (see the module comment); the
+   * failed operation counts as done.
+   */
+  handleFailed(op: PipeOp, reason: string, now: number): void {
+    const c = this.#owner.get(op) ?? this.#connections.get(op.connection);
+    if (!c) return;
+    if (op.kind === "write" && op.held) this.#memoryHeld -= op.data.length;
+    if (op.kind === "replay") this.#diskHeld -= op.bytes;
+    this.#fail(c, reason, now);
+  }
+
+  /**
+   * The server stops: new connections are not the machine's business; the
+   * open ones get `drainTimeoutMs`. A second call cuts them at once.
+   */
+  handleShutdown(now: number): void {
+    for (const id of this.#refused.keys()) this.#closeRefused(id);
+    if (this.#stopping) {
+      this.#drainAt = undefined;
+      this.#cutOpen("cut: the server was stopped by a second signal", now);
+      return;
+    }
+    this.#stopping = true;
+    this.#drainAt = now + this.options.drainTimeoutMs;
+  }
+
+  /** Closes refused connections whose time is up; cuts the open ones once the drain time is up. */
+  handleTimeout(now: number): void {
+    for (const [id, until] of this.#refused) if (until <= now) this.#closeRefused(id);
+    if (this.#drainAt !== undefined && now >= this.#drainAt) {
+      this.#drainAt = undefined;
+      const s = this.options.drainTimeoutMs / 1000;
+      this.#cutOpen(`cut: still sending ${s} s after the server was told to stop`, now);
+    }
+  }
+
+  /** The next deadline: a refused connection's close, or the end of the drain time. */
   pollTimeout(): number | undefined {
-    return undefined;
+    let at = this.#drainAt ?? Infinity;
+    for (const until of this.#refused.values()) at = Math.min(at, until);
+    return at === Infinity ? undefined : at;
   }
 
   /** The next operation to carry out, in order. */
@@ -176,11 +306,17 @@ export class StdoutTurns implements StreamMachine {
     return this.#ops.shift();
   }
 
+  #push(c: Connection, op: PipeOp): void {
+    this.#owner.set(op, c);
+    this.#ops.push(op);
+  }
+
   #end(connection: number, reason: string): void {
+    if (this.#refused.has(connection)) return this.#closeRefused(connection);
     const c = this.#connections.get(connection);
     if (!c || c.ended) return;
     c.ended = true;
-    this.#ops.push({ kind: "close", connection });
+    this.#push(c, { kind: "close", connection });
     this.events.emit({
       event: "closed",
       peer: c.peer,
@@ -191,10 +327,82 @@ export class StdoutTurns implements StreamMachine {
       reason,
     });
     if (c === this.#live) {
-      this.#connections.delete(connection);
+      this.#retire(c);
       this.#live = undefined;
       this.#nextTurn();
     }
+  }
+
+  #closeRefused(connection: number): void {
+    this.#refused.delete(connection);
+    this.#ops.push({ kind: "close", connection });
+  }
+
+  /** Cuts every connection still open (refused: its client exits 1). */
+  #cutOpen(reason: string, now: number): void {
+    const open = [...this.#connections.values()].filter((c) => !c.ended);
+    // The waiting ones first, so the live one's turn passes only to connections that ended.
+    open.sort((a, b) => Number(a === this.#live) - Number(b === this.#live));
+    for (const c of open) this.#fail(c, reason, now);
+  }
+
+  #fail(c: Connection, reason: string, now: number): void {
+    if (c.failed) return;
+    c.failed = true;
+    // Its queued operations go; a queued close means its client has not been told yet.
+    let closeQueued = false;
+    const kept = new Fifo<PipeOp>();
+    for (let op = this.#ops.shift(); op; op = this.#ops.shift()) {
+      if (this.#owner.get(op) !== c) {
+        kept.push(op);
+        continue;
+      }
+      this.#dropped++;
+      if (op.kind === "close") closeQueued = true;
+      else if (op.kind === "write" && op.held) this.#memoryHeld -= op.data.length;
+      else if (op.kind === "replay") this.#diskHeld -= op.bytes;
+    }
+    this.#ops = kept;
+    const told = !c.ended || closeQueued;
+    const wasLive = c === this.#live;
+    if (!c.out) {
+      this.#memoryHeld -= c.memoryBytes;
+      c.memory.length = 0;
+      c.memoryBytes = 0;
+      if (!wasLive) {
+        this.#diskHeld -= c.onDisk;
+        const waiting = new Fifo<Connection>();
+        for (let w = this.#waiting.shift(); w; w = this.#waiting.shift()) {
+          if (w !== c) waiting.push(w);
+        }
+        this.#waiting = waiting;
+      }
+      c.onDisk = 0;
+      this.#retire(c);
+    }
+    this.stats.failed++;
+    this.events.emit({
+      event: "failed",
+      peer: c.peer,
+      connection: c.id,
+      bytes: c.bytes,
+      reason,
+      told,
+    });
+    if (told) {
+      this.#ops.push({ kind: "refuse", connection: c.id, reason });
+      if (c.ended || this.#stopping) this.#ops.push({ kind: "close", connection: c.id });
+      else this.#refused.set(c.id, now + REFUSE_LINGER_MS);
+    }
+    if (wasLive) {
+      this.#live = undefined;
+      this.#nextTurn();
+    }
+  }
+
+  #retire(c: Connection): void {
+    c.out = true;
+    this.#connections.delete(c.id);
   }
 
   /** Gives stdout to the waiting connections in order, until one is still open. */
@@ -202,7 +410,7 @@ export class StdoutTurns implements StreamMachine {
     for (let c = this.#waiting.shift(); c; c = this.#waiting.shift()) {
       this.#goLive(c);
       if (!c.ended) return;
-      this.#connections.delete(c.id);
+      this.#retire(c);
       this.#live = undefined;
     }
   }
@@ -216,10 +424,13 @@ export class StdoutTurns implements StreamMachine {
       held: c.memoryBytes + c.spilled,
     });
     for (const data of c.memory) {
-      this.#ops.push({ kind: "write", connection: c.id, data, held: true });
+      this.#push(c, { kind: "write", connection: c.id, data, held: true });
     }
     c.memory.length = 0;
     c.memoryBytes = 0;
-    if (c.spilled > 0) this.#ops.push({ kind: "replay", connection: c.id });
+    if (c.spilled > 0) {
+      this.#push(c, { kind: "replay", connection: c.id, bytes: c.onDisk });
+      c.onDisk = 0;
+    }
   }
 }

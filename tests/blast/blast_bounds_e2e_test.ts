@@ -131,6 +131,12 @@ Deno.test(
         const h = { type: SegmentType.Request as SegmentTypeCode, run, seq: 0, total: 0, sent: 0 };
         const line = "PUT count=1000 interval=0 size=100";
         await socket.send(encodeSegment(h, encoder.encode(line)), to);
+        // The server validates the address first: its CHALLENGE's token goes back with the line.
+        const challenge = await receiveWithin(socket, 5000);
+        assert.ok(challenge, "a challenge");
+        assert.equal(decodeHeader(challenge, emptyHeader()).type, SegmentType.Challenge);
+        const token = decoder.decode(challenge.subarray(SEGMENT_HEADER));
+        await socket.send(encodeSegment(h, encoder.encode(`${line} token=${token}`)), to);
         const accept = await receiveWithin(socket, 5000);
         assert.ok(accept, "an answer to the PUT");
         assert.equal(decodeHeader(accept, emptyHeader()).type, SegmentType.Accept);
@@ -176,6 +182,39 @@ Deno.test(
           process.stdout.text.split("\n").find((l) => l.includes('"event":"closed"'))!,
         );
         assert.equal(closed.received.segments.out_of_range, outOfRange);
+      }));
+  },
+);
+
+Deno.test(
+  "blast bounds e2e (udp): one GET from a silent address gets at most 3× its bytes back, IP and UDP headers counted",
+  async () => {
+    await withServer(["--udp"], ({ port }) =>
+      withSocket(async (socket) => {
+        const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
+        const h = { type: SegmentType.Request as SegmentTypeCode, run: 0xa3, seq: 0, total: 0 };
+        const request = encodeSegment(
+          { ...h, sent: Date.now() },
+          encoder.encode("GET bytes=123456789"),
+        );
+        await socket.send(request, to);
+        // Only listens from now on: never echoes a token, never acknowledges.
+        let received = 0;
+        let datagrams = 0;
+        const until = Date.now() + 1200;
+        for (let left = until - Date.now(); left > 0; left = until - Date.now()) {
+          const got = await receiveWithin(socket, left);
+          if (got === undefined) break;
+          received += got.length + 28; // IPv4 + UDP headers
+          datagrams++;
+        }
+        const sent = request.length + 28;
+        console.log(
+          `amplification: ${sent} bytes sent, ${received} bytes in ${datagrams} datagrams back (×${
+            (received / sent).toFixed(2)
+          })`,
+        );
+        assert.ok(received <= 3 * sent, `${received} bytes back for ${sent} (over 3×)`);
       }));
   },
 );

@@ -20,6 +20,7 @@ import {
 
 const pure = { permissions: "none" } as const;
 const CLIENT = { hostname: "127.0.0.1", port: 4000 };
+const SECRET = new Uint8Array(32).fill(7);
 
 type Fate = "pass" | "drop" | "dup" | "hold";
 
@@ -50,7 +51,7 @@ function run(
   maxBytes = 1e9,
 ): { finish: ClientFinish; events: BlastServerEvent[] } {
   const events: BlastServerEvent[] = [];
-  const server = new BlastUdpServer({ maxBytes, idleMs: 30_000 }, {
+  const server = new BlastUdpServer({ maxBytes, idleMs: 30_000, secret: SECRET }, {
     emit: (e) => events.push({ ...e }),
   });
   const client = new BlastUdpClient({
@@ -194,7 +195,9 @@ Deno.test(
     assert.match(none.finish.failure!, /no answer from the server within 2 s/);
     const partial = run(get(50), (_n, b) =>
       (isData(b) && seqOf(b) < 20) ||
-        !isData(b) && decodeHeader(b, header).type === SegmentType.Accept
+        !isData(b) && [SegmentType.Accept, SegmentType.Challenge].includes(
+            decodeHeader(b, header).type as 2 | 9,
+          )
         ? "pass"
         : "drop");
     assert.match(
@@ -230,13 +233,14 @@ Deno.test(
   pure,
   () => {
     const events: BlastServerEvent[] = [];
-    const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 30_000 }, {
+    const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 30_000, secret: SECRET }, {
       emit: (e) => events.push({ ...e }),
     });
-    const request = new TextEncoder().encode("PUT count=1000 interval=0 size=100");
     const h = { type: SegmentType.Request as SegmentTypeCode, run: 9, seq: 0, total: 0, sent: 0 };
-    server.handleDatagram(encodeSegment(h, request), CLIENT, 0);
-    assert.equal(decodeHeader(server.pollTransmit()!.data, header).type, SegmentType.Accept);
+    assert.equal(
+      ask(server, CLIENT, 9, "PUT count=1000 interval=0 size=100", 0),
+      SegmentType.Accept,
+    );
     const body = new Uint8Array(76);
     for (const seq of scatteredSeqs(20_000)) {
       server.handleDatagram(encodeSegment({ ...h, type: SegmentType.Data, seq }, body), CLIENT, 1);
@@ -297,5 +301,191 @@ Deno.test(
     const segments = client.finish.receiver!.segments!;
     assert.equal(segments.out_of_range, 20_000);
     assert.equal(segments.received, 0);
+  },
+);
+
+// ---------------------------------------------------------------- no amplification
+
+const encoder = new TextEncoder();
+
+/** A REQUEST datagram of `line` for run `run`. */
+function requestOf(run: number, line: string): Uint8Array {
+  const h = { type: SegmentType.Request as SegmentTypeCode, run, seq: 0, total: 0, sent: 0 };
+  return encodeSegment(h, encoder.encode(line));
+}
+
+/**
+ * `line` from `peer` as the client machine asks it: first without a token,
+ * then with the CHALLENGE's; the type of the server's last answer.
+ */
+function ask(
+  server: BlastUdpServer,
+  peer: { hostname: string; port: number },
+  run: number,
+  line: string,
+  now: number,
+): number {
+  server.handleDatagram(requestOf(run, line), peer, now);
+  const challenge = server.pollTransmit()!.data;
+  if (decodeHeader(challenge, header).type !== SegmentType.Challenge) return header.type;
+  const token = new TextDecoder().decode(challenge.subarray(24));
+  server.handleDatagram(requestOf(run, `${line} token=${token}`), peer, now);
+  return decodeHeader(server.pollTransmit()!.data, header).type;
+}
+
+/** Every datagram `server` sends from `from` to `until` (ms), timers run: their bytes each. */
+function drain(server: BlastUdpServer, from: number, until: number, step = 1): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const buf = new Uint8Array(65_536);
+  const view = new DataView(buf.buffer);
+  for (let now = from; now <= until; now += step) {
+    if ((server.pollTimeout() ?? Infinity) <= now) server.handleTimeout(now);
+    for (let t = server.pollTransmit(); t; t = server.pollTransmit()) out.push(t.data);
+    for (let d = server.fillData(buf, view, now); d; d = server.fillData(buf, view, now)) {
+      out.push(buf.slice(0, d.length));
+    }
+  }
+  return out;
+}
+
+Deno.test(
+  "blast udp machines: an unvalidated GET gets only a CHALLENGE, at most 3× its bytes with IP and UDP headers",
+  pure,
+  () => {
+    for (const [peer, overhead] of [[CLIENT, 28], [{ hostname: "::1", port: 4000 }, 48]] as const) {
+      for (const line of ["GET bytes=123456789", "PUT bytes=1000", "GET count=9 interval=0", ""]) {
+        const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 30_000, secret: SECRET }, {
+          emit: () => {},
+        });
+        const request = requestOf(5, line);
+        server.handleDatagram(request, peer, 0);
+        const out = drain(server, 0, 3000, 10);
+        const back = out.reduce((sum, d) => sum + d.length + overhead, 0);
+        assert.ok(
+          back <= 3 * (request.length + overhead),
+          `'${line}' from ${peer.hostname}: ${back} bytes back for ${request.length + overhead}`,
+        );
+        assert.ok(!out.some(isData), "no DATA before the address is validated");
+        assert.equal(server.stats.runs, 0);
+        assert.equal(server.active, 0, "no state kept for it");
+      }
+    }
+  },
+);
+
+Deno.test(
+  "blast udp machines: a wrong or another address's token gets another CHALLENGE; the echoed one starts the run",
+  pure,
+  () => {
+    const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 30_000, secret: SECRET }, {
+      emit: () => {},
+    });
+    const line = "GET count=10 interval=0 size=100";
+    server.handleDatagram(requestOf(1, line), CLIENT, 0);
+    const challenge = server.pollTransmit()!.data;
+    assert.equal(decodeHeader(challenge, header).type, SegmentType.Challenge);
+    const token = new TextDecoder().decode(challenge.subarray(24));
+    assert.match(token, /^[0-9a-f]{32}$/);
+    const other = { hostname: "127.0.0.2", port: 4000 };
+    for (const [bad, from] of [["0".repeat(32), CLIENT], [token, other]] as const) {
+      server.handleDatagram(requestOf(1, `${line} token=${bad}`), from, 1);
+      assert.equal(decodeHeader(server.pollTransmit()!.data, header).type, SegmentType.Challenge);
+    }
+    assert.equal(server.stats.runs, 0);
+    // A token from a slot long gone is no good either.
+    server.handleDatagram(requestOf(1, `${line} token=${token}`), CLIENT, 60_000);
+    assert.equal(decodeHeader(server.pollTransmit()!.data, header).type, SegmentType.Challenge);
+    server.handleDatagram(requestOf(1, `${line} token=${token}`), CLIENT, 2);
+    assert.equal(decodeHeader(server.pollTransmit()!.data, header).type, SegmentType.Accept);
+    assert.equal(drain(server, 2, 3).filter(isData).length, 10);
+  },
+);
+
+Deno.test(
+  "blast udp machines: a GET whose receiver stops acknowledging is stopped within 1 s",
+  pure,
+  () => {
+    const events: BlastServerEvent[] = [];
+    const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 30_000, secret: SECRET }, {
+      emit: (e) => events.push({ ...e }),
+    });
+    // 10,000 segments, one per ms: 10 s if it ran to the end.
+    assert.equal(
+      ask(server, CLIENT, 3, "GET count=10000 interval=1 size=100", 0),
+      SegmentType.Accept,
+    );
+    const ack = (now: number) =>
+      encodeSegment({ type: SegmentType.Ack, run: 3, seq: 0, total: 10_000, sent: now });
+    let sent = 0;
+    for (let t = 0; t < 2000; t += 100) {
+      sent += drain(server, t, t + 99).filter(isData).length;
+      server.handleDatagram(ack(t + 99), CLIENT, t + 99); // acks every 100 ms, up to 2 s
+    }
+    assert.ok(sent >= 1900, `${sent} segments while acknowledged`);
+    const after = drain(server, 2000, 5000).filter(isData);
+    const closed = events.find((e) => e.event === "closed")!;
+    assert.equal(closed.reason, "receiver silent");
+    assert.ok(after.length <= 1000 + 1, `${after.length} segments after the last ACK`);
+    assert.equal(seqOf(after.at(-1)!), sent + after.length - 1);
+    assert.equal(server.active, 0);
+  },
+);
+
+Deno.test(
+  "blast udp machines: a download longer than the ACK deadline runs to the end; one whose ACKs are lost is stopped",
+  pure,
+  () => {
+    const slow = { ...get(30), intervalMs: 100 }; // 3 s of virtual time
+    const ok = run(slow, () => "pass");
+    assert.equal(ok.finish.failure, undefined);
+    assert.equal(ok.finish.receiver!.segments!.received, 30);
+    assert.equal((ok.events.at(-1) as { reason: string }).reason, "complete");
+    const deaf = run(
+      slow,
+      () => "pass",
+      (_n, b) => decodeHeader(b, header).type === SegmentType.Ack ? "drop" : "pass",
+    );
+    const closed = deaf.events.find((e) => e.event === "closed") as { reason: string };
+    assert.equal(closed.reason, "receiver silent");
+    assert.ok(deaf.finish.receiver!.segments!.received <= 12, "stopped after about 1 s");
+  },
+);
+
+Deno.test(
+  "blast udp machines: one run per address at a time, and at most maxRuns in all",
+  pure,
+  () => {
+    const events: BlastServerEvent[] = [];
+    const server = new BlastUdpServer(
+      { maxBytes: 1e9, idleMs: 30_000, secret: SECRET, maxRuns: 2 },
+      { emit: (e) => events.push({ ...e }) },
+    );
+    const line = "PUT count=10 interval=0 size=100";
+    assert.equal(ask(server, CLIENT, 1, line, 0), SegmentType.Accept);
+    // The same run asked again is the same run; another from the same address is refused.
+    server.handleDatagram(requestOf(1, line), CLIENT, 1);
+    assert.equal(decodeHeader(server.pollTransmit()!.data, header).type, SegmentType.Accept);
+    assert.equal(ask(server, CLIENT, 2, line, 1), SegmentType.Refuse);
+    assert.match(
+      (events.at(-1) as { reason: string }).reason,
+      /^a run from 127\.0\.0\.1:4000 is already going/,
+    );
+    const b = { hostname: "127.0.0.1", port: 4001 };
+    const c = { hostname: "127.0.0.1", port: 4002 };
+    assert.equal(ask(server, b, 3, line, 2), SegmentType.Accept);
+    assert.equal(ask(server, c, 4, line, 3), SegmentType.Refuse);
+    assert.match((events.at(-1) as { reason: string }).reason, /^busy: 2 runs going.*--max-runs/);
+    assert.equal(server.active, 2);
+    // The first ends: its END (every segment missing: the linger, then the REPORT).
+    server.handleDatagram(
+      encodeSegment({ type: SegmentType.End, run: 1, seq: 10, total: 10, sent: 4 }),
+      CLIENT,
+      4,
+    );
+    server.handleTimeout(1000);
+    assert.equal(decodeHeader(server.pollTransmit()!.data, header).type, SegmentType.Report);
+    assert.equal(server.active, 1);
+    assert.equal(ask(server, c, 4, line, 1001), SegmentType.Accept);
+    assert.equal(ask(server, CLIENT, 5, line, 1002), SegmentType.Refuse, "the cap is full again");
   },
 );

@@ -87,8 +87,8 @@ Deno.test(
     foreign[0] = 0xc3;
     assert.throws(() => decodeHeader(foreign, emptyHeader()), WireError);
     const unknown = good.slice();
-    unknown[2] = 9;
-    assert.throws(() => decodeHeader(unknown, emptyHeader()), /unknown segment type 9/);
+    unknown[2] = 11;
+    assert.throws(() => decodeHeader(unknown, emptyHeader()), /unknown segment type 11/);
     fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
       try {
         decodeHeader(bytes, emptyHeader());
@@ -226,3 +226,13 @@ Deno.test(
     assert.equal(requestBytes(parseRequest("GET count=3 size=100")), 300);
   },
 );
+
+Deno.test("blast wire: a UDP transfer's token= (hex) round-trips; a bad or repeated one is refused", () => {
+  const request = parseRequest("GET bytes=10 token=00ff");
+  assert.equal(request.kind === "transfer" && request.token, "00ff");
+  assert.equal(formatRequest(request), "GET bytes=10 size=1400 rate=0 token=00ff");
+  assert.equal("token" in parseRequest("GET bytes=10"), false, "no token: none in the request");
+  for (const bad of ["GET bytes=1 token=XY", "GET bytes=1 token=", "GET bytes=1 token=a token=b"]) {
+    assert.throws(() => parseRequest(bad), WireError, bad);
+  }
+});

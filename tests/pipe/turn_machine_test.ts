@@ -10,11 +10,20 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { EventQueue } from "../../lib/events/sink.ts";
 import type { PipeEvent } from "../../lib/pipe/events.ts";
-import { type PipeOp, StdoutTurns } from "../../lib/pipe/turn_machine.ts";
+import {
+  DEFAULT_PIPE_OPTIONS,
+  type PipeOp,
+  type PipeServerOptions,
+  StdoutTurns,
+} from "../../lib/pipe/turn_machine.ts";
 
 const pure = { permissions: "none" } as const;
 const peer = (port: number) => ({ hostname: "127.0.0.1", port });
 const bytes = (...values: number[]) => new Uint8Array(values);
+const opts = (o: Partial<PipeServerOptions>): PipeServerOptions => ({
+  ...DEFAULT_PIPE_OPTIONS,
+  ...o,
+});
 
 /** Carries out the machine's operations like the driver: stdout and spill files as arrays. */
 function runOps(machine: StdoutTurns) {
@@ -44,7 +53,7 @@ Deno.test(
   pure,
   () => {
     const events = new EventQueue<PipeEvent>();
-    const m = new StdoutTurns({ holdMemory: 4 }, events);
+    const m = new StdoutTurns(opts({ holdMemory: 4 }), events);
     const io = runOps(m);
     m.handleConnect(1, peer(1), 0);
     m.handleConnect(2, peer(2), 0);
@@ -74,7 +83,7 @@ Deno.test(
     assert.deepEqual(io.stdout, [1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3]);
     assert.deepEqual(io.closed, [2, 1, 3]);
     assert.equal(m.pending, 0);
-    assert.deepEqual(m.stats, { connections: 3, bytes: 11, spilled: 3, peakMemory: 4 });
+    assert.deepEqual(m.stats, { connections: 3, bytes: 11, spilled: 3, peakMemory: 4, failed: 0 });
     const got = events.drain().map((e) =>
       e.event === "closed"
         ? `${e.event} ${e.connection} ${e.bytes}/${e.memory}/${e.spilled} ${e.reason}`
@@ -98,7 +107,7 @@ Deno.test(
   "pipe machine: held memory counts until written; a reset keeps what was sent",
   pure,
   () => {
-    const m = new StdoutTurns({ holdMemory: 100 }, new EventQueue());
+    const m = new StdoutTurns(opts({ holdMemory: 100 }), new EventQueue());
     m.handleConnect(1, peer(1), 0);
     m.handleConnect(2, peer(2), 0);
     m.handleStreamBytes(2, new Uint8Array(60), 0);
@@ -130,7 +139,7 @@ Deno.test(
     );
     fc.assert(
       fc.property(fc.array(step, { maxLength: 60 }), fc.nat(20), (steps, holdMemory) => {
-        const m = new StdoutTurns({ holdMemory }, new EventQueue());
+        const m = new StdoutTurns(opts({ holdMemory }), new EventQueue());
         const io = runOps(m);
         const sent = new Map<number, number[]>();
         const open = new Set<number>();

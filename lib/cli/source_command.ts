@@ -16,7 +16,7 @@ export function sourceCommand(): string[] {
     "--allow-read",
     "--allow-write",
     "--allow-sys=statfs",
-    "--v8-flags=--max-semi-space-size=4",
+    "--v8-flags=--max-semi-space-size=8",
     "--config",
     new URL("deno.json", root).pathname,
     new URL("main.ts", root).pathname,

@@ -14,24 +14,13 @@ import {
   SegmentType,
   type SegmentTypeCode,
 } from "../../lib/blast/wire.ts";
-import { type RunningServer, startListening } from "../helpers/cli.ts";
+import { withBlastServer } from "../helpers/blast.ts";
 import { peakRss } from "../helpers/pipe.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-async function withServer(
-  args: string[],
-  body: (s: RunningServer) => Promise<void>,
-): Promise<void> {
-  const server = await startListening(["blast", "server", "--host", "127.0.0.1", ...args, "0"]);
-  try {
-    await body(server);
-  } finally {
-    server.process.kill("SIGTERM");
-    await server.process.exit();
-  }
-}
+const withServer = withBlastServer;
 
 /** Sends `line` on a fresh TCP connection; the first line of the answer. */
 async function tcpAsk(port: number, line: string): Promise<string> {

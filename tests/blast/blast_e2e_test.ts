@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { patternAt } from "../../lib/blast/pattern.ts";
 import type { BlastReport } from "../../lib/blast/report.ts";
-import { type RunningServer, spawnCli, startListening } from "../helpers/cli.ts";
+import { spawnCli, startListening } from "../helpers/cli.ts";
+import { withBlastServer } from "../helpers/blast.ts";
 
 async function blast(args: string[]) {
   await using client = spawnCli(["blast", "client", ...args]);
@@ -23,18 +24,7 @@ async function jsonRun(
   return { report: JSON.parse(lines[0]), code: r.code, stderr: r.stderr };
 }
 
-async function withServer(
-  args: string[],
-  body: (s: RunningServer) => Promise<void>,
-): Promise<void> {
-  const server = await startListening(["blast", "server", "--host", "127.0.0.1", ...args, "0"]);
-  try {
-    await body(server);
-  } finally {
-    server.process.kill("SIGTERM");
-    await server.process.exit();
-  }
-}
+const withServer = withBlastServer;
 
 for (const transport of ["tcp", "udp"] as const) {
   const t = transport === "udp" ? ["--udp"] : [];

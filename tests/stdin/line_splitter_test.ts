@@ -17,20 +17,10 @@ function split(
   chunkSizes: number[] = [input.length || 1],
   keepEndings = false,
 ): Piece[] {
-  const out: Piece[] = [];
-  const s = new LineSplitter(
-    maxPiece,
-    (p, endOfLine) => out.push({ text: String.fromCharCode(...p), endOfLine }),
-    keepEndings,
-  );
-  let at = 0;
-  for (let i = 0; at < input.length; i++) {
-    const n = Math.max(1, chunkSizes[i % chunkSizes.length]);
-    s.push(input.subarray(at, at + n));
-    at += n;
-  }
-  s.end();
-  return out;
+  return splitBytes(input, maxPiece, chunkSizes, keepEndings).map((p) => ({
+    text: String.fromCharCode(...p.bytes),
+    endOfLine: p.endOfLine,
+  }));
 }
 
 /**

@@ -39,7 +39,7 @@
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { parseByteSize } from "../lib/cli/flags.ts";
-import { sourceCommand } from "../lib/cli/source_command.ts";
+import { sourceCommand } from "../scripts/source_command.ts";
 import { ensureIperf3, runBlastBench } from "./blast.ts";
 import { type CrowdRun, runCrowd } from "./crowd.ts";
 import { type FaultRun, type LineAccount, runFault, sumAccounts } from "./faults.ts";

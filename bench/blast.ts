@@ -12,7 +12,7 @@
  * @module
  */
 
-import { sourceCommand } from "../lib/cli/source_command.ts";
+import { sourceCommand } from "../scripts/source_command.ts";
 import { BenchProcess } from "./processes.ts";
 
 /** One round's figures, in bit/s received, and the loss in percent (UDP). */

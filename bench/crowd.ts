@@ -11,7 +11,7 @@
  * @module
  */
 
-import { sourceCommand } from "../lib/cli/source_command.ts";
+import { sourceCommand } from "../scripts/source_command.ts";
 import {
   accountLines,
   DROPPED,

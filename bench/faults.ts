@@ -12,7 +12,7 @@
  * @module
  */
 
-import { sourceCommand } from "../lib/cli/source_command.ts";
+import { sourceCommand } from "../scripts/source_command.ts";
 import { BenchProcess } from "./processes.ts";
 import { inputLines, settle } from "./transfer.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { sourceCommand } from "../lib/cli/source_command.ts";
+import { sourceCommand } from "../scripts/source_command.ts";
 import { lastLine } from "./faults.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 import { settle } from "./transfer.ts";

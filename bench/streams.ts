@@ -12,7 +12,7 @@
  * @module
  */
 
-import { sourceCommand } from "../lib/cli/source_command.ts";
+import { sourceCommand } from "../scripts/source_command.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 
 /** One timed pipe transfer. */

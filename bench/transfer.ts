@@ -7,7 +7,7 @@
  * @module
  */
 
-import { sourceCommand } from "../lib/cli/source_command.ts";
+import { sourceCommand } from "../scripts/source_command.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 
 const REFLECTOR = new URL("./reflector.ts", import.meta.url).pathname;

@@ -3,7 +3,7 @@
  * and the server's real output shown, exactly as the commands print it.
  */
 
-import { sourceCommand } from "../lib/cli/source_command.ts";
+import { sourceCommand } from "./source_command.ts";
 
 const sample = new URL("./sample.txt", import.meta.url).pathname;
 const pudp = sourceCommand();

@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { ClientOutcome } from "../cli/command_tree.ts";
-import { errorText, ExchangeError } from "../cli/errors.ts";
+import type { ClientEnd } from "../runtime/lifecycle.ts";
+import { errorText, ExchangeError } from "../util/errors.ts";
 import { writeAll } from "../io/write_all.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { TcpConnection } from "../net/tcp.ts";
@@ -52,7 +52,7 @@ export interface BlastClientConfig {
 const encoder = new TextEncoder();
 
 /** Runs the client; the report goes to stdout, the failure line (if any) is the outcome's. */
-export async function runBlastClient(config: BlastClientConfig): Promise<ClientOutcome> {
+export async function runBlastClient(config: BlastClientConfig): Promise<ClientEnd> {
   const label = serverLabel(config.host, config.port);
   const r = config.request;
   const moved: Moved = { bytes: 0 };

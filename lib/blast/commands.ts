@@ -5,8 +5,9 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineCommand, exitStatus } from "../cli/command_tree.ts";
-import { UsageError } from "../cli/errors.ts";
+import { defineCommand } from "../cli/command_tree.ts";
+import { exitStatus } from "../runtime/lifecycle.ts";
+import { UsageError } from "../util/errors.ts";
 import {
   byteSize,
   count,

@@ -9,7 +9,7 @@ import { EventOutput } from "../events/event_output.ts";
 import type { BaseEvent } from "../events/sink.ts";
 import { epochNow } from "../runtime/driver.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 import type { ReceiverReport } from "./receiver.ts";
 import type { SenderFigures } from "./segment_source.ts";
 

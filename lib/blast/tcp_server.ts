@@ -9,10 +9,10 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
+import { errorText } from "../util/errors.ts";
 import type { TcpLimits } from "../net/connection_limits.ts";
 import { type TcpConnection, TcpListener } from "../net/tcp.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 import { Driver, epochNow } from "../runtime/driver.ts";
 import { blastOutput, type BlastServerEvent } from "./events.ts";
 import { ByteReceiver, type ReceiverReport, SegmentReceiver } from "./receiver.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { PeerAddress, Transmit } from "../net/transmit.ts";
+import type { PeerAddress, Transmit } from "../runtime/transmit.ts";
 import { MAX_DATAGRAM } from "./wire.ts";
 
 /** What the pump takes datagrams from. */

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { errorText } from "../util/errors.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, epochNow } from "../runtime/driver.ts";
 import { blastOutput } from "./events.ts";

@@ -57,7 +57,7 @@
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { EventSink } from "../events/sink.ts";
-import { formatAddress, type PeerAddress, type Transmit } from "../net/transmit.ts";
+import { formatAddress, type PeerAddress, type Transmit } from "../runtime/transmit.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
 import type { BlastServerEvent } from "./events.ts";

@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../util/errors.ts";
 import { type ArgDef, type FlagDef, switchFlag } from "./flags.ts";
 
 /** Flags by name (without the dashes). */
@@ -238,18 +238,4 @@ export function groupHelp(path: string, group: Group, extra = ""): string {
   const rows: [string, string][] = group.children.map((c) => [c.name, c.summary]);
   return `Usage: ${path} <command> [options] [arguments]\n\n${group.description.trim()}\n\n` +
     `Commands:\n${table2(rows)}\n${extra}`;
-}
-
-/** How a client's run ended: its exit status and, when it failed, the one line for stderr. */
-export interface ClientOutcome {
-  /** The exit status. */
-  code: number;
-  /** One line for stderr, when the run failed. */
-  message?: string;
-}
-
-/** Logs the outcome's line (if any) and gives its exit status: the end of every client command. */
-export function exitStatus(outcome: ClientOutcome, log: (line: string) => void): number {
-  if (outcome.message !== undefined) log(outcome.message);
-  return outcome.code;
 }

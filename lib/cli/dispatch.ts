@@ -9,7 +9,7 @@
 
 import type { Command, Group, RunContext } from "./command_tree.ts";
 import { groupHelp } from "./command_tree.ts";
-import { errorText, UsageError } from "./errors.ts";
+import { errorText, UsageError } from "../util/errors.ts";
 
 /** Where the CLI writes: payload and help to `out`, diagnostics to `err`. Both may throw. */
 export interface CliIo {

@@ -15,7 +15,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   type TcpLimits,
 } from "../net/connection_limits.ts";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../util/errors.ts";
 
 /** One flag of a command: `--name VALUE` (a value flag) or `--name` (a switch). */
 export interface FlagDef<T> {

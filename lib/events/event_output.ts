@@ -5,8 +5,9 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
-import { type ByteWriter, OutputPump } from "../io/output_pump.ts";
+import { errorText } from "../util/errors.ts";
+import type { ByteWriter } from "../io/write_all.ts";
+import { OutputPump } from "../io/output_pump.ts";
 import { type JsonFields, JsonLinesSink } from "./json_lines.ts";
 import type { BaseEvent, OutputSink } from "./sink.ts";
 

@@ -11,7 +11,7 @@
  */
 
 import { ByteBuffer } from "../bytes/byte_buffer.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 import type { BaseEvent, OutputSink } from "./sink.ts";
 
 /** Turns an event into its JSON fields (besides event, time and peer). */

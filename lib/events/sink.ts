@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { PeerAddress } from "../net/transmit.ts";
+import type { PeerAddress } from "../runtime/transmit.ts";
 
 /** What every event has: its name and the peer it concerns. */
 export interface BaseEvent {

@@ -13,8 +13,8 @@
  * @module
  */
 
-import type { ClientOutcome } from "../cli/command_tree.ts";
-import { errorText } from "../cli/errors.ts";
+import type { ClientEnd } from "../runtime/lifecycle.ts";
+import { errorText } from "../util/errors.ts";
 import { escapeBytes } from "../io/terminal_text.ts";
 import { writeAll } from "../io/write_all.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
@@ -36,7 +36,7 @@ export interface FrameClientConfig {
 }
 
 /** How the run ended: the exit status and a line for stderr. */
-export type FrameClientResult = ClientOutcome;
+export type FrameClientResult = ClientEnd;
 
 /** Sending pauses while this many bytes wait to be written. */
 const SEND_HIGH_WATER = 1024 * 1024;

@@ -5,7 +5,8 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineCommand, exitStatus } from "../cli/command_tree.ts";
+import { defineCommand } from "../cli/command_tree.ts";
+import { exitStatus } from "../runtime/lifecycle.ts";
 import {
   byteSize,
   hostArg,

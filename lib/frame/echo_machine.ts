@@ -61,9 +61,9 @@
 
 import { isUtf8 } from "node:buffer";
 import type { EventSink } from "../events/sink.ts";
-import { NEED_MORE, ReceiveBuffer, type StreamDecoder } from "../net/receive_buffer.ts";
+import { NEED_MORE, ReceiveBuffer, type StreamDecoder } from "../bytes/receive_buffer.ts";
 import type { StreamMachine } from "../net/stream_server.ts";
-import type { PeerAddress } from "../net/transmit.ts";
+import type { PeerAddress } from "../runtime/transmit.ts";
 import { Fifo } from "../util/fifo.ts";
 import type { FrameEvent, FrameMessageEvent } from "./events.ts";
 import { announcedLength, encodeMessage, frameDecoder, HEADER_SIZE, WireError } from "./wire.ts";

@@ -9,7 +9,7 @@
 import { payloadFields } from "../events/json_lines.ts";
 import type { BaseEvent } from "../events/sink.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 
 /** A connection was accepted. */
 export interface FrameConnectedEvent extends BaseEvent {

@@ -20,9 +20,9 @@
  * @module
  */
 
-import { NEED_MORE, ReceiveBuffer, type StreamDecoder } from "../net/receive_buffer.ts";
+import { NEED_MORE, ReceiveBuffer, type StreamDecoder } from "../bytes/receive_buffer.ts";
 import { type ReadEnd, TcpConnection } from "../net/tcp.ts";
-import type { PeerAddress } from "../net/transmit.ts";
+import type { PeerAddress } from "../runtime/transmit.ts";
 import { DEFAULT_FRAME_OPTIONS } from "./echo_machine.ts";
 import { encodeMessage, frameDecoder, HEADER_SIZE, WireError } from "./wire.ts";
 

@@ -10,7 +10,7 @@
 import { EventOutput } from "../events/event_output.ts";
 import type { TcpLimits } from "../net/connection_limits.ts";
 import { StreamServer } from "../net/stream_server.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
 import { type FrameEvent, frameJsonFields, FrameTextSink } from "./events.ts";
 import { FrameEchoServer, type FrameServerOptions, type FrameStats } from "./echo_machine.ts";

@@ -25,7 +25,7 @@
  */
 
 import { WireError } from "../bytes/wire_error.ts";
-import { NEED_MORE, type StreamDecoder } from "../net/receive_buffer.ts";
+import { NEED_MORE, type StreamDecoder } from "../bytes/receive_buffer.ts";
 
 export { WireError };
 

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
+import { errorText } from "../util/errors.ts";
 import { escapeText } from "../io/terminal_text.ts";
 import { writeAll } from "../io/write_all.ts";
-import { NEED_MORE, ReceiveBuffer } from "../net/receive_buffer.ts";
+import { NEED_MORE, ReceiveBuffer } from "../bytes/receive_buffer.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { TcpConnection } from "../net/tcp.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";

@@ -7,7 +7,7 @@
 
 import type { BaseEvent } from "../events/sink.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 
 /** How a request came. */
 export type Transport = "udp" | "tcp";

@@ -51,8 +51,8 @@
  */
 
 import type { EventSink } from "../events/sink.ts";
-import { NEED_MORE, ReceiveBuffer } from "../net/receive_buffer.ts";
-import { formatAddress, type PeerAddress } from "../net/transmit.ts";
+import { NEED_MORE, ReceiveBuffer } from "../bytes/receive_buffer.ts";
+import { formatAddress, type PeerAddress } from "../runtime/transmit.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
 import { ErrorLimiter, type ErrorLimits } from "./error_limiter.ts";

@@ -8,11 +8,11 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
+import { errorText } from "../util/errors.ts";
 import { EventOutput } from "../events/event_output.ts";
 import type { TcpLimits } from "../net/connection_limits.ts";
 import { StreamServer } from "../net/stream_server.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
 import { type IdsEvent, idsJsonFields, IdsTextSink, tableFullText } from "./events.ts";

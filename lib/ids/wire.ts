@@ -23,7 +23,7 @@
  */
 
 import { WireError } from "../bytes/wire_error.ts";
-import { type Decoded, NEED_MORE } from "../net/receive_buffer.ts";
+import { type Decoded, NEED_MORE } from "../bytes/receive_buffer.ts";
 
 export { WireError };
 

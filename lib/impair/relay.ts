@@ -13,9 +13,9 @@
  * @module
  */
 
-import { errorText, ExchangeError } from "../cli/errors.ts";
+import { errorText, ExchangeError } from "../util/errors.ts";
 import { resolveHost } from "../net/resolve.ts";
-import { formatAddress, type PeerAddress } from "../net/transmit.ts";
+import { formatAddress, type PeerAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver } from "../runtime/driver.ts";
 import { type RelayOptions, RelaySessions, type RelayStats } from "./relay_session.ts";

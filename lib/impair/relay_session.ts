@@ -37,7 +37,7 @@
  * @module
  */
 
-import { formatAddress, type PeerAddress } from "../net/transmit.ts";
+import { formatAddress, type PeerAddress } from "../runtime/transmit.ts";
 import { commandName, decodeHeader, type Header, WireError } from "../pudp/wire.ts";
 import { Fifo } from "../util/fifo.ts";
 import {

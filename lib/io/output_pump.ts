@@ -22,7 +22,7 @@
 
 import { Alarm } from "../runtime/alarm.ts";
 import { SerialLoop } from "./serial_loop.ts";
-import { writeAll } from "./write_all.ts";
+import { type ByteWriter, writeAll } from "./write_all.ts";
 
 /** How an {@link OutputPump} gathers output into fewer writes. */
 export interface Coalescing {
@@ -34,12 +34,6 @@ export interface Coalescing {
   pending: () => number;
   /** Clock in ms. */
   clock: () => number;
-}
-
-/** Anything with Deno's `write` contract (may write fewer bytes than given). */
-export interface ByteWriter {
-  /** Writes some of `p`; resolves with how many bytes were written. */
-  write(p: Uint8Array): Promise<number>;
 }
 
 /** Most bytes given to one `write` call. */

@@ -5,7 +5,11 @@
  * @module
  */
 
-import type { ByteWriter } from "./output_pump.ts";
+/** Anything with Deno's `write` contract (may write fewer bytes than given). */
+export interface ByteWriter {
+  /** Writes some of `p`; resolves with how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+}
 
 /** Writes all of `bytes` to `writer`, however many calls it takes. */
 export async function writeAll(writer: ByteWriter, bytes: Uint8Array): Promise<void> {

@@ -16,7 +16,7 @@
  */
 
 import { Fifo } from "../util/fifo.ts";
-import type { Transmit } from "./transmit.ts";
+import type { Transmit } from "../runtime/transmit.ts";
 
 /** The part of a UDP socket the sender needs. */
 export interface DatagramSink {

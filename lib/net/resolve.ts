@@ -8,8 +8,8 @@
 
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { ExchangeError } from "../cli/errors.ts";
-import { formatAddress } from "./transmit.ts";
+import { ExchangeError } from "../util/errors.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 
 /** A resolved peer address and the wildcard address to bind a socket of its family to. */
 export interface ResolvedHost {

@@ -19,22 +19,13 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
+import { errorText } from "../util/errors.ts";
 import type { TcpLimits } from "./connection_limits.ts";
-import type { PeerAddress } from "./transmit.ts";
-import { type TcpConnection, TcpListener } from "./tcp.ts";
+import type { StreamMachine } from "../runtime/machine.ts";
+import type { PeerAddress } from "../runtime/transmit.ts";
 
-/** The inputs of a machine that serves TCP connections (time passed in). */
-export interface StreamMachine {
-  /** A connection was accepted. */
-  handleConnect(connection: number, peer: PeerAddress, now: number): void;
-  /** Bytes arrived on a connection (a view: copy what you keep). */
-  handleStreamBytes(connection: number, bytes: Uint8Array, now: number): void;
-  /** The peer half-closed or closed (EOF). */
-  handleStreamEnd(connection: number, now: number): void;
-  /** The connection is gone without an orderly end (`peer reset`, `error: …`). */
-  handleStreamGone(connection: number, why: string): void;
-}
+export type { StreamMachine };
+import { type TcpConnection, TcpListener } from "./tcp.ts";
 
 /** What a {@link StreamServer} needs of its driver. */
 export interface StreamDriver {

@@ -32,12 +32,12 @@
  * @module
  */
 
-import { errorText, ExchangeError } from "../cli/errors.ts";
+import { errorText, ExchangeError } from "../util/errors.ts";
 import { Fifo } from "../util/fifo.ts";
 import { Alarm } from "../runtime/alarm.ts";
 import type { Timer } from "../runtime/timer_table.ts";
 import { ConnectionLimits, type TcpLimits } from "./connection_limits.ts";
-import { formatAddress, type PeerAddress } from "./transmit.ts";
+import { formatAddress, type PeerAddress } from "../runtime/transmit.ts";
 
 /** How a stream's read side ended. */
 export type ReadEnd =

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { errorText, ExchangeError } from "../cli/errors.ts";
+import { errorText, ExchangeError } from "../util/errors.ts";
 import { DatagramSender } from "./datagram_sender.ts";
-import { formatAddress, type PeerAddress, type Transmit } from "./transmit.ts";
+import { formatAddress, type PeerAddress, type Transmit } from "../runtime/transmit.ts";
 
 /** Largest UDP datagram. */
 const RECEIVE_BUFFER = 65_536;

@@ -17,8 +17,8 @@
  * @module
  */
 
-import type { ClientOutcome } from "../cli/command_tree.ts";
-import { errorText } from "../cli/errors.ts";
+import type { ClientEnd } from "../runtime/lifecycle.ts";
+import { errorText } from "../util/errors.ts";
 import { ProgressLine } from "../io/progress_line.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { type ReadEnd, TcpConnection } from "../net/tcp.ts";
@@ -38,7 +38,7 @@ export interface PipeClientConfig {
 }
 
 /** How the run ended: the exit status and a line for stderr. */
-export interface PipeClientResult extends ClientOutcome {
+export interface PipeClientResult extends ClientEnd {
   /** Bytes sent. */
   bytes: number;
 }

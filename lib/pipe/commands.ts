@@ -5,7 +5,8 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineCommand, exitStatus } from "../cli/command_tree.ts";
+import { defineCommand } from "../cli/command_tree.ts";
+import { exitStatus } from "../runtime/lifecycle.ts";
 import {
   byteSize,
   hostArg,
@@ -19,7 +20,7 @@ import {
   tcpLimitFlags,
   tcpLimits,
 } from "../cli/flags.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../util/errors.ts";
 import { runPipeClient } from "./client.ts";
 import { defaultHoldDisk } from "./disk_budget.ts";
 import { runPipeServer } from "./server.ts";

@@ -7,7 +7,7 @@
 
 import type { BaseEvent } from "../events/sink.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 
 /** A connection was accepted. */
 export interface PipeOpenedEvent extends BaseEvent {

@@ -21,8 +21,8 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
-import type { ByteWriter } from "../io/output_pump.ts";
+import { errorText } from "../util/errors.ts";
+import type { ByteWriter } from "../io/write_all.ts";
 import { SerialLoop } from "../io/serial_loop.ts";
 import { writeAll } from "../io/write_all.ts";
 import type { PipeOp, StdoutTurns } from "./turn_machine.ts";

@@ -26,7 +26,7 @@
 import { EventOutput } from "../events/event_output.ts";
 import type { TcpLimits } from "../net/connection_limits.ts";
 import { StreamServer } from "../net/stream_server.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
 import { type PipeEvent, pipeJsonFields, PipeTextSink } from "./events.ts";
 import { type OpenTempFile, PipeOpRunner } from "./op_runner.ts";

@@ -71,7 +71,7 @@
 
 import type { EventSink } from "../events/sink.ts";
 import type { StreamMachine } from "../net/stream_server.ts";
-import type { PeerAddress } from "../net/transmit.ts";
+import type { PeerAddress } from "../runtime/transmit.ts";
 import { Fifo } from "../util/fifo.ts";
 import type { PipeEvent } from "./events.ts";
 

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
+import { errorText } from "../util/errors.ts";
 import { ProgressLine } from "../io/progress_line.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";

@@ -63,7 +63,7 @@
  * @module
  */
 
-import { formatAddress, type PeerAddress, type Transmit } from "../net/transmit.ts";
+import { formatAddress, type PeerAddress, type Transmit } from "../runtime/transmit.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { isQuitLine } from "../stdin/line_splitter.ts";
 import { Fifo } from "../util/fifo.ts";

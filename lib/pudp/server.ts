@@ -17,9 +17,9 @@
  * @module
  */
 
-import { errorText } from "../cli/errors.ts";
+import { errorText } from "../util/errors.ts";
 import { EventOutput } from "../events/event_output.ts";
-import { formatAddress } from "../net/transmit.ts";
+import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Driver, monotonicNow } from "../runtime/driver.ts";
 import { watchStdinQuit } from "../stdin/stdin_quit.ts";

@@ -8,7 +8,7 @@
 
 import type { BaseEvent } from "../events/sink.ts";
 import { payloadFields } from "../events/json_lines.ts";
-import type { PeerAddress } from "../net/transmit.ts";
+import type { PeerAddress } from "../runtime/transmit.ts";
 
 /** Why a session ended. */
 export type CloseReason =

@@ -70,7 +70,7 @@
 import type { EventSink } from "../events/sink.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
-import type { PeerAddress, Transmit } from "../net/transmit.ts";
+import type { PeerAddress, Transmit } from "../runtime/transmit.ts";
 import {
   type CloseReason,
   type DataEvent,

@@ -1,5 +1,6 @@
 /**
- * The run loop every pudp server and client is built on.
+ * The run loop every pudp server and client is built on. DEPRECATED: being
+ * replaced by lifecycle.ts (signals, stop, serve/run) and timer_loop.ts.
  *
  * How this works: a protocol machine is pure; a driver feeds it inputs
  * (datagrams, bytes, lines, the time) and, after every input, moves what it
@@ -20,31 +21,15 @@
 
 import { Alarm } from "./alarm.ts";
 import { StopRequest } from "./stop_request.ts";
+import type { TimedMachine } from "./machine.ts";
+import { SIGNAL_EXIT, type StopSignal } from "./lifecycle.ts";
+import { epochNow, monotonicNow } from "./timer_loop.ts";
 
-/** What the driver needs of a machine: its next deadline, and a way to say it came. */
-export interface TimedMachine {
-  /** The time asked for by `pollTimeout` has come (early calls are harmless). */
-  handleTimeout(now: number): void;
-  /** When the machine next needs `handleTimeout`, in ms on its clock; undefined for never. */
-  pollTimeout(): number | undefined;
-}
-
-/**
- * The signals a driver handles. SIGHUP (the terminal went away, or a
- * service manager's stop) is handled like SIGTERM: a client says GOODBYE,
- * a server stops in order with its summary.
- */
-export type StopSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
+export { epochNow, monotonicNow, SIGNAL_EXIT };
+export type { StopSignal, TimedMachine };
 
 /** The signals {@link Driver.onSignals} listens to. */
 const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-
-/** Exit status of a client stopped by a signal (128 + the signal's number). */
-export const SIGNAL_EXIT: Readonly<Record<StopSignal, number>> = {
-  SIGINT: 130,
-  SIGTERM: 143,
-  SIGHUP: 129,
-};
 
 /** How a long-running server starts, stops and reports (see {@link Driver.serve}). */
 export interface ServiceHooks {
@@ -57,15 +42,6 @@ export interface ServiceHooks {
   /** The summary line printed to stderr at exit. */
   summary(): string;
 }
-
-/** The monotonic clock every driver feeds its machine with, in ms. */
-export const monotonicNow = (): number => performance.now();
-
-/**
- * Monotonic too, but counted from the Unix epoch (ms): for machines whose
- * times travel to the peer (blast segments carry their send time).
- */
-export const epochNow = (): number => performance.timeOrigin + performance.now();
 
 /** The event loop of one machine. */
 export class Driver {

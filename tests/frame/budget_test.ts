@@ -15,7 +15,7 @@ import {
 } from "../../lib/frame/echo_machine.ts";
 import type { FrameEvent } from "../../lib/frame/events.ts";
 import { encodeMessage, frameDecoder, HEADER_SIZE } from "../../lib/frame/wire.ts";
-import { NEED_MORE, ReceiveBuffer } from "../../lib/net/receive_buffer.ts";
+import { NEED_MORE, ReceiveBuffer } from "../../lib/bytes/receive_buffer.ts";
 
 const pure = { permissions: "none" } as const;
 const KiB = 1024;

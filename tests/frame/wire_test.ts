@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { dropCharacters } from "../../lib/frame/echo_machine.ts";
 import { encodeMessage, frameDecoder, WireError } from "../../lib/frame/wire.ts";
-import { NEED_MORE, ReceiveBuffer } from "../../lib/net/receive_buffer.ts";
+import { NEED_MORE, ReceiveBuffer } from "../../lib/bytes/receive_buffer.ts";
 
 const pure = { permissions: "none" } as const;
 const encoder = new TextEncoder();

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { sourceCommand } from "../../lib/cli/source_command.ts";
+import { sourceCommand } from "../../scripts/source_command.ts";
 
 export { sourceCommand };
 

@@ -21,7 +21,7 @@ import { ServerSessions } from "../../lib/pudp/server_session.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { unitDraw } from "../../lib/impair/fault_plan.ts";
 import type { PacingStats } from "../../lib/pudp/pacing.ts";
-import type { PeerAddress } from "../../lib/net/transmit.ts";
+import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 
 /** The simulated server's address. */
 export const SIM_SERVER: PeerAddress = { hostname: "10.0.0.1", port: 9000 };

@@ -22,7 +22,7 @@ import {
   ERROR_TOTAL_BURST,
   ERROR_TOTAL_RATE,
 } from "../../lib/ids/error_limiter.ts";
-import type { PeerAddress } from "../../lib/net/transmit.ts";
+import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 
 const pure = { permissions: "none" } as const;
 const A: PeerAddress = { hostname: "10.0.0.1", port: 1111 };

@@ -14,7 +14,7 @@ import {
   parseRequest,
   WireError,
 } from "../../lib/ids/wire.ts";
-import { NEED_MORE, ReceiveBuffer } from "../../lib/net/receive_buffer.ts";
+import { NEED_MORE, ReceiveBuffer } from "../../lib/bytes/receive_buffer.ts";
 
 const pure = { permissions: "none" } as const;
 const enc = (s: string) => new TextEncoder().encode(s);

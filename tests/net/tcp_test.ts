@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ExchangeError } from "../../lib/cli/errors.ts";
+import { ExchangeError } from "../../lib/util/errors.ts";
 import { type TcpConnection, TcpListener } from "../../lib/net/tcp.ts";
 import { TcpConnection as Conn } from "../../lib/net/tcp.ts";
 

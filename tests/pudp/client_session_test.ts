@@ -6,7 +6,7 @@ import {
 } from "../../lib/pudp/client_session.ts";
 import { FIRST_ALIVE_RTO_MS, MAX_RTO_MS, MIN_RTO_MS } from "../../lib/pudp/pacing.ts";
 import { Command, decode, encode, P0P_MAGIC } from "../../lib/pudp/wire.ts";
-import type { PeerAddress } from "../../lib/net/transmit.ts";
+import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 
 const pure = { permissions: "none" } as const;
 const SERVER: PeerAddress = { hostname: "127.0.0.1", port: 9000 };

@@ -16,7 +16,7 @@ import {
   type FaultOptions,
   NO_FAULTS,
 } from "../../lib/impair/fault_plan.ts";
-import type { PeerAddress } from "../../lib/net/transmit.ts";
+import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 
 const pure = { permissions: "none" } as const;
 const SERVER: PeerAddress = { hostname: "10.0.0.1", port: 9000 };

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { JsonLinesSink } from "../../lib/events/json_lines.ts";
 import { EventQueue } from "../../lib/events/sink.ts";
-import type { PeerAddress } from "../../lib/net/transmit.ts";
+import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 import { type ServerEvent, serverJsonFields } from "../../lib/pudp/server_events.ts";
 import { ServerSessions } from "../../lib/pudp/server_session.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";

@@ -10,7 +10,7 @@ import fc from "npm:fast-check@4.10.2";
 import { ServerSessions } from "../../lib/pudp/server_session.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, decode, encode, HEADER_SIZE, PUDP_MAGIC } from "../../lib/pudp/wire.ts";
-import type { PeerAddress } from "../../lib/net/transmit.ts";
+import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 
 const pure = { permissions: "none" } as const;
 const TIMEOUT_MS = 1000;

@@ -5,7 +5,7 @@ import type { ServerEvent } from "../../lib/pudp/server_events.ts";
 import { FULL_NOTICE_MS, ServerSessions } from "../../lib/pudp/server_session.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, decode, encode, type Message, P0P_MAGIC } from "../../lib/pudp/wire.ts";
-import type { PeerAddress } from "../../lib/net/transmit.ts";
+import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 
 const pure = { permissions: "none" } as const;
 const A: PeerAddress = { hostname: "127.0.0.1", port: 4000 };

@@ -31,7 +31,7 @@
  * @module
  */
 
-import { WireError } from "../bytes/wire_error.ts";
+import { WireError } from "./wire_error.ts";
 
 /** A decoder's answer when a message has begun but is not complete. */
 export const NEED_MORE: unique symbol = Symbol("need more bytes");

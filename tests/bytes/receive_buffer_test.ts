@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { WireError } from "../../lib/bytes/wire_error.ts";
-import { NEED_MORE, ReceiveBuffer, type StreamDecoder } from "../../lib/net/receive_buffer.ts";
+import { NEED_MORE, ReceiveBuffer, type StreamDecoder } from "../../lib/bytes/receive_buffer.ts";
 
 const pure = { permissions: "none" } as const;
 

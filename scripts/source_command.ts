@@ -7,7 +7,7 @@
 
 /** `deno run … main.ts` with the permissions, V8 flags and config the `pudp` task uses. */
 export function sourceCommand(): string[] {
-  const root = new URL("../../", import.meta.url);
+  const root = new URL("../", import.meta.url);
   return [
     Deno.execPath(),
     "run",

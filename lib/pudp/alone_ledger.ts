@@ -18,7 +18,22 @@
  * @module
  */
 
-/** Counts lost ALIVEs while the server's numbers show no other client. */
+/**
+ * Counts lost ALIVEs while the server's numbers show no other client.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AloneLedger } from "./alone_ledger.ts";
+ *
+ * const ledger = new AloneLedger();
+ * ledger.onAlive(100, 5); // the first ALIVE, 5 DATA sent
+ * ledger.onAlive(103, 5); // 101 and 102 never came: two ALIVEs lost
+ * assert.equal(ledger.takeLost(), 2);
+ * ledger.onAlive(107, 5); // 7 answered of 5 sent: another client is there
+ * assert.equal(ledger.alone, false);
+ * ```
+ */
 export class AloneLedger {
   /** The server's number just before its first ALIVE to this client. */
   #base: number | undefined;

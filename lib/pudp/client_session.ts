@@ -39,8 +39,11 @@
  *
  * Pacing: with `window` > 0 a {@link PacingWindow} bounds the DATA sent and
  * not yet answered by an ALIVE, and reopens by itself when ALIVEs are lost.
- * SPEC's `--timeout` timer runs independently of it. Both deadlines are
- * timers in one {@link TimerTable}.
+ * SPEC's `--timeout` timer runs independently of it. All deadlines (SPEC's
+ * timer, the window reopening while lines wait for it, the HELLO/GOODBYE
+ * repeats) are timers in one {@link TimerTable}. The window's deadline moves
+ * with the pacing state, so every event ends by bringing its timer up to
+ * date; `pollTimeout()` only reads the table.
  *
  * Interrupted (`handleInterrupt`, the driver's SIGINT/SIGTERM/SIGHUP): GOODBYE goes
  * at once, lines not yet sent are dropped, and the session closes with the
@@ -67,7 +70,7 @@ import { formatAddress, type PeerAddress, type Transmit } from "../runtime/trans
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { isQuitLine } from "../stdin/line_splitter.ts";
 import { Fifo } from "../util/fifo.ts";
-import { PacingWindow } from "./pacing.ts";
+import { PacingWindow } from "./pacing_window.ts";
 import { Command, decode, encode, type Message, PUDP_MAGIC, WireError } from "./wire.ts";
 
 /** Settings of a {@link ClientSession}. */
@@ -241,6 +244,7 @@ export class ClientSession {
     const hello = this.#send(Command.HELLO, new Uint8Array());
     this.#timers.set(this.#specTimer, now + this.options.timeoutMs);
     this.#repeatEvery(hello, Math.min(HELLO_REPEAT_MS, this.#longestProbeMs), now);
+    this.#syncWindowTimer();
   }
 
   /** Repeats `datagram` (the HELLO or GOODBYE just sent) after `ms` unless answered. */
@@ -263,6 +267,7 @@ export class ClientSession {
     this.#queue.push(payload);
     if (this.#queue.size >= this.options.highWater) this.#backlogged = true;
     this.#pump(now);
+    this.#syncWindowTimer();
   }
 
   /** stdin ended: GOODBYE follows the lines already handed in. */
@@ -271,10 +276,17 @@ export class ClientSession {
     this.#eofSeen = true;
     this.#queue.push(EOF);
     this.#pump(now);
+    this.#syncWindowTimer();
   }
 
   /** One datagram from the socket; anything not from our server and session is ignored. */
   handleDatagram(bytes: Uint8Array, from: PeerAddress, now: number): void {
+    this.#receive(bytes, from, now);
+    this.#syncWindowTimer();
+  }
+
+  /** What {@link handleDatagram} does, but for the window timer. */
+  #receive(bytes: Uint8Array, from: PeerAddress, now: number): void {
     if (this.#state === "closed") return;
     if (from.port !== this.server.port || from.hostname !== this.server.hostname) return;
     let msg: Message;
@@ -324,11 +336,11 @@ export class ClientSession {
     this.#eofSeen = true;
     this.#queue.clear();
     this.#timers.set(this.#specTimer, now + Math.min(INTERRUPT_WAIT_MS, this.options.timeoutMs));
+    this.#syncWindowTimer();
   }
 
   /** The SPEC timer or the pacing quiet period has expired (early calls are harmless). */
   handleTimeout(now: number): void {
-    this.#syncWindowTimer();
     for (let due = this.#timers.popDue(now); due !== undefined; due = this.#timers.popDue(now)) {
       if (due === "window") {
         this.pacing.handleTimeout(now);
@@ -356,13 +368,15 @@ export class ClientSession {
     this.#syncWindowTimer();
   }
 
-  /** The earliest time `handleTimeout` has work to do, or undefined. */
+  /** The earliest time `handleTimeout` has work to do, or undefined (a pure query). */
   pollTimeout(): number | undefined {
-    this.#syncWindowTimer();
     return this.#timers.nextAt;
   }
 
-  /** Points the window timer at when the window opens by itself (it moves with every event). */
+  /**
+   * Points the window timer at when the window opens by itself. The pacing
+   * state moves with every event, so every event ends with this.
+   */
   #syncWindowTimer(): void {
     const opensAt = this.#windowOpensAt();
     if (opensAt === undefined) this.#timers.clear(this.#windowTimer);

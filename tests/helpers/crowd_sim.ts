@@ -20,7 +20,7 @@ import { ClientSession } from "../../lib/pudp/client_session.ts";
 import { ServerSessions } from "../../lib/pudp/server_session.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { unitDraw } from "../../lib/impair/fault_plan.ts";
-import type { PacingStats } from "../../lib/pudp/pacing.ts";
+import type { PacingStats } from "../../lib/pudp/pacing_window.ts";
 import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 
 /** The simulated server's address. */

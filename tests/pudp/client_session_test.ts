@@ -4,7 +4,7 @@ import {
   HELLO_REPEAT_MS,
   INTERRUPT_WAIT_MS,
 } from "../../lib/pudp/client_session.ts";
-import { FIRST_ALIVE_RTO_MS, MAX_RTO_MS, MIN_RTO_MS } from "../../lib/pudp/pacing.ts";
+import { FIRST_ALIVE_RTO_MS, MAX_RTO_MS, MIN_RTO_MS } from "../../lib/pudp/rtt_estimator.ts";
 import { Command, decode, encode, P0P_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import {
   INITIAL_WINDOW,
-  MAX_RTO_MS,
-  MIN_RTO_MS,
-  PacingWindow,
-  RESYNC_QUIET_MIN_MS,
   SHARE_STEEPNESS,
   SHARED_BUDGET,
-} from "../../lib/pudp/pacing.ts";
+} from "../../lib/pudp/congestion_window.ts";
+import { PacingWindow } from "../../lib/pudp/pacing_window.ts";
+import { MAX_RTO_MS, MIN_RTO_MS } from "../../lib/pudp/rtt_estimator.ts";
+import { RESYNC_QUIET_MIN_MS } from "../../lib/pudp/unconfirmed_credits.ts";
 
 const pure = { permissions: "none" } as const;
 

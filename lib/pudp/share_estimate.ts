@@ -1,6 +1,7 @@
 /**
- * How many clients a PUDP server is busy with, seen from one client, as a
- * pure object.
+ * A PUDP client's share of its server: how many clients the server is busy
+ * with, estimated on the client's side from the server's sequence numbers,
+ * as a pure object.
  *
  * How this works: the server numbers every message it sends from one counter
  * shared by all sessions (SPEC). Between two replies to this client the
@@ -23,8 +24,22 @@ export const MAX_GAP = 1024;
 /** Most replies the average can span. */
 export const MAX_SPAN = 64;
 
-/** The server's sequence numbers, as this client receives them. */
-export class ServerShare {
+/**
+ * The server's sequence numbers, as this client receives them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ShareEstimate } from "./share_estimate.ts";
+ *
+ * const share = new ShareEstimate();
+ * share.onReply(100, 8); // the first reply: no gap yet
+ * assert.equal(share.value, 1);
+ * share.onReply(103, 8); // two other messages went out in between
+ * assert.equal(share.value, 3);
+ * ```
+ */
+export class ShareEstimate {
   /** Cumulative clamped gap after each reply, in a ring of MAX_SPAN + 1. */
   readonly #positions = new Float64Array(MAX_SPAN + 1);
   #replies = 0;

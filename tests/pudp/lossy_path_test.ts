@@ -1,9 +1,9 @@
 /**
  * One paced client and the server, both pure, joined by a path that loses
  * datagrams as `pudp impair` does (the same seeded fault plan), in virtual
- * time: 0.1 ms each way, the server taking one datagram per 10 µs. Every
- * decision of the path is a hash of the seed and the datagram's number, so
- * each run is exact and repeatable.
+ * time (the shared net of tests/helpers/virtual_net.ts): 0.1 ms each way.
+ * Every decision of the path is a hash of the seed and the datagram's
+ * number, so each run is exact and repeatable.
  */
 
 import assert from "node:assert/strict";
@@ -17,6 +17,7 @@ import {
   NO_FAULTS,
 } from "../../lib/impair/fault_plan.ts";
 import type { PeerAddress } from "../../lib/runtime/transmit.ts";
+import { type Fate, VirtualNet } from "../helpers/virtual_net.ts";
 
 const pure = { permissions: "none" } as const;
 const SERVER: PeerAddress = { hostname: "10.0.0.1", port: 9000 };
@@ -42,48 +43,30 @@ export function runPath(
   serverUp = true,
 ): PathRun {
   const out = new ServerTextSink();
-  const server = new ServerSessions({ timeoutMs: 60_000 }, out);
   const client = new ClientSession(SERVER, { sessionId: 7, timeoutMs, window: 32 });
-  // Datagrams in flight: [arrival time, to server?, bytes], kept sorted by arrival.
-  const flight: { at: number; up: boolean; data: Uint8Array }[] = [];
+  const net = new VirtualNet();
+  // Each direction numbers its own datagrams for the fault plan, as the relay does.
   const counters: Record<Direction, number> = { up: 0, down: 0 };
-  const put = (up: boolean, data: Uint8Array, now: number) => {
-    const dir: Direction = up ? "up" : "down";
-    const d = decide(faults, 0, dir, counters[dir]++);
-    if (d.drop || (up && !serverUp)) return;
-    const at = now + ONE_WAY_MS;
-    let i = flight.length;
-    while (i > 0 && flight[i - 1].at > at) i--;
-    flight.splice(i, 0, { at, up, data });
-  };
-  const drainClient = (now: number) => {
-    for (let t = client.pollTransmit(); t; t = client.pollTransmit()) put(true, t.data, now);
-  };
-  let now = 0;
-  client.start(now);
-  const payload = (i: number) => new TextEncoder().encode(`line ${i}`);
-  for (let i = 1; i <= lines; i++) client.handleLine(payload(i), now);
-  client.handleEof(now);
-  drainClient(now);
-  for (let step = 0; step < 10_000_000 && client.result === undefined; step++) {
-    const due = client.pollTimeout() ?? Infinity;
-    const next = flight.length > 0 ? flight[0].at : Infinity;
-    if (due === Infinity && next === Infinity) break;
-    if (due <= next) {
-      now = due;
-      client.handleTimeout(now);
-    } else {
-      const d = flight.shift()!;
-      now = d.at;
-      if (d.up) {
-        server.handleDatagram(d.data, CLIENT, now);
-        for (let t = server.pollTransmit(); t; t = server.pollTransmit()) put(false, t.data, now);
-      } else {
-        client.handleDatagram(d.data, SERVER, now);
-      }
-    }
-    drainClient(now);
+  const lossy = (dir: Direction) => (): Fate =>
+    decide(faults, 0, dir, counters[dir]++).drop ? "drop" : "pass";
+  net.path(CLIENT, SERVER, { delayMs: ONE_WAY_MS, fate: lossy("up") });
+  net.path(SERVER, CLIENT, { delayMs: ONE_WAY_MS, fate: lossy("down") });
+  // No server: what the client sends arrives where nothing listens.
+  if (serverUp) {
+    net.add({
+      address: SERVER,
+      machine: new ServerSessions({ timeoutMs: 60_000 }, out),
+      timers: false,
+    });
   }
+  const c = net.add({ address: CLIENT, machine: client });
+  net.input(c, (now) => {
+    client.start(now);
+    const payload = (i: number) => new TextEncoder().encode(`line ${i}`);
+    for (let i = 1; i <= lines; i++) client.handleLine(payload(i), now);
+    client.handleEof(now);
+  });
+  net.run({ maxSteps: 10_000_000, stop: () => client.result !== undefined });
   const text = new TextDecoder().decode(out.take());
   const got = [...text.matchAll(/\] line (\d+)$/gm)].map((m) => Number(m[1]));
   const inOrder = got.every((n, i) => i === 0 || n > got[i - 1]);
@@ -92,7 +75,7 @@ export function runPath(
     code: client.result?.code,
     message: client.result?.message,
     printed: got.length,
-    ms: now,
+    ms: net.now,
     lost: lines - got.length,
   };
 }

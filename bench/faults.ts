@@ -126,18 +126,18 @@ export const DROPPED = 2;
 export async function readRelayLog(path: string): Promise<Map<string, Uint8Array>> {
   const fates = new Map<string, Uint8Array>();
   for await (const line of fileLines(path)) {
-    if (!line.includes('"command":"DATA"') || !line.includes('"dir":"up"')) continue;
+    if (!line.includes('"command":"DATA"') || !line.includes('"direction":"up"')) continue;
     const r = JSON.parse(line) as {
-      dir: string;
-      action: string;
+      direction: string;
+      event: string;
       pudp?: { command: string; seq: number; session: string };
     };
-    if (r.dir !== "up" || r.pudp?.command !== "DATA") continue;
-    const bit = r.action === "drop"
+    if (r.direction !== "up" || r.pudp?.command !== "DATA") continue;
+    const bit = r.event === "dropped"
       ? DROPPED
-      : r.action === "pass" || r.action === "duplicate" || r.action === "release"
+      : r.event === "passed" || r.event === "duplicated" || r.event === "released"
       ? FORWARDED
-      : 0; // reorder: held, a release follows when it goes; refuse: never a DATA
+      : 0; // reordered: held, a release follows when it goes; refused: never a DATA
     if (bit === 0) continue;
     const { session, seq } = r.pudp;
     let f = fates.get(session);

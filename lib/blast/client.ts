@@ -1,31 +1,37 @@
 /**
  * `pudp blast client`: one run (an echo or a transfer) over TCP or UDP,
  * then the report on stdout (text, or one JSON object with `--json`) and
- * the exit status. The UDP side is the pure {@link BlastUdpClient} on a
- * socket and a {@link DatagramPump}; the TCP side is a short sequence of
- * reads and writes on a {@link BlastStream}.
+ * the exit status. The {@link Lifecycle} runs it: its signals cut the run
+ * short (the report of what was done still goes out, and the exit status is
+ * 128 + the signal's number). The UDP side is the pure
+ * {@link BlastUdpClient} on a socket and a {@link PumpLoop}; the TCP side is a short sequence of reads and writes on
+ * a {@link BlastStream}, its lines wire.ts's.
  *
  * @module
  */
 
-import type { ClientEnd } from "../runtime/lifecycle.ts";
+import { type ClientEnd, Lifecycle, SIGNAL_EXIT, type StopSignal } from "../runtime/lifecycle.ts";
+import { epochNow } from "../runtime/timer_loop.ts";
 import { errorText, ExchangeError } from "../util/errors.ts";
 import { writeAll } from "../io/write_all.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { TcpConnection } from "../net/tcp.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { epochNow, SIGNAL_EXIT, type StopSignal } from "../runtime/driver.ts";
-import { Alarm } from "../runtime/alarm.ts";
 import { ProgressLine } from "../io/progress_line.ts";
 import type { ReceiverReport } from "./receiver.ts";
 import { type BlastReport, type EchoFigures, rates, reportLines } from "./report.ts";
 import type { SenderFigures } from "./segment_source.ts";
-import { SegmentSource } from "./segment_source.ts";
-import { BlastStream, sendPattern, sendSegments, TOO_LONG } from "./tcp_stream.ts";
-import { endReason, receive } from "./tcp_server.ts";
-import { BlastUdpClient, type ClientFinish, parseJson } from "./udp_client_machine.ts";
-import { DatagramPump } from "./udp_pump.ts";
-import { formatRequest, MAX_REQUEST_LINE, type Request } from "./wire.ts";
+import { BlastStream, endReason, receive, sendTransfer, TOO_LONG } from "./tcp_stream.ts";
+import { BlastUdpClient, type ClientFinish } from "./udp_client_machine.ts";
+import { PumpLoop } from "./udp_pump.ts";
+import {
+  formatRequest,
+  MAX_REQUEST_LINE,
+  parseAnswer,
+  parseDone,
+  type Request,
+  WireError,
+} from "./wire.ts";
 
 /** What `pudp blast client` was asked to do. */
 export interface BlastClientConfig {
@@ -51,8 +57,8 @@ export interface BlastClientConfig {
 
 const encoder = new TextEncoder();
 
-/** Runs the client; the report goes to stdout, the failure line (if any) is the outcome's. */
-export async function runBlastClient(config: BlastClientConfig): Promise<ClientEnd> {
+/** Runs the client; the report goes to stdout, the failure line (if any) is the end's. */
+export function runBlastClient(config: BlastClientConfig): Promise<ClientEnd> {
   const label = serverLabel(config.host, config.port);
   const r = config.request;
   const moved: Moved = { bytes: 0 };
@@ -61,41 +67,43 @@ export async function runBlastClient(config: BlastClientConfig): Promise<ClientE
     sent: moved.bytes,
     verb: r.kind === "transfer" && r.direction === "get" ? "received" : "sent",
   }));
-  const stopped = Promise.withResolvers<StopSignal>();
-  const signals: [StopSignal, () => void][] = (["SIGINT", "SIGTERM"] as const).map((s) => [
-    s,
-    () => stopped.resolve(s),
-  ]);
-  for (const [s, f] of signals) Deno.addSignalListener(s, f);
-  let finish: ClientFinish;
+  let run: Run | undefined;
+  /** How the run ended, when it ended by itself (before any signal). */
+  let ended: ClientFinish | undefined;
+  /** A failure that is not the run's (a bug): thrown after the run is closed. */
+  let crash: { error: unknown } | undefined;
+  /** The signal that cut the run short, if one did. */
   let signal: StopSignal | undefined;
-  try {
-    const run = config.udp ? runUdp(config, progress, moved) : runTcp(config, progress, moved);
-    const first = await Promise.race([run.finish, stopped.promise]);
-    if (typeof first === "string") {
-      signal = first;
-      finish = run.interrupt();
-    } else {
-      finish = first;
-    }
-    await run.close();
-  } catch (e) {
-    if (!(e instanceof ExchangeError)) throw e;
-    finish = { failure: e.message, answered: false };
-  } finally {
-    progress.stop();
-    for (const [s, f] of signals) Deno.removeSignalListener(s, f);
-  }
-  const report = buildReport(config, label, finish);
-  const failure = signal ? undefined : report.error;
-  try {
-    const text = config.json ? JSON.stringify(report) + "\n" : textOf(report);
-    if (text.length > 0) await writeAll(Deno.stdout, encoder.encode(text));
-  } catch (e) {
-    return { code: 1, message: `cannot write to stdout: ${errorText(e)}` };
-  }
-  if (signal) return { code: SIGNAL_EXIT[signal] };
-  return failure === undefined ? { code: 0 } : { code: 1, message: failure };
+  return new Lifecycle().run({
+    start: (finish) => {
+      run = config.udp ? runUdp(config, progress, moved) : runTcp(config, progress, moved);
+      run.finish.then((f) => {
+        ended = f;
+      }, (e) => {
+        if (e instanceof ExchangeError) ended = { failure: e.message, answered: false };
+        else crash = { error: e };
+      }).finally(() => finish({ code: 0 })); // the end's code is decided in close
+    },
+    onSignal: (s, finish) => {
+      if (ended === undefined && crash === undefined) signal ??= s;
+      finish({ code: SIGNAL_EXIT[s] });
+    },
+    close: async () => {
+      const f = signal !== undefined ? run!.interrupt() : ended;
+      await run!.close();
+      progress.stop();
+      if (crash !== undefined) throw crash.error;
+      const report = buildReport(config, label, f!);
+      try {
+        const text = config.json ? JSON.stringify(report) + "\n" : textOf(report);
+        if (text.length > 0) await writeAll(Deno.stdout, encoder.encode(text));
+      } catch (e) {
+        return { code: 1, message: `cannot write to stdout: ${errorText(e)}` };
+      }
+      if (signal !== undefined) return { code: SIGNAL_EXIT[signal] };
+      return report.error === undefined ? { code: 0 } : { code: 1, message: report.error };
+    },
+  });
 }
 
 function textOf(report: BlastReport): string {
@@ -110,8 +118,11 @@ interface Moved {
 
 /** A run in progress: how it finishes, how to cut it short, how to let go of its socket. */
 interface Run {
+  /** How the run ended by itself; rejects with an ExchangeError when it could not start. */
   finish: Promise<ClientFinish>;
+  /** Cuts the run short (a signal): what it did so far. */
   interrupt(): ClientFinish;
+  /** Lets go of the socket (after the end, or after `interrupt`). */
   close(): Promise<void>;
 }
 
@@ -164,72 +175,43 @@ function runUdp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
     const peer = await resolveHost(config.host);
     const server = { hostname: peer.hostname, port: config.port };
     const endpoint = UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 });
+    let finished: ClientFinish | undefined;
     const machine = new BlastUdpClient({
       request: config.request,
       run: crypto.getRandomValues(new Uint32Array(1))[0],
       rounds: config.rounds,
       echoIntervalMs: config.echoIntervalMs,
       timeoutMs: config.timeoutMs,
-    });
-    let refusedBySocket: string | undefined;
-    const pump = new DatagramPump(
-      endpoint.socket,
-      {
-        pollTransmit: () => {
-          const data = machine.pollTransmit();
-          return data && { data, to: server };
-        },
-        fillData: (buf, view, now) => {
-          const length = machine.fillData(buf, view, now);
-          return length > 0 ? { length, to: server } : undefined;
-        },
-      },
-      epochNow,
-      () => after(),
-      (e) => {
-        if (e instanceof Deno.errors.ConnectionRefused) refusedBySocket = errorText(e);
-      },
-    );
-    const alarm = new Alarm(epochNow, () => {
-      machine.handleTimeout(epochNow());
-      after();
-    });
-    const after = () => {
-      if (refusedBySocket !== undefined && !machine.answered && !machine.finish) {
-        machine.finish = {
-          failure: `no server at ${
-            serverLabel(config.host, config.port)
-          } (udp): ${refusedBySocket}`,
-          answered: false,
-        };
+      server,
+      serverLabel: serverLabel(config.host, config.port),
+    }, { emit: (e) => finished = e.finish });
+    const unreachable = (e: unknown) => {
+      if (e instanceof Deno.errors.ConnectionRefused) {
+        machine.handleUnreachable(errorText(e), epochNow());
+        return true;
       }
-      if (machine.finish) {
-        alarm.cancel();
-        pump.stop();
-        done.resolve(machine.finish);
+      return false;
+    };
+    const driver = new PumpLoop(endpoint.socket, machine, () => {
+      if (finished !== undefined) {
+        driver.stop();
+        done.resolve(finished);
         return;
       }
-      pump.kick();
-      const timers = machine.pollTimeout();
-      const data = pump.running ? undefined : machine.dataDueAt(epochNow());
-      alarm.set(data === undefined ? timers : timers === undefined ? data : Math.min(timers, data));
-      moved.bytes = machine.receiver?.bytes ?? machine.source?.figures.bytes ?? 0;
-    };
-    endpoint.receive((bytes) => {
-      machine.handleDatagram(bytes, epochNow());
-      after();
+      moved.bytes = machine.bytesMoved;
+    }, unreachable);
+    const clock = driver.loop.clock;
+    endpoint.receive((bytes, from) => {
+      machine.handleDatagram(bytes, from, clock());
+      driver.afterEvent();
     }, (e) => {
-      if (e instanceof Deno.errors.ConnectionRefused) refusedBySocket = errorText(e);
-      else {machine.finish ??= {
-          failure: `cannot receive: ${errorText(e)}`,
-          answered: machine.answered,
-        };}
-      after();
+      if (!unreachable(e)) machine.handleReceiveError(errorText(e), clock());
+      driver.afterEvent();
     });
     progress.start();
-    machine.start(epochNow());
-    after();
-    return { machine, endpoint, alarm, pump, server };
+    machine.start(clock());
+    driver.afterEvent();
+    return { machine, endpoint, driver };
   })();
   setup.catch((e) => done.reject(e));
   return {
@@ -238,11 +220,10 @@ function runUdp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
     close: async () => {
       const s = await setup.catch(() => undefined);
       if (!s) return;
-      s.alarm.cancel();
-      s.pump.stop();
+      s.driver.stop();
       // The last answers (END_ACK) still go: the server stops resending its END.
-      for (let data = s.machine.pollTransmit(); data; data = s.machine.pollTransmit()) {
-        await s.endpoint.socket.send(data, { ...s.server, transport: "udp" }).catch(() => {});
+      for (let t = s.machine.pollTransmit(); t; t = s.machine.pollTransmit()) {
+        await s.endpoint.socket.send(t.data, { ...t.to, transport: "udp" }).catch(() => {});
       }
       await s.endpoint.close();
     },
@@ -253,12 +234,14 @@ function runUdp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
 
 function runTcp(config: BlastClientConfig, progress: ProgressLine, moved: Moved): Run {
   let conn: TcpConnection | undefined;
+  let interrupted = false;
   let partial: ReceiverReport | undefined;
   let sender: SenderFigures | undefined;
   const finish = (async (): Promise<ClientFinish> => {
     const peer = await resolveHost(config.host);
     const label = serverLabel(config.host, config.port);
     conn = await TcpConnection.connect({ hostname: peer.hostname, port: config.port });
+    if (interrupted) conn.close(); // what follows ends at once
     conn.conn.setNoDelay(true); // paced segments and echoes go when written
     const stream = new BlastStream(conn);
     const r = config.request;
@@ -272,10 +255,11 @@ function runTcp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
         answered: false,
       };
     }
-    if (answer.startsWith("REFUSED")) {
-      return { failure: `server refused: ${answer.slice(8)}`, answered: true };
-    }
-    if (answer !== "OK") {
+    try {
+      const a = parseAnswer(answer);
+      if (a.kind === "refused") return { failure: `server refused: ${a.reason}`, answered: true };
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
       return { failure: `bad answer from ${label}: '${answer.slice(0, 60)}'`, answered: true };
     }
     progress.start();
@@ -303,13 +287,7 @@ function runTcp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
         ...(extra > 0 ? { failure: `server sent ${extra} bytes more than asked` } : {}),
       };
     }
-    const started = epochNow();
-    const source = new SegmentSource(r, 0);
-    if (r.bytes !== undefined) await sendPattern(conn, r.bytes, (b) => moved.bytes = b);
-    else await sendSegments(conn, source, epochNow, (b) => moved.bytes = b);
-    sender = r.bytes !== undefined
-      ? { segments: 0, bytes: r.bytes, seconds: (epochNow() - started) / 1000 }
-      : source.figures;
+    sender = await sendTransfer(conn, r, 0, (b) => moved.bytes = b);
     if (conn.writeError !== undefined) {
       return {
         failure: conn.peerReset
@@ -327,23 +305,32 @@ function runTcp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
         sender,
       };
     }
-    const report = done.startsWith("DONE ")
-      ? parseJson<ReceiverReport>(encoder.encode(done.slice(5)))
-      : undefined;
-    if (report === undefined) {
+    try {
+      return { answered: true, receiver: parseDone<ReceiverReport>(done), sender };
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
       return {
         failure: `bad report from ${label}: '${done.slice(0, 60)}'`,
         answered: true,
         sender,
       };
     }
-    return { answered: true, receiver: report, sender };
   })();
   return {
     finish,
-    interrupt: () => ({ failure: "interrupted", answered: true, receiver: partial, sender }),
+    interrupt: () => {
+      interrupted = true;
+      const cut: ClientFinish = {
+        failure: "interrupted",
+        answered: true,
+        receiver: partial,
+        sender,
+      };
+      conn?.close(); // the run's reads and writes end at once
+      return cut;
+    },
     close: async () => {
-      await finish.catch(() => undefined).then(() => undefined, () => undefined);
+      if (!interrupted) await finish.then(() => undefined, () => undefined);
       conn?.close();
     },
   };

@@ -6,8 +6,9 @@
  */
 
 import { EventOutput } from "../events/event_output.ts";
+import type { JsonTable } from "../events/json_lines.ts";
 import type { BaseEvent } from "../events/sink.ts";
-import { epochNow } from "../runtime/driver.ts";
+import { epochNow } from "../runtime/timer_loop.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
 import { formatAddress } from "../runtime/transmit.ts";
 import type { ReceiverReport } from "./receiver.ts";
@@ -67,11 +68,17 @@ export type BlastServerEvent =
   | BlastEchoEvent
   | BlastClosedEvent;
 
-/** The `--json` fields of a server event (besides event, time and peer). */
-export function blastJsonFields(e: BlastServerEvent): Record<string, unknown> {
-  const { event: _e, peer: _p, ...rest } = e;
-  return rest;
-}
+/**
+ * The `--json` fields of each server event (besides event, time and peer):
+ * docs/events.md. `sent` and `received` are the figures as blast's wire
+ * carries them (the END body, the DONE report: lib/blast/wire.ts).
+ */
+export const blastJsonFields: JsonTable<BlastServerEvent> = {
+  request: (e) => ({ run: e.run, request: e.request }),
+  refused: (e) => ({ run: e.run, reason: e.reason }),
+  echo: (e) => ({ run: e.run, text: e.text }),
+  closed: (e) => ({ run: e.run, reason: e.reason, sent: e.sent, received: e.received }),
+};
 
 /** The text lines of `pudp blast server`. */
 export class BlastTextSink extends TextLinesSink<BlastServerEvent> {

@@ -2,17 +2,29 @@
  * Blast over TCP: the reading and writing both ends share. A
  * {@link BlastStream} reads request and answer lines and then hands out
  * whatever follows them; the send functions write pattern bytes or paced
- * segments with backpressure (at most {@link WRITE_AHEAD} bytes queued), and
- * {@link SegmentAssembler} cuts a byte stream back into fixed-size segments.
+ * segments with backpressure (at most {@link WRITE_AHEAD} bytes queued),
+ * {@link SegmentAssembler} cuts a byte stream back into fixed-size segments,
+ * {@link sendTransfer} sends a whole transfer (a server's GET, a client's
+ * PUT) and {@link receive} takes one in; {@link endReason} says how a read
+ * ended.
  *
  * @module
  */
 
 import { FIRST_READ_SIZE, type ReadEnd, type TcpConnection } from "../net/tcp.ts";
-import type { SegmentReceiver } from "./receiver.ts";
+import { epochNow } from "../runtime/timer_loop.ts";
+import { errorText } from "../util/errors.ts";
+import { ByteReceiver, type ReceiverReport, SegmentReceiver } from "./receiver.ts";
 import { patternAt } from "./pattern.ts";
-import type { SegmentSource } from "./segment_source.ts";
-import { decodeHeader, emptyHeader, SEGMENT_HEADER, SegmentType, WireError } from "./wire.ts";
+import { SegmentSource, type SenderFigures } from "./segment_source.ts";
+import {
+  decodeHeader,
+  emptyHeader,
+  SEGMENT_HEADER,
+  SegmentType,
+  type TransferRequest,
+  WireError,
+} from "./wire.ts";
 
 /** One read takes at most this much (and one pattern write is this big). */
 export const CHUNK = 1024 * 1024;
@@ -127,6 +139,27 @@ export async function sendSegments(
 }
 
 /**
+ * Sends the whole transfer `request` asks for: its pattern bytes, or its
+ * segments (numbered for run `run`) each when due. Returns the sender's
+ * figures; `onProgress` gets the bytes sent so far.
+ */
+export async function sendTransfer(
+  conn: TcpConnection,
+  request: TransferRequest,
+  run: number,
+  onProgress?: (sent: number) => void,
+): Promise<SenderFigures> {
+  const started = epochNow();
+  if (request.bytes !== undefined) {
+    await sendPattern(conn, request.bytes, onProgress);
+    return { segments: 0, bytes: request.bytes, seconds: (epochNow() - started) / 1000 };
+  }
+  const source = new SegmentSource(request, run);
+  await sendSegments(conn, source, epochNow, onProgress);
+  return source.figures;
+}
+
+/**
  * Cuts a byte stream into the fixed-size segments of a TCP stream transfer
  * and feeds them to a {@link SegmentReceiver}: whole segments straight from
  * the chunk, a segment split across chunks through one buffer.
@@ -174,5 +207,57 @@ export class SegmentAssembler {
       if (!(e instanceof WireError)) throw e;
       this.invalid += bytes.length;
     }
+  }
+}
+
+/**
+ * Receives a transfer (a server's PUT, a client's GET): every byte or
+ * segment the request announced (then the report and no end), or what came
+ * before the stream ended (and how).
+ */
+export async function receive(
+  stream: BlastStream,
+  request: TransferRequest,
+  clock: () => number = epochNow,
+  onProgress?: (bytes: number) => void,
+): Promise<{ report: ReceiverReport; end: ReadEnd | undefined }> {
+  if (request.bytes !== undefined) {
+    const receiver = new ByteReceiver(request.bytes);
+    while (!receiver.complete) {
+      const chunk = await stream.readChunk();
+      if (!(chunk instanceof Uint8Array)) return { report: receiver.report(), end: chunk };
+      receiver.handleBytes(chunk, clock());
+      onProgress?.(receiver.bytes);
+    }
+    return { report: receiver.report(), end: undefined };
+  }
+  const receiver = new SegmentReceiver(request);
+  const assembler = new SegmentAssembler(receiver, clock);
+  const total = request.count!;
+  while (
+    receiver.tally.received + receiver.tally.counts.duplicated < total && assembler.invalid === 0
+  ) {
+    const chunk = await stream.readChunk();
+    if (!(chunk instanceof Uint8Array)) return { report: receiver.report(), end: chunk };
+    assembler.feed(chunk);
+    onProgress?.(receiver.bytes);
+  }
+  receiver.handleEnd(total);
+  return { report: receiver.report(), end: undefined };
+}
+
+/** The `closed` reason for how a read ended (`peer closed`, `peer reset`, `shutdown`, …). */
+export function endReason(end: { kind: string; error?: unknown; reason?: string }): string {
+  switch (end.kind) {
+    case "eof":
+      return "peer closed";
+    case "reset":
+      return "peer reset";
+    case "closed":
+      return "shutdown";
+    case "idle":
+      return end.reason ?? "idle";
+    default:
+      return `error: ${errorText(end.error)}`;
   }
 }

@@ -2,75 +2,88 @@
  * The client side of blast over UDP, as a pure state machine.
  *
  * How this works:
- * - The REQUEST goes at once and again every {@link RETRY_MS} until the
+ * - The REQUEST goes at once and again every `RETRY_MS` (wire.ts) until the
  *   server answers (ACCEPT, REFUSE, or for a download its first DATA or
  *   END); after `timeoutMs` without an answer the run fails. A transfer's
  *   first answer is a CHALLENGE with a token (the server validates the
  *   address before it sends more than 3× what it got): the REQUEST then
  *   goes again at once, and on every retry, with `token=T`.
  * - Download: every DATA goes to a {@link SegmentReceiver}, and an ACK with
- *   the count received goes every {@link ACK_INTERVAL_MS} from the first
- *   answer to the end (the server stops a run whose receiver goes silent).
- *   The END marker
- *   (sent by the server until acknowledged) is answered with END_ACK each
- *   time. With every segment in, the run is done; with some missing it
- *   lingers {@link LINGER_MS} for late ones (a datagram held back by the
- *   network arrives after the END that overtook it) and then is done. A
- *   silence of `timeoutMs` before the END ends the run with what arrived,
- *   as a failure: the end is never guessed from a silence.
- * - Upload: the driver takes DATA from {@link fillData} as fast as the
- *   pacing allows; after the last, the END goes at once and every
- *   {@link RETRY_MS} until the server's REPORT comes, for `timeoutMs`.
+ *   the count received goes every `ACK_INTERVAL_MS` from the first answer
+ *   to the end (the server stops a run whose receiver goes silent). The END
+ *   marker (sent by the server until acknowledged) is answered with END_ACK
+ *   each time. With every segment in, the run is done; with some missing it
+ *   lingers `LINGER_MS` for late ones (a datagram held back by the network
+ *   arrives after the END that overtook it) and then is done. A silence of
+ *   `timeoutMs` before the END ends the run with what arrived, as a
+ *   failure: the end is never guessed from a silence.
+ * - Upload: the driver takes DATA from {@link BlastUdpClient.fillData} as
+ *   fast as the pacing allows (when none is due, the next one's time is a
+ *   deadline like the others, so the driver's one alarm wakes the sending);
+ *   after the last, the END goes at once and every `RETRY_MS` until the
+ *   server's REPORT comes, for `timeoutMs`.
  * - Echo: each round sends `ECHO text` (again every RETRY_MS, each send a
  *   new seq) until an ECHO with a seq of this round comes back; its round
  *   trip is now less the send time it carries. Rounds follow one another
  *   `echoIntervalMs` apart.
+ * - The socket may say that nothing listens at the server's port
+ *   ({@link BlastUdpClient.handleUnreachable}): before any answer that ends
+ *   the run; or that it cannot receive at all, which ends it too.
  *
- * Inputs: `start(now)`, `handleDatagram(bytes, now)`, `handleTimeout(now)`,
- * `fillData(buf, view, now)`. Outputs: `pollTransmit()` (control
- * datagrams, to the server), `pollTimeout()`, and `finish` once the run is
- * over. Times are ms on the epoch clock.
+ * Every deadline (retry, ACK, linger, next round, silence, pacing) is a
+ * timer on one {@link TimerTable}. Inputs: `start(now)`,
+ * `handleDatagram(bytes, from, now)`, `handleTimeout(now)`,
+ * `fillData(buf, view, now)`, `handleUnreachable(why, now)`,
+ * `handleReceiveError(why, now)`. Outputs: `pollTransmit()` (control
+ * datagrams, to the server), `pollTimeout()`, and one `finished` event to
+ * the sink when the run is over. Times are ms on the epoch clock.
  *
  * @example
  * ```ts
+ * import { EventQueue } from "../events/sink.ts";
+ * import type { BlastClientEvent } from "./udp_client_machine.ts";
+ *
+ * const events = new EventQueue<BlastClientEvent>();
  * const client = new BlastUdpClient({
  *   request: { kind: "echo", text: "hello" },
  *   run: 7,
  *   rounds: 1,
  *   echoIntervalMs: 1000,
  *   timeoutMs: 5000,
- * });
+ *   server: { hostname: "127.0.0.1", port: 9000 },
+ *   serverLabel: "127.0.0.1:9000",
+ * }, events);
  * client.start(0);
- * client.pollTransmit(); // the ECHO request
- * // feed answers with handleDatagram(bytes, now); `client.finish` is set when the run is over
+ * client.pollTransmit(); // the ECHO request, to 127.0.0.1:9000
+ * // feed answers with handleDatagram(bytes, from, now); events.poll() gives
+ * // { event: "finished", finish } when the run is over
  * ```
  *
  * @module
  */
 
+import type { EventSink } from "../events/sink.ts";
+import { Timer, TimerTable } from "../runtime/timer_table.ts";
+import type { PeerAddress, Transmit } from "../runtime/transmit.ts";
 import { Fifo } from "../util/fifo.ts";
 import { type ReceiverReport, SegmentReceiver } from "./receiver.ts";
 import type { EchoFigures } from "./report.ts";
 import { SegmentSource, type SenderFigures } from "./segment_source.ts";
 import {
+  ACK_INTERVAL_MS,
   decodeHeader,
   emptyHeader,
   encodeSegment,
   formatRequest,
+  LINGER_MS,
+  parseJson,
   type Request,
+  RETRY_MS,
   SEGMENT_HEADER,
   SegmentType,
   type SegmentTypeCode,
-  type TransferRequest,
   WireError,
 } from "./wire.ts";
-
-/** Resend interval of REQUEST, END and ECHO. */
-export const RETRY_MS = 200;
-/** How long a receiver waits for late segments after an END that left gaps. */
-export const LINGER_MS = 250;
-/** A downloading client sends an ACK this often. */
-export const ACK_INTERVAL_MS = 100;
 
 /** What the client was asked to do. */
 export interface UdpClientOptions {
@@ -84,6 +97,10 @@ export interface UdpClientOptions {
   echoIntervalMs: number;
   /** The longest silence (no answer, no data, no report) before the run ends. */
   timeoutMs: number;
+  /** Where every datagram goes. */
+  server: PeerAddress;
+  /** How the server is named in messages (`HOST:PORT`, as the user wrote it). */
+  serverLabel: string;
 }
 
 /** How a run ended. */
@@ -100,42 +117,64 @@ export interface ClientFinish {
   echo?: EchoFigures;
 }
 
+/** The one event of a UDP client: the run is over (emitted once). */
+export interface BlastClientEvent {
+  /** The event's kind. */
+  event: "finished";
+  /** The server. */
+  peer: PeerAddress;
+  /** How the run ended. */
+  finish: ClientFinish;
+}
+
 type State = "requesting" | "transfer" | "ending" | "lingering" | "done";
+
+/** What each timer is for (bits, so that all due at once are handled in one order). */
+const ACK = 1, LINGER = 2, ROUND = 4, SILENCE = 8, RETRY = 16, PACE = 32;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** One blast run of a UDP client. */
 export class BlastUdpClient {
-  /** Set once the run is over. */
-  finish: ClientFinish | undefined;
   /** The receiver of a download; undefined otherwise. */
   readonly receiver: SegmentReceiver | undefined;
   /** The segments of an upload; undefined otherwise. */
   readonly source: SegmentSource | undefined;
-  readonly #out = new Fifo<Uint8Array>();
+  readonly #out = new Fifo<Transmit>();
   readonly #header = emptyHeader();
-  #line: Uint8Array;
+  readonly #timers = new TimerTable<number>();
   /** When the next ACK of a download goes. */
-  #ackAt: number | undefined;
+  readonly #ack = new Timer(ACK);
+  /** When the linger after an END with gaps is over. */
+  readonly #linger = new Timer(LINGER);
+  /** When the next echo round starts. */
+  readonly #round = new Timer(ROUND);
+  /** When the current wait (answer, data, report, echo) gives up. */
+  readonly #silence = new Timer(SILENCE);
+  /** When the REQUEST, END or ECHO is sent again. */
+  readonly #retry = new Timer(RETRY);
+  /** When the next upload DATA is due, armed while none is. */
+  readonly #pace = new Timer(PACE);
+  /** The DATA `fillData` hands out: its length, and the server. */
+  readonly #filled: { length: number; to: PeerAddress };
+  #line: Uint8Array;
   #state: State = "requesting";
   #answered = false;
-  /** When the current wait (answer, data, report, echo) gives up. */
-  #deadline = 0;
-  /** When the REQUEST, END or ECHO is sent again. */
-  #retryAt: number | undefined;
-  #lingerUntil: number | undefined;
   #requests = 0;
   #senderFigures: SenderFigures | undefined;
   // Echo rounds.
-  #round = 0;
+  #rounds = 0;
   #roundFirstSeq = 0;
-  #nextRoundAt: number | undefined;
   readonly #samples: number[] = [];
 
-  /** A run that has not started: call `start(now)`. */
-  constructor(readonly options: UdpClientOptions) {
+  /** A run that has not started: call `start(now)`; the end goes to `sink`. */
+  constructor(
+    readonly options: UdpClientOptions,
+    readonly sink: EventSink<BlastClientEvent>,
+  ) {
     this.#line = encoder.encode(formatRequest(options.request));
+    this.#filled = { length: 0, to: options.server };
     const r = options.request;
     if (r.kind === "transfer") {
       if (r.direction === "get") this.receiver = new SegmentReceiver(r);
@@ -143,17 +182,16 @@ export class BlastUdpClient {
     }
   }
 
-  get #transfer(): TransferRequest | undefined {
-    return this.options.request.kind === "transfer" ? this.options.request : undefined;
-  }
-
   /** Sends the REQUEST (or the first ECHO). */
   start(now: number): void {
     this.#sendRequest(now);
   }
 
-  /** A datagram from the server (a view: nothing is kept). */
-  handleDatagram(bytes: Uint8Array, now: number): void {
+  /**
+   * A datagram from `_from` (a view: nothing is kept). Whatever its source,
+   * only a blast segment of this run counts.
+   */
+  handleDatagram(bytes: Uint8Array, _from: PeerAddress, now: number): void {
     if (this.#state === "done") return;
     let h;
     try {
@@ -191,105 +229,117 @@ export class BlastUdpClient {
       this.#answered = true;
       if (wasRequesting) {
         this.#state = "transfer";
-        this.#retryAt = undefined;
-        if (this.receiver) this.#ackAt = now + ACK_INTERVAL_MS;
+        this.#timers.clear(this.#retry);
+        if (this.receiver) this.#timers.set(this.#ack, now + ACK_INTERVAL_MS);
       }
     }
     if (this.receiver) {
       if (h.type === SegmentType.Accept) {
-        this.#deadline = now + this.options.timeoutMs;
+        this.#waitAnswer(now);
       } else if (h.type === SegmentType.Data) {
         this.receiver.handleData(h, body, now);
-        this.#deadline = now + this.options.timeoutMs;
-        if (this.#ackAt !== undefined && now >= this.#ackAt) this.#sendAck(now);
+        this.#waitAnswer(now);
+        if (this.#ack.armed && now >= this.#ack.at) this.#sendAck(now);
       } else if (h.type === SegmentType.End) {
         this.receiver.handleEnd(h.total);
-        this.#senderFigures ??= parseJson<SenderFigures>(body);
-        this.#out.push(this.#control(SegmentType.EndAck, h.total, now));
-        this.#deadline = now + this.options.timeoutMs;
+        this.#senderFigures ??= this.#json<SenderFigures>(body);
+        this.#send(this.#control(SegmentType.EndAck, h.total, now));
+        this.#waitAnswer(now);
         if (this.receiver.complete) this.#end({});
         else if (this.#state !== "lingering") {
           this.#state = "lingering";
-          this.#lingerUntil = now + LINGER_MS;
+          this.#timers.set(this.#linger, now + LINGER_MS);
         }
       }
     } else if (h.type === SegmentType.Accept && wasRequesting) {
-      this.#deadline = Infinity; // sending: nothing to wait for until the END
+      this.#timers.clear(this.#silence); // sending: nothing to wait for until the END
     } else if (h.type === SegmentType.Report && this.#state === "ending") {
-      const report = parseJson<ReceiverReport>(body);
+      const report = this.#json<ReceiverReport>(body);
       if (report === undefined) this.#end({ failure: "the server's report is not JSON" });
       else this.#end({ receiver: report });
     }
   }
 
   /**
-   * The next DATA of an upload, written into `buf` (with `view` over it),
-   * if one is due at `now`: its length, else 0.
+   * The socket says nothing listens at the server's port (an ICMP port
+   * unreachable, `why` its text): before any answer, the run ends there.
    */
-  fillData(buf: Uint8Array, view: DataView, now: number): number {
+  handleUnreachable(why: string, _now: number): void {
+    if (this.#state === "done" || this.#answered) return;
+    this.#end({ failure: `no server at ${this.options.serverLabel} (udp): ${why}` });
+  }
+
+  /** The socket cannot receive (`why`): the run ends there. */
+  handleReceiveError(why: string, _now: number): void {
+    if (this.#state !== "done") this.#end({ failure: `cannot receive: ${why}` });
+  }
+
+  /**
+   * The next DATA of an upload, written into `buf` (with `view` over it),
+   * if one is due at `now`: its length and the server (the object is
+   * reused: read it before the next call), else undefined.
+   */
+  fillData(
+    buf: Uint8Array,
+    view: DataView,
+    now: number,
+  ): { length: number; to: PeerAddress } | undefined {
     const source = this.source;
-    if (this.#state !== "transfer" || !source) return 0;
+    if (this.#state !== "transfer" || !source) return undefined;
     const length = source.fill(buf, view, now);
     if (source.done) {
       this.#state = "ending";
+      this.#timers.clear(this.#pace);
       this.#sendEnd(now);
+    } else if (length === 0) {
+      this.#timers.set(this.#pace, source.dueAt(now)!);
     }
-    return length;
+    if (length === 0) return undefined;
+    this.#filled.length = length;
+    return this.#filled;
   }
 
-  /** Timers up to `now`. */
+  /** Timers up to `now` (the pacing timer needs nothing: the driver's drain sends what is due). */
   handleTimeout(now: number): void {
     if (this.#state === "done") return;
-    if (this.#ackAt !== undefined && now >= this.#ackAt) this.#sendAck(now);
-    if (this.#lingerUntil !== undefined && now >= this.#lingerUntil) {
-      this.#end({});
-      return;
-    }
-    if (this.#nextRoundAt !== undefined && now >= this.#nextRoundAt) {
-      this.#nextRoundAt = undefined;
-      this.#sendRequest(now);
-      return;
-    }
-    if (now >= this.#deadline) {
-      this.#end({ failure: this.#silenceText() });
-      return;
-    }
-    if (this.#retryAt !== undefined && now >= this.#retryAt) {
+    let due = 0;
+    for (let t = this.#timers.popDue(now); t !== undefined; t = this.#timers.popDue(now)) due |= t;
+    if (due & ACK) this.#sendAck(now);
+    if (due & LINGER) return this.#end({});
+    if (due & ROUND) return this.#sendRequest(now);
+    if (due & SILENCE) return this.#end({ failure: this.#silenceText() });
+    if (due & RETRY) {
       if (this.#state === "ending") this.#sendEnd(now, false);
       else this.#sendRequest(now, false);
     }
   }
 
   /** The next control datagram for the server, or undefined. */
-  pollTransmit(): Uint8Array | undefined {
+  pollTransmit(): Transmit | undefined {
     return this.#out.shift();
   }
 
   /** When `handleTimeout` must next be called, or undefined. */
   pollTimeout(): number | undefined {
-    if (this.#state === "done") return undefined;
-    let at = this.#lingerUntil ?? this.#nextRoundAt ?? this.#deadline;
-    if (this.#retryAt !== undefined && this.#retryAt < at) at = this.#retryAt;
-    if (this.#ackAt !== undefined && this.#ackAt < at) at = this.#ackAt;
-    return at;
+    return this.#timers.nextAt;
   }
 
-  /** When the next upload DATA is due, or undefined when none waits. */
-  dataDueAt(now: number): number | undefined {
-    return this.#state === "transfer" ? this.source?.dueAt(now) : undefined;
-  }
-
-  /** Whether the server answered (for the progress line). */
+  /** Whether the server answered. */
   get answered(): boolean {
     return this.#answered;
+  }
+
+  /** Payload bytes moved so far: received (download) or sent (upload); for the progress line. */
+  get bytesMoved(): number {
+    return this.receiver?.bytes ?? this.source?.figures.bytes ?? 0;
   }
 
   #silenceText(): string {
     const s = `${this.options.timeoutMs / 1000} s`;
     switch (this.#state) {
       case "requesting":
-        return this.options.request.kind === "echo" && this.#round > 0
-          ? `no echo ${this.#round + 1} from the server within ${s}`
+        return this.options.request.kind === "echo" && this.#rounds > 0
+          ? `no echo ${this.#rounds + 1} from the server within ${s}`
           : `no answer from the server within ${s}`;
       case "ending":
         return `no report from the server within ${s} of the end`;
@@ -298,50 +348,63 @@ export class BlastUdpClient {
     }
   }
 
+  /** The silence deadline starts again from `now`. */
+  #waitAnswer(now: number): void {
+    this.#timers.set(this.#silence, now + this.options.timeoutMs);
+  }
+
+  #send(data: Uint8Array): void {
+    this.#out.push({ data, to: this.options.server });
+  }
+
   #sendRequest(now: number, fresh = true): void {
     if (fresh) {
-      this.#deadline = now + this.options.timeoutMs;
+      this.#waitAnswer(now);
       this.#roundFirstSeq = this.#requests;
     }
-    this.#out.push(encodeSegment({
+    this.#send(encodeSegment({
       type: SegmentType.Request,
       run: this.options.run,
       seq: this.#requests++,
       total: 0,
       sent: now,
     }, this.#line));
-    this.#retryAt = now + RETRY_MS;
+    this.#timers.set(this.#retry, now + RETRY_MS);
   }
 
   #sendEnd(now: number, fresh = true): void {
-    if (fresh) this.#deadline = now + this.options.timeoutMs;
-    const figures = this.source!.figures;
-    this.#out.push(
-      this.#control(
-        SegmentType.End,
-        this.source!.total,
-        now,
-        encoder.encode(JSON.stringify(figures)),
-      ),
-    );
-    this.#retryAt = now + RETRY_MS;
+    if (fresh) this.#waitAnswer(now);
+    const source = this.source!;
+    const figures = encoder.encode(JSON.stringify(source.figures));
+    this.#send(this.#control(SegmentType.End, source.total, now, figures));
+    this.#timers.set(this.#retry, now + RETRY_MS);
   }
 
   /** An ACK: seq is the segments received so far, total the run's. */
   #sendAck(now: number): void {
     const receiver = this.receiver!;
-    this.#out.push(encodeSegment({
+    this.#send(encodeSegment({
       type: SegmentType.Ack,
       run: this.options.run,
       seq: receiver.tally.received >>> 0,
       total: receiver.segments >>> 0,
       sent: now,
     }));
-    this.#ackAt = now + ACK_INTERVAL_MS;
+    this.#timers.set(this.#ack, now + ACK_INTERVAL_MS);
   }
 
   #control(type: SegmentTypeCode, seq: number, now: number, body?: Uint8Array): Uint8Array {
     return encodeSegment({ type, run: this.options.run, seq, total: seq, sent: now }, body);
+  }
+
+  /** A JSON body, or undefined when it is not JSON. */
+  #json<T>(body: Uint8Array): T | undefined {
+    try {
+      return parseJson<T>(body);
+    } catch (e) {
+      if (e instanceof WireError) return undefined;
+      throw e;
+    }
   }
 
   #echoed(sent: number, body: Uint8Array, now: number): void {
@@ -349,32 +412,33 @@ export class BlastUdpClient {
     if (request.kind !== "echo") return;
     this.#answered = true;
     if (decoder.decode(body) !== request.text) {
-      this.#end({ failure: `echo ${this.#round + 1} came back different` });
+      this.#end({ failure: `echo ${this.#rounds + 1} came back different` });
       return;
     }
     this.#samples.push(now - sent);
-    this.#round++;
-    this.#retryAt = undefined;
-    if (this.#round >= this.options.rounds) this.#end({});
+    this.#rounds++;
+    this.#timers.clear(this.#retry);
+    if (this.#rounds >= this.options.rounds) this.#end({});
     else {
       this.#roundFirstSeq = Number.MAX_SAFE_INTEGER; // nothing until the next round's send
-      this.#deadline = Infinity;
-      this.#nextRoundAt = now + this.options.echoIntervalMs;
+      this.#timers.clear(this.#silence);
+      this.#timers.set(this.#round, now + this.options.echoIntervalMs);
     }
   }
 
   #end(how: Omit<ClientFinish, "answered">): void {
     this.#state = "done";
-    this.#retryAt = undefined;
-    this.#ackAt = undefined;
-    this.#lingerUntil = undefined;
-    this.#nextRoundAt = undefined;
+    for (
+      const t of [this.#ack, this.#linger, this.#round, this.#silence, this.#retry, this.#pace]
+    ) {
+      this.#timers.clear(t);
+    }
     const finish: ClientFinish = { ...how, answered: this.#answered };
     if (this.receiver && finish.receiver === undefined) finish.receiver = this.receiver.report();
     if (this.source) finish.sender = this.source.figures;
     else if (this.#senderFigures) finish.sender = this.#senderFigures;
     if (this.options.request.kind === "echo") finish.echo = this.#echoFigures();
-    this.finish = finish;
+    this.sink.emit({ event: "finished", peer: this.options.server, finish });
   }
 
   #echoFigures(): EchoFigures {
@@ -392,19 +456,5 @@ export class BlastUdpClient {
       },
       samples: s,
     };
-  }
-
-  /** The transfer asked for, if any (for the report). */
-  get transfer(): TransferRequest | undefined {
-    return this.#transfer;
-  }
-}
-
-/** Parses a JSON body, or undefined when it is not JSON. */
-export function parseJson<T>(body: Uint8Array): T | undefined {
-  try {
-    return JSON.parse(decoder.decode(body)) as T;
-  } catch {
-    return undefined;
   }
 }

@@ -1,6 +1,8 @@
 /**
  * The one send loop of a blast UDP endpoint: control datagrams first, then
- * DATA as fast as the machine hands them out, one send at a time.
+ * DATA as fast as the machine hands them out, one send at a time; and
+ * {@link PumpLoop}, that loop joined to the machine's {@link TimerLoop}: the
+ * driver of both blast UDP machines, client and server.
  *
  * Why one loop with one send in flight: sends that overlap can reach the
  * wire out of order (see {@link DatagramSender}), and blast counts
@@ -11,6 +13,8 @@
  * @module
  */
 
+import type { TimedMachine } from "../runtime/machine.ts";
+import { epochNow, TimerLoop } from "../runtime/timer_loop.ts";
 import type { PeerAddress, Transmit } from "../runtime/transmit.ts";
 import { MAX_DATAGRAM } from "./wire.ts";
 
@@ -95,5 +99,58 @@ export class DatagramPump {
     } while (!this.#stopped && this.#next());
     this.#running = false;
     this.onIdle();
+  }
+}
+
+/**
+ * A blast UDP machine's pump and timer loop, wired together: after every
+ * event ({@link PumpLoop.afterEvent}) the driver's `drain` runs, then the pump is
+ * kicked, then the alarm is set from the machine's `pollTimeout()` (its
+ * pacing included); when the pump runs out of due datagrams it runs the
+ * loop again. Nothing runs after {@link PumpLoop.stop}.
+ */
+export class PumpLoop {
+  /** The send loop. */
+  readonly pump: DatagramPump;
+  /** The clock, the alarm and `afterEvent()`. */
+  readonly loop: TimerLoop;
+  #stopped = false;
+
+  /**
+   * The pump and loop of `machine` on `socket`, on the epoch clock.
+   * @param socket where to send
+   * @param machine the blast machine (client or server)
+   * @param drain the driver's part of the drain (events, the end of a run); may call `stop`
+   * @param onSendError called with each failed send; sending goes on
+   */
+  constructor(
+    socket: Deno.DatagramConn,
+    machine: PumpSource & TimedMachine,
+    drain: () => void,
+    onSendError: (e: unknown) => void,
+  ) {
+    this.pump = new DatagramPump(socket, machine, epochNow, this.afterEvent, onSendError);
+    this.loop = new TimerLoop(machine, () => {
+      if (this.#stopped) return;
+      drain();
+      if (!this.#stopped) this.pump.kick();
+    }, epochNow);
+  }
+
+  /** Call after feeding the machine an input (nothing happens once stopped). */
+  readonly afterEvent = (): void => {
+    if (!this.#stopped) this.loop.afterEvent();
+  };
+
+  /** Whether {@link stop} was called. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** No more drains, sends (after the one in flight) or alarms. */
+  stop(): void {
+    this.#stopped = true;
+    this.loop.cancel();
+    this.pump.stop();
   }
 }

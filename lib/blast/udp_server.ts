@@ -1,7 +1,8 @@
 /**
  * `pudp blast server --udp`: the driver around {@link BlastUdpServer}: one
- * socket, its receive loop, the {@link DatagramPump}, the event output and
- * the {@link Driver} (signals, shutdown, summary line).
+ * socket, its receive loop, the {@link PumpLoop} (sends, and the machine's
+ * deadlines, pacing included), the event output and the {@link Lifecycle}
+ * (signals, shutdown, summary line).
  *
  * @module
  */
@@ -9,22 +10,22 @@
 import { errorText } from "../util/errors.ts";
 import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { Driver, epochNow } from "../runtime/driver.ts";
+import { Lifecycle } from "../runtime/lifecycle.ts";
 import { blastOutput } from "./events.ts";
-import type { BlastServerConfig } from "./tcp_server.ts";
-import { blastSummaryLine } from "./tcp_server.ts";
-import { DatagramPump } from "./udp_pump.ts";
+import { type BlastServerConfig, blastSummaryLine } from "./server_common.ts";
+import { PumpLoop } from "./udp_pump.ts";
 import { BlastUdpServer } from "./udp_server_machine.ts";
 
 /** A run whose client is silent this long is closed. */
 const IDLE_MS = 30_000;
 
-/** Runs the UDP server until SIGINT/SIGTERM. */
+/** Runs the UDP server until SIGINT/SIGTERM/SIGHUP. */
 export function runBlastUdpServer(
   config: BlastServerConfig,
   log: (line: string) => void,
 ): Promise<number> {
   const output = blastOutput(config.json);
+  const life = new Lifecycle({ output });
   const machine = new BlastUdpServer({
     maxBytes: config.maxBytes,
     idleMs: IDLE_MS,
@@ -32,41 +33,23 @@ export function runBlastUdpServer(
     maxRuns: config.maxRuns,
   }, output.sink);
   const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port });
-  const pump = new DatagramPump(
-    endpoint.socket,
-    machine,
-    epochNow,
-    () => driver.afterEvent(),
-    (e) => {
-      if (config.verbose) log(`cannot send: ${errorText(e)}`);
-    },
-  );
-  const driver = new Driver({
-    handleTimeout: (now) => machine.handleTimeout(now),
-    // While the pump runs it takes every due segment; when it stops, the next one's time wakes it.
-    pollTimeout: () => {
-      const timers = machine.pollTimeout();
-      const data = pump.running ? undefined : machine.dataDueAt(epochNow());
-      return data === undefined ? timers : timers === undefined ? data : Math.min(timers, data);
-    },
-  }, () => {
-    pump.kick();
-    output.kick();
-    if (output.failure !== undefined) driver.stop.request(output.failure);
-  }, epochNow);
+  const driver = new PumpLoop(endpoint.socket, machine, () => life.kickOutput(), (e) => {
+    if (config.verbose) log(`cannot send: ${errorText(e)}`);
+  });
   endpoint.receive((bytes, from) => {
-    if (driver.stop.stopping) return;
-    machine.handleDatagram(bytes, from, epochNow());
+    if (life.stop.stopping) return;
+    machine.handleDatagram(bytes, from, driver.loop.clock());
     driver.afterEvent();
-  }, (e) => driver.stop.request(`cannot receive: ${errorText(e)}`));
-  return driver.serve({
+  }, (e) => life.stop.request(`cannot receive: ${errorText(e)}`));
+  return life.serve({
     ready: `listening on ${formatAddress(endpoint.address)} (udp)`,
-    shutdown: () => machine.shutdown(epochNow()),
+    shutdown: () => {
+      machine.shutdown(driver.loop.clock());
+      driver.afterEvent(); // the last drain: the `closed` events
+    },
     close: async () => {
-      pump.stop();
+      driver.stop();
       await endpoint.close();
-      await output.close();
-      driver.stop.failure ??= output.failure;
     },
     summary: () => blastSummaryLine(machine.stats),
   }, log);

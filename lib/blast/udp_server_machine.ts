@@ -4,7 +4,7 @@
  * How this works: a run is one client address and the run id its REQUEST
  * carries; at most `maxRuns` run at once, one per address.
  * - A REQUEST is parsed (a bad one, or one over `maxBytes`, gets REFUSE
- *   with the reason: see {@link refusal}). ECHO is answered at once and keeps no state. GET and
+ *   with the reason: see `refusal` in wire.ts). ECHO is answered at once and keeps no state. GET and
  *   PUT start a run and get ACCEPT; a repeated REQUEST of a known run gets
  *   the same answer again and changes nothing.
  * - Address validation (the server is never a weapon): a GET or PUT
@@ -19,19 +19,23 @@
  *   headers ({@link wireOverhead}); a refusal's text is cut to fit.
  * - Caps: a validated request while `maxRuns` runs are going, or while the
  *   same address (IP and port) has a run going, is refused.
- * - GET: the driver takes DATA from {@link fillData}, round-robin over the
- *   runs whose next segment is due, only while the receiver proves it is
+ * - GET: the driver takes DATA from {@link BlastUdpServer.fillData},
+ *   round-robin over the runs whose next segment is due, only while the
+ *   receiver proves it is
  *   there: a run that gets no ACK (nor any other datagram) from its client
- *   for `ackTimeoutMs` is closed, reason `receiver silent`. After the last
- *   DATA, END goes at once and every {@link RETRY_MS} until END_ACK, at
- *   most {@link END_TRIES} times.
+ *   for `ackTimeoutMs` is closed, reason `receiver silent`. When no segment
+ *   is due, the next one's time is a deadline like the others (the pacing
+ *   timer): `pollTimeout()` covers it, so the driver's one alarm wakes the
+ *   sending again. After the last DATA, END goes at once and every
+ *   `RETRY_MS` until END_ACK, at most {@link END_TRIES} times.
  * - PUT: DATA goes to a {@link SegmentReceiver}. At END the REPORT goes
- *   back (after {@link LINGER_MS} when segments are missing, for late ones);
+ *   back (after `LINGER_MS` when segments are missing, for late ones);
  *   every later END gets the same REPORT again.
  * - A run whose client is silent for `idleMs` is closed; a finished run is
  *   remembered for `idleMs` more, so that late copies of its REQUEST or END
  *   are answered and start nothing.
- * Every run ends with a `closed` event with its reason and figures.
+ * Every run ends with a `closed` event with its reason and figures. Every
+ * deadline is on one {@link TimerTable}.
  *
  * Inputs: `handleDatagram(bytes, from, now)`, `handleTimeout(now)`,
  * `fillData(buf, view, now)`. Outputs: `pollTransmit()`, `pollTimeout()`,
@@ -63,14 +67,16 @@ import { Fifo } from "../util/fifo.ts";
 import type { BlastServerEvent } from "./events.ts";
 import { SegmentReceiver } from "./receiver.ts";
 import { SegmentSource } from "./segment_source.ts";
-import { LINGER_MS, RETRY_MS } from "./udp_client_machine.ts";
+import { type BlastServerStats, newServerStats } from "./server_common.ts";
 import {
   decodeHeader,
   emptyHeader,
   encodeSegment,
+  LINGER_MS,
   parseRequest,
+  refusal,
   type Request,
-  requestBytes,
+  RETRY_MS,
   SEGMENT_HEADER,
   type SegmentHeader,
   SegmentType,
@@ -112,23 +118,11 @@ export interface UdpServerOptions {
   ackTimeoutMs?: number;
 }
 
-/** Counters for the summary line. */
-export interface BlastServerStats {
-  /** Transfer runs accepted. */
-  runs: number;
-  /** Echo requests answered. */
-  echoes: number;
-  /** Requests refused. */
-  refused: number;
-  /** UDP: transfer requests answered with a CHALLENGE (address not validated yet). */
-  challenges: number;
-  /** Payload bytes sent (downloads). */
-  bytesSent: number;
-  /** Payload bytes received (uploads). */
-  bytesReceived: number;
-}
+/** A run's deadline: its client's silence, a resend or linger, or forgetting it. */
+type RunDue = { kind: "idle" | "retry" | "forget"; run: Run };
 
-type Due = { kind: "idle" | "retry" | "forget"; run: Run };
+/** What a timer is for: a run's deadline, or the next GET segment (pacing). */
+type Due = RunDue | { kind: "pace" };
 
 interface Run {
   key: string;
@@ -142,66 +136,25 @@ interface Run {
   /** The REPORT, once made (PUT). */
   report?: Uint8Array;
   finished: boolean;
-  timer: Timer<Due>;
-  retry: Timer<Due>;
+  timer: Timer<RunDue>;
+  retry: Timer<RunDue>;
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Text for refusing a request over the limit (`what`: the request's amount, `bytes` by default). */
-export function overLimitText(bytes: number, maxBytes: number, what = `${bytes} bytes`): string {
-  return `${what} is over this server's limit of ${maxBytes} bytes (--max-bytes)`;
-}
-
-/**
- * Checks a parsed request against the limit: the refusal text, or
- * undefined. Every kind is bounded ({@link requestBytes}): a segment stream
- * by count × size, headers included (so `count=4294967294 size=24` is 103 GB,
- * not 0 bytes of payload), a transfer by its bytes, an echo by its text. A
- * segment must hold its header, and a transfer of bytes some payload too.
- */
-export function refusal(request: Request, maxBytes: number): string | undefined {
-  if (request.kind === "transfer") {
-    if (request.size < SEGMENT_HEADER) {
-      return `size=${request.size} is smaller than the ${SEGMENT_HEADER}-byte segment header`;
-    }
-    if (request.bytes !== undefined && request.bytes > 0 && request.size <= SEGMENT_HEADER) {
-      return `size=${request.size} leaves no room for payload after the ${SEGMENT_HEADER}-byte header`;
-    }
-    if (request.count !== undefined) {
-      const total = requestBytes(request);
-      if (total > maxBytes) {
-        const what = `${request.count} segments of ${request.size} bytes (${total} bytes)`;
-        return overLimitText(total, maxBytes, what);
-      }
-      return undefined;
-    }
-  }
-  const bytes = requestBytes(request);
-  if (bytes <= maxBytes) return undefined;
-  return request.kind === "echo"
-    ? overLimitText(bytes, maxBytes, `an echo of ${bytes} bytes`)
-    : overLimitText(bytes, maxBytes);
-}
-
 /** The runs of one UDP blast server. */
 export class BlastUdpServer {
   /** Counters since the start, for the summary line. */
-  readonly stats: BlastServerStats = {
-    runs: 0,
-    echoes: 0,
-    refused: 0,
-    challenges: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-  };
+  readonly stats: BlastServerStats = newServerStats();
   readonly #runs = new Map<string, Run>();
   /** GET runs with segments left, in round-robin order. */
   readonly #sending: Run[] = [];
   #turn = 0;
   readonly #out = new Fifo<Transmit>();
   readonly #timers = new TimerTable<Due>();
+  /** When the next GET segment is due, armed while none is. */
+  readonly #pace = new Timer<Due>({ kind: "pace" });
   readonly #header = emptyHeader();
   /** Unfinished runs by address (IP and port): one each. */
   readonly #byAddress = new Map<string, Run>();
@@ -306,22 +259,25 @@ export class BlastUdpServer {
       }
       return { length, to: run.peer };
     }
+    this.#paceAt(now);
     return undefined;
   }
 
-  /** The earliest time a GET segment is due, or undefined when none waits. */
-  dataDueAt(now: number): number | undefined {
+  /** None is due at `now`: the pacing timer goes to the earliest next segment, if any. */
+  #paceAt(now: number): void {
     let at: number | undefined;
     for (const run of this.#sending) {
       const due = run.source!.dueAt(now);
       if (due !== undefined && (at === undefined || due < at)) at = due;
     }
-    return at;
+    if (at === undefined) this.#timers.clear(this.#pace);
+    else this.#timers.set(this.#pace, at);
   }
 
-  /** Timers up to `now`. */
+  /** Timers up to `now` (the pacing timer needs nothing: the driver's drain sends what is due). */
   handleTimeout(now: number): void {
     for (let due = this.#timers.popDue(now); due; due = this.#timers.popDue(now)) {
+      if (due.kind === "pace") continue;
       const run = due.run;
       switch (due.kind) {
         case "idle":
@@ -422,8 +378,8 @@ export class BlastUdpServer {
       return;
     }
     const run = { key, name, id, peer, endTries: 0, finished: false } as Run;
-    run.timer = new Timer<Due>({ kind: "idle", run });
-    run.retry = new Timer<Due>({ kind: "retry", run });
+    run.timer = new Timer<RunDue>({ kind: "idle", run });
+    run.retry = new Timer<RunDue>({ kind: "retry", run });
     if (request.direction === "get") {
       run.source = new SegmentSource(request, id);
       this.#sending.push(run);

@@ -11,8 +11,11 @@
  *     GET count=N interval=MS [size=S]    the server sends N segments, one every MS
  *     PUT count=N interval=MS [size=S]    the client does
  *
- * A TCP server answers `OK` or `REFUSED <reason>` on a line; a receiving
- * server ends a PUT with `DONE <report as JSON>`. Over UDP a transfer
+ * A TCP server answers `OK` or `REFUSED <reason>` on a line
+ * ({@link formatAnswer}, {@link parseAnswer}); a receiving server ends a PUT
+ * with `DONE <report as JSON>` ({@link formatDone}, {@link parseDone}); an
+ * echo is answered with its own line. A request over the server's limit is
+ * refused with the reason {@link refusal} gives. Over UDP a transfer
  * (GET or PUT) also carries `token=T` (hex), the token of the server's
  * CHALLENGE that proves the client receives at its address; TCP ignores it.
  *
@@ -41,7 +44,11 @@
  * - CHALLENGE (server → client): the answer to a transfer REQUEST without a
  *   valid token; body is the token (ASCII hex) to repeat the request with.
  * - ACK (receiver → sender, GET over UDP): the client is still receiving,
- *   sent every 100 ms; seq = segments received so far, total = the run's.
+ *   sent every {@link ACK_INTERVAL_MS}; seq = segments received so far,
+ *   total = the run's.
+ * - REQUEST, END and ECHO go again every {@link RETRY_MS} until answered; a
+ *   receiver that saw an END with gaps waits {@link LINGER_MS} for late
+ *   segments before it reports.
  *
  * Bad bytes throw {@link WireError}, and nothing else.
  *
@@ -52,6 +59,10 @@
  * const header = { type: SegmentType.Data, run: 7, seq: 0, total: 715, sent: 0 };
  * const segment = encodeSegment(header, new Uint8Array(16));
  * decodeHeader(segment, emptyHeader()); // { type: 4, run: 7, seq: 0, total: 715, sent: 0 }
+ * refusal(request, 1000); // "1000000 bytes is over this server's limit of 1000 bytes (--max-bytes)"
+ * formatAnswer({ kind: "refused", reason: "busy" }); // "REFUSED busy"
+ * parseAnswer("OK"); // { kind: "ok" }
+ * parseDone<{ bytes: number }>('DONE {"bytes":5}'); // { bytes: 5 }
  * ```
  *
  * @module
@@ -72,6 +83,15 @@ export const MAX_DATAGRAM = 65_507;
 
 /** The longest request line (and so the longest echo text). */
 export const MAX_REQUEST_LINE = 8192;
+
+/** Resend interval of REQUEST, END and ECHO (UDP), in ms. */
+export const RETRY_MS = 200;
+
+/** How long a UDP receiver waits for late segments after an END that left gaps, in ms. */
+export const LINGER_MS = 250;
+
+/** A downloading UDP client sends an ACK this often, in ms. */
+export const ACK_INTERVAL_MS = 100;
 
 /** Datagram and segment types. */
 export const SegmentType = {
@@ -307,4 +327,80 @@ export function requestBytes(r: Request): number {
   if (r.kind === "echo") return new TextEncoder().encode(r.text).length;
   if (r.count !== undefined) return r.count * r.size;
   return r.bytes!;
+}
+
+/** Text for refusing a request over the limit (`what`: the request's amount, `bytes` by default). */
+export function overLimitText(bytes: number, maxBytes: number, what = `${bytes} bytes`): string {
+  return `${what} is over this server's limit of ${maxBytes} bytes (--max-bytes)`;
+}
+
+/**
+ * Checks a parsed request against the limit: the refusal text, or
+ * undefined. Every kind is bounded ({@link requestBytes}): a segment stream
+ * by count × size, headers included (so `count=4294967294 size=24` is 103 GB,
+ * not 0 bytes of payload), a transfer by its bytes, an echo by its text. A
+ * segment must hold its header, and a transfer of bytes some payload too.
+ */
+export function refusal(request: Request, maxBytes: number): string | undefined {
+  if (request.kind === "transfer") {
+    if (request.size < SEGMENT_HEADER) {
+      return `size=${request.size} is smaller than the ${SEGMENT_HEADER}-byte segment header`;
+    }
+    if (request.bytes !== undefined && request.bytes > 0 && request.size <= SEGMENT_HEADER) {
+      return `size=${request.size} leaves no room for payload after the ${SEGMENT_HEADER}-byte header`;
+    }
+    if (request.count !== undefined) {
+      const total = requestBytes(request);
+      if (total > maxBytes) {
+        const what = `${request.count} segments of ${request.size} bytes (${total} bytes)`;
+        return overLimitText(total, maxBytes, what);
+      }
+      return undefined;
+    }
+  }
+  const bytes = requestBytes(request);
+  if (bytes <= maxBytes) return undefined;
+  return request.kind === "echo"
+    ? overLimitText(bytes, maxBytes, `an echo of ${bytes} bytes`)
+    : overLimitText(bytes, maxBytes);
+}
+
+/** A TCP server's answer to a transfer request. */
+export type Answer = { kind: "ok" } | { kind: "refused"; reason: string };
+
+/** The answer as its line (no line end): `OK` or `REFUSED <reason>`. */
+export function formatAnswer(a: Answer): string {
+  return a.kind === "ok" ? "OK" : `REFUSED ${a.reason}`;
+}
+
+/** Parses an answer line (without its line end); throws WireError for anything else. */
+export function parseAnswer(line: string): Answer {
+  if (line === "OK") return { kind: "ok" };
+  if (line.startsWith("REFUSED")) return { kind: "refused", reason: line.slice(8) };
+  throw new WireError(`bad answer: '${clip(line)}'`);
+}
+
+/** The line that ends a TCP upload (no line end): `DONE ` and the receiver's report as JSON. */
+export function formatDone(report: unknown): string {
+  return `DONE ${JSON.stringify(report)}`;
+}
+
+/** Parses a `DONE <JSON>` line: the report; throws WireError when it is not one. */
+export function parseDone<T>(line: string): T {
+  if (!line.startsWith("DONE ")) throw new WireError(`not a DONE line: '${clip(line)}'`);
+  return parseJson<T>(line.slice(5));
+}
+
+const jsonDecoder = new TextDecoder();
+
+/**
+ * Parses JSON: a DONE line's report, or the body of an END (the sender's
+ * figures) or a REPORT (the receiver's); throws WireError when it is not JSON.
+ */
+export function parseJson<T>(text: string | Uint8Array): T {
+  try {
+    return JSON.parse(typeof text === "string" ? text : jsonDecoder.decode(text)) as T;
+  } catch {
+    throw new WireError("not JSON");
+  }
 }

@@ -17,15 +17,17 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const lines: StreamDecoder<string> = (bytes) => {
  *   const end = bytes.indexOf(0x0a);
  *   return end < 0 ? NEED_MORE : { value: new TextDecoder().decode(bytes.subarray(0, end)), size: end + 1 };
  * };
  * const rx = new ReceiveBuffer(1024);
  * rx.push(new TextEncoder().encode("HEL"));
- * rx.decode(lines);                 // NEED_MORE
+ * assert.equal(rx.decode(lines), NEED_MORE);
  * rx.push(new TextEncoder().encode("LO 1\n"));
- * rx.decode(lines);                 // "HELLO 1"
+ * assert.equal(rx.decode(lines), "HELLO 1");
  * ```
  *
  * @module

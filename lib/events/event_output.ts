@@ -8,7 +8,7 @@
 import { errorText } from "../util/errors.ts";
 import type { ByteWriter } from "../io/write_all.ts";
 import { OutputPump } from "../io/output_pump.ts";
-import { type JsonFields, JsonLinesSink } from "./json_lines.ts";
+import { JsonLinesSink, type JsonTable } from "./json_lines.ts";
 import type { BaseEvent, OutputSink } from "./sink.ts";
 
 /** How a server's events are rendered and written. */
@@ -20,8 +20,8 @@ export interface EventOutputOptions<E extends BaseEvent> {
    * so the renderer escapes peer text (lib/io/terminal_text.ts).
    */
   text: (terminal: boolean) => OutputSink<E>;
-  /** The family's JSON fields. */
-  fields: JsonFields<E>;
+  /** The family's JSON contract: the fields of each event (lib/events/json_lines.ts). */
+  fields: JsonTable<E>;
   /** The driver's clock (ms), for the write coalescing. */
   clock: () => number;
   /** Where the bytes go (default stdout). */

@@ -8,17 +8,18 @@
  * be sent ahead of their answers (a pipe of many lines is one stream, not a
  * round trip each). The run succeeds once stdin has ended and every message
  * has its answer; the server closing or resetting the connection before
- * that is a failure, told in one line.
+ * that is a failure, told in one line. The loops run in a
+ * {@link Lifecycle}'s run: the first of them to know how it ended finishes
+ * it, and a signal ends it with 130/143/129.
  *
  * @module
  */
 
-import type { ClientEnd } from "../runtime/lifecycle.ts";
+import { type ClientEnd, Lifecycle } from "../runtime/lifecycle.ts";
 import { errorText } from "../util/errors.ts";
 import { escapeBytes } from "../io/terminal_text.ts";
 import { writeAll } from "../io/write_all.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
-import { SIGNAL_EXIT, type StopSignal } from "../runtime/driver.ts";
 import { StdinLines } from "../stdin/stdin_lines.ts";
 import { FrameSocket, type Received } from "./frame_socket.ts";
 import { encodeMessage } from "./wire.ts";
@@ -34,9 +35,6 @@ export interface FrameClientConfig {
   /** The largest message sent or accepted. */
   maxMessage: number;
 }
-
-/** How the run ended: the exit status and a line for stderr. */
-export type FrameClientResult = ClientEnd;
 
 /** Sending pauses while this many bytes wait to be written. */
 const SEND_HIGH_WATER = 1024 * 1024;
@@ -61,25 +59,31 @@ function endText(label: string, end: (Received & { ok: false })["end"]): string 
 }
 
 /** Runs the client over stdin. */
-export async function runFrameClient(config: FrameClientConfig): Promise<FrameClientResult> {
+export async function runFrameClient(config: FrameClientConfig): Promise<ClientEnd> {
   const peer = await resolveHost(config.host);
   const label = serverLabel(config.host, config.port);
   const socket = await FrameSocket.connect({ hostname: peer.hostname, port: config.port }, {
     bufferSize: config.bufferSize,
     maxMessage: config.maxMessage,
   });
-  const done = Promise.withResolvers<FrameClientResult>();
-  const signals: [StopSignal, () => void][] = (["SIGINT", "SIGTERM"] as const).map((s) => [
-    s,
-    () => done.resolve({ code: SIGNAL_EXIT[s] }),
-  ]);
-  for (const [s, f] of signals) Deno.addSignalListener(s, f);
+  return await new Lifecycle().run({
+    start: (finish) => startLoops(config, label, socket, finish),
+    close: () => socket.close(),
+  });
+}
 
+/** Starts the receiver and the sender; `finish` says how the run ended. */
+function startLoops(
+  config: FrameClientConfig,
+  label: string,
+  socket: FrameSocket,
+  finish: (end: ClientEnd) => void,
+): void {
   let sent = 0;
   let answered = 0;
   let stdinEnded = false;
   const finishIfDone = () => {
-    if (stdinEnded && answered === sent) done.resolve({ code: 0 });
+    if (stdinEnded && answered === sent) finish({ code: 0 });
   };
 
   // The receiver: every answer, printed in order (escaped on a terminal: the server's bytes
@@ -90,7 +94,7 @@ export async function runFrameClient(config: FrameClientConfig): Promise<FrameCl
       const r = await socket.receiveBytes();
       if (!r.ok) {
         if (r.end.kind === "reset" || !(stdinEnded && answered === sent)) {
-          done.resolve({ code: 1, message: endText(label, r.end) });
+          finish({ code: 1, message: endText(label, r.end) });
         }
         return;
       }
@@ -101,7 +105,7 @@ export async function runFrameClient(config: FrameClientConfig): Promise<FrameCl
       try {
         await writeAll(Deno.stdout, line);
       } catch (e) {
-        done.resolve({ code: 1, message: `cannot write to stdout: ${errorText(e)}` });
+        finish({ code: 1, message: `cannot write to stdout: ${errorText(e)}` });
         return;
       }
       answered++;
@@ -119,7 +123,7 @@ export async function runFrameClient(config: FrameClientConfig): Promise<FrameCl
         pieces.push(rec.bytes);
         length += rec.bytes.length;
         if (length > config.maxMessage) {
-          done.resolve({
+          finish({
             code: 1,
             message: `line ${sent + 1} is longer than --max-message (${config.maxMessage} bytes)`,
           });
@@ -133,7 +137,7 @@ export async function runFrameClient(config: FrameClientConfig): Promise<FrameCl
       }
       stdin.release();
       if (socket.conn.writeError !== undefined) {
-        done.resolve({
+        finish({
           code: 1,
           message: socket.conn.peerReset
             ? `server ${label} reset the connection`
@@ -147,7 +151,7 @@ export async function runFrameClient(config: FrameClientConfig): Promise<FrameCl
       }
       if (stdin.finished) {
         const error = await stdin.error();
-        if (error !== undefined) done.resolve({ code: 1, message: `cannot read stdin: ${error}` });
+        if (error !== undefined) finish({ code: 1, message: `cannot read stdin: ${error}` });
         stdinEnded = true;
         finishIfDone();
         return;
@@ -155,11 +159,6 @@ export async function runFrameClient(config: FrameClientConfig): Promise<FrameCl
       await stdin.ready();
     }
   })();
-
-  const result = await done.promise;
-  for (const [s, f] of signals) Deno.removeSignalListener(s, f);
-  socket.close();
-  return result;
 }
 
 function concat(pieces: Uint8Array[], length: number): Uint8Array {

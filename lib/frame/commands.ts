@@ -5,17 +5,8 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineCommand } from "../cli/command_tree.ts";
-import { exitStatus } from "../runtime/lifecycle.ts";
-import {
-  byteSize,
-  hostArg,
-  JSON_FLAG,
-  LISTEN_HOST,
-  portArg,
-  tcpLimitFlags,
-  tcpLimits,
-} from "../cli/flags.ts";
+import { defineClient, defineServer, serverArgs } from "../cli/roles.ts";
+import { byteSize, JSON_FLAG, LISTEN_HOST, tcpLimitFlags, tcpLimits } from "../cli/flags.ts";
 import { runFrameClient } from "./client.ts";
 import { DEFAULT_FRAME_OPTIONS, DROPPED_CHARACTERS } from "./echo_machine.ts";
 import { runFrameServer } from "./server.ts";
@@ -44,7 +35,7 @@ const MAX_BUFFERED_FLAG = byteSize(
 );
 
 /** `pudp frame server PORT`. */
-export const frameServerCommand: Command = defineCommand({
+export const frameServerCommand: Command = defineServer({
   name: "server",
   summary:
     `answers each length-prefixed message with its text minus ${DROPPED_CHARACTERS} characters`,
@@ -72,23 +63,18 @@ the server waits for it is closed.`,
     json: JSON_FLAG,
     ...tcpLimitFlags(),
   },
-  args: [portArg("PORT", true)],
-  run(flags, [port], context) {
-    return runFrameServer({
-      host: flags.host,
-      port,
+  run: (flags, listen, context) =>
+    runFrameServer({
+      ...listen,
       readSize: flags.buffer,
       maxMessage: flags["max-message"],
       maxBuffered: flags["max-buffered"],
-      json: flags.json,
-      verbose: context.verbose,
       limits: tcpLimits(flags),
-    }, context.log);
-  },
+    }, context.log),
 });
 
 /** `pudp frame client HOST PORT`. */
-export const frameClientCommand: Command = defineCommand({
+export const frameClientCommand: Command = defineClient({
   name: "client",
   summary: "sends each stdin line as a message and prints each answer",
   description: `
@@ -101,16 +87,9 @@ connection first, or a line is longer than --max-message.`,
     buffer: BUFFER_FLAG,
     "max-message": MAX_MESSAGE_FLAG,
   },
-  args: [hostArg(), portArg("PORT", false)],
-  async run(flags, [host, port], context) {
-    const result = await runFrameClient({
-      host,
-      port,
-      bufferSize: flags.buffer,
-      maxMessage: flags["max-message"],
-    });
-    return exitStatus(result, context.log);
-  },
+  args: serverArgs(),
+  run: (flags, [host, port]) =>
+    runFrameClient({ host, port, bufferSize: flags.buffer, maxMessage: flags["max-message"] }),
 });
 
 /** `pudp frame`. */

@@ -35,12 +35,12 @@
  * moment may pass them by one read (`readSize`) each.
  *
  * Inputs (time passed in): `handleConnect`, `handleStreamBytes`,
- * `handleStreamEnd`, `handleStreamGone` (the {@link StreamMachine} inputs),
- * `handleTimeout(now)` and `shutdown()`; `mayRead(connection)` before each
- * read. Outputs: `pollTransmit()` (answer bytes for a connection),
- * `pollClose()` (connections to close once their answers are written),
- * `pollResume()` (refused connections that may read again), `pollTimeout()`
- * (none: a frame connection has no deadline) and events to the sink.
+ * `handleStreamEnd`, `handleStreamGone` (the {@link StreamMachine} inputs)
+ * and `shutdown()`; `mayRead(connection)` before each read. Outputs:
+ * `pollTransmit()` (answer bytes for a connection), `pollClose()`
+ * (connections to close once their answers are written), `pollResume()`
+ * (refused connections that may read again) and events to the sink. It has
+ * no deadlines (no `pollTimeout`): its driver drains it after every event.
  *
  * @example
  * ```ts
@@ -285,14 +285,6 @@ export class FrameEchoServer implements StreamMachine {
     if (!c.closing) this.#close(c, why);
     this.#connections.delete(connection);
     this.#wake();
-  }
-
-  /** This machine sets no timers: nothing to do. */
-  handleTimeout(_now: number): void {}
-
-  /** Always undefined: this machine sets no timers. */
-  pollTimeout(): number | undefined {
-    return undefined;
   }
 
   /** Closes every connection (answers already queued are still written). */

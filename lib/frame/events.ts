@@ -6,7 +6,7 @@
  * @module
  */
 
-import { payloadFields } from "../events/json_lines.ts";
+import { type JsonTable, payloadFields } from "../events/json_lines.ts";
 import type { BaseEvent } from "../events/sink.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
 import { formatAddress } from "../runtime/transmit.ts";
@@ -48,27 +48,22 @@ export interface FrameClosedEvent extends BaseEvent {
 /** Everything `pudp frame server` reports. */
 export type FrameEvent = FrameConnectedEvent | FrameMessageEvent | FrameClosedEvent;
 
-/** The `--json` fields of a frame event (besides event, time and peer). */
-export function frameJsonFields(e: FrameEvent): Record<string, unknown> {
-  switch (e.event) {
-    case "connected":
-      return { connection: e.connection };
-    case "message":
-      return {
-        connection: e.connection,
-        bytes: e.payload.length,
-        answer_bytes: e.answerBytes,
-        ...payloadFields(e.payload),
-      };
-    case "closed":
-      return {
-        connection: e.connection,
-        messages: e.messages,
-        reason: e.reason,
-        buffered: e.buffered,
-      };
-  }
-}
+/** The `--json` fields of each frame event (besides event, time and peer): docs/events.md. */
+export const frameJsonFields: JsonTable<FrameEvent> = {
+  connected: (e) => ({ connection: e.connection }),
+  message: (e) => ({
+    connection: e.connection,
+    bytes: e.payload.length,
+    answer_bytes: e.answerBytes,
+    ...payloadFields(e.payload),
+  }),
+  closed: (e) => ({
+    connection: e.connection,
+    messages: e.messages,
+    reason: e.reason,
+    buffered: e.buffered,
+  }),
+};
 
 /** Renders `#N HOST:PORT connected` and `#N HOST:PORT closed (REASON) after M messages`. */
 export class FrameTextSink extends TextLinesSink<FrameEvent> {

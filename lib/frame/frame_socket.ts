@@ -11,10 +11,28 @@
  *
  * @example
  * ```ts
- * const socket = await FrameSocket.connect({ hostname: "127.0.0.1", port: 4567 });
+ * import assert from "node:assert/strict";
+ * import { TcpConnection } from "../net/tcp.ts";
+ *
+ * // A server for one message that answers as `pudp frame server` does: the
+ * // text without its first 10 characters. It is a FrameSocket too.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const served = (async () => {
+ *   const peer = new FrameSocket(new TcpConnection(await listener.accept()));
+ *   const { payload } = await peer.receiveMessage();
+ *   await peer.sendMessage(payload.slice(10));
+ *   peer.close();
+ * })();
+ *
+ * const socket = await FrameSocket.connect({ hostname: "127.0.0.1", port: listener.addr.port });
  * await socket.sendMessage("Four score and seven years ago");
- * await socket.receiveMessage(); // { payload: "and seven years ago", ok: true }
+ * assert.deepEqual(await socket.receiveMessage(), { payload: " and seven years ago", ok: true });
+ * await served;
+ * // The server has closed: no more messages.
+ * assert.deepEqual(await socket.receiveMessage(), { payload: "", ok: false });
+ * assert.deepEqual(socket.ended, { kind: "eof" });
  * socket.close();
+ * listener.close();
  * ```
  *
  * @module

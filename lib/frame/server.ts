@@ -1,33 +1,24 @@
 /**
  * `pudp frame server`: the driver around {@link FrameEchoServer}, on the
  * shared {@link StreamServer} (accepting, reading at most `--buffer` bytes
- * at a time, writing answers with backpressure) and {@link Driver} (signals,
- * ordered shutdown, summary line).
+ * at a time, writing answers with backpressure) and {@link Lifecycle}
+ * (signals, ordered shutdown, stdout failure, summary line).
+ *
+ * How this works: the machine has no deadlines, so there is no timer: after
+ * every input the stream server calls the drain directly, which writes the
+ * answers, closes what the machine closed, wakes the connections the budget
+ * lets read again, and kicks the event output.
  *
  * @module
  */
 
-import { EventOutput } from "../events/event_output.ts";
-import type { TcpLimits } from "../net/connection_limits.ts";
-import { StreamServer } from "../net/stream_server.ts";
+import { listenStream, machineHooks, serverLife, type StreamListenConfig } from "../net/service.ts";
 import { formatAddress } from "../runtime/transmit.ts";
-import { Driver, monotonicNow } from "../runtime/driver.ts";
-import { type FrameEvent, frameJsonFields, FrameTextSink } from "./events.ts";
+import { frameJsonFields, FrameTextSink } from "./events.ts";
 import { FrameEchoServer, type FrameServerOptions, type FrameStats } from "./echo_machine.ts";
 
 /** What `pudp frame server` was asked to do. */
-export interface FrameServerConfig extends FrameServerOptions {
-  /** Address to listen on (`--host`). */
-  host: string;
-  /** Port to listen on; 0 picks a free one. */
-  port: number;
-  /** One JSON object per event per line (`--json`) instead of text. */
-  json: boolean;
-  /** More diagnostics on stderr (`--verbose`). */
-  verbose: boolean;
-  /** `--max-connections` and `--idle-timeout`. */
-  limits: TcpLimits;
-}
+export interface FrameServerConfig extends FrameServerOptions, StreamListenConfig {}
 
 /** A connection is not read while this many answer bytes wait to be written to it. */
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -38,38 +29,27 @@ export function frameSummaryLine(s: FrameStats): string {
     `${s.errors} protocol errors`;
 }
 
-/** Runs the server until SIGINT/SIGTERM. */
+/** Runs the server until SIGINT/SIGTERM/SIGHUP. */
 export function runFrameServer(
   config: FrameServerConfig,
   log: (line: string) => void,
 ): Promise<number> {
-  const output = new EventOutput<FrameEvent>({
-    json: config.json,
-    text: (terminal) => new FrameTextSink(terminal),
-    fields: frameJsonFields,
-    clock: monotonicNow,
-  });
+  const { life, output } = serverLife(config.json, (t) => new FrameTextSink(t), frameJsonFields);
   const machine = new FrameEchoServer(config, output.sink);
-  const tcp = StreamServer.listen(
-    { hostname: config.host, port: config.port },
-    {
-      readSize: config.readSize,
-      writeHighWater: WRITE_HIGH_WATER,
-      // Replaces the write check, so it does both: answers not yet written, and the budget.
-      readPause: (conn) => {
-        const writing = conn.pendingWrite > WRITE_HIGH_WATER ? conn.drained() : undefined;
-        if (machine.mayRead(conn.id)) return writing;
-        const room = new Promise<void>((resolve) => paused.set(conn.id, resolve));
-        return writing ? Promise.all([writing, room]).then(() => {}) : room;
-      },
-      limits: config.limits,
-      onNotice: log,
-    },
-    config.verbose ? log : undefined,
-  );
   /** Connections waiting for room in the budget, and what wakes each. */
   const paused = new Map<number, () => void>();
-  const driver = new Driver(machine, () => {
+  const tcp = listenStream(config, {
+    readSize: config.readSize,
+    writeHighWater: WRITE_HIGH_WATER,
+    // Replaces the write check, so it does both: answers not yet written, and the budget.
+    readPause: (conn) => {
+      const writing = conn.pendingWrite > WRITE_HIGH_WATER ? conn.drained() : undefined;
+      if (machine.mayRead(conn.id)) return writing;
+      const room = new Promise<void>((resolve) => paused.set(conn.id, resolve));
+      return writing ? Promise.all([writing, room]).then(() => {}) : room;
+    },
+  }, log);
+  const drain = () => {
     for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) {
       tcp.write(t.connection, t.data);
     }
@@ -78,22 +58,18 @@ export function runFrameServer(
       paused.get(id)?.();
       paused.delete(id);
     }
-    output.kick();
-    if (output.failure !== undefined) driver.stop.request(output.failure);
-  });
-  tcp.start(machine, {
-    clock: driver.clock,
-    afterEvent: driver.afterEvent,
-    stopping: () => driver.stop.stopping,
-  });
-  return driver.serve({
-    ready: `listening on ${formatAddress(tcp.listener.address)} (tcp)`,
-    shutdown: () => machine.shutdown(),
-    close: async () => {
-      await tcp.close();
-      await output.close();
-      driver.stop.failure ??= output.failure;
-    },
-    summary: () => frameSummaryLine(machine.stats),
-  }, log);
+    life.kickOutput();
+  };
+  const loop = { afterEvent: drain };
+  tcp.start(machine, loop, life.stop);
+  return life.serve(
+    machineHooks({
+      ready: `listening on ${formatAddress(tcp.listener.address)} (tcp)`,
+      machine,
+      loop,
+      close: () => tcp.close(),
+      summary: () => frameSummaryLine(machine.stats),
+    }),
+    log,
+  );
 }

@@ -18,7 +18,12 @@
  *
  * @example
  * ```ts
- * encodeMessage(new TextEncoder().encode("hi")); // [0, 0, 0, 2, 0x68, 0x69]
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(
+ *   encodeMessage(new TextEncoder().encode("hi")),
+ *   Uint8Array.of(0, 0, 0, 2, 0x68, 0x69),
+ * );
  * ```
  *
  * @module

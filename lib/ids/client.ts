@@ -3,6 +3,11 @@
  * socket that takes replies only from the server; over TCP one connection,
  * replies read as lines.
  *
+ * How this works: the session has a deadline (the timeout, the UDP
+ * repeats), so a {@link TimerLoop} drains it after every reply and at its
+ * alarm: requests to the socket or the connection, and its result, which
+ * ends the {@link Lifecycle}'s run (a signal ends it with 130/143/129).
+ *
  * @module
  */
 
@@ -13,8 +18,9 @@ import { NEED_MORE, ReceiveBuffer } from "../bytes/receive_buffer.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { TcpConnection } from "../net/tcp.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { Driver, SIGNAL_EXIT } from "../runtime/driver.ts";
-import { type IdsClientResult, IdsClientSession } from "./client_machine.ts";
+import { type ClientEnd, Lifecycle } from "../runtime/lifecycle.ts";
+import { TimerLoop } from "../runtime/timer_loop.ts";
+import { IdsClientSession } from "./client_machine.ts";
 import { decodeLine, MAX_LINE } from "./wire.ts";
 
 /** What `pudp ids client` was asked to do. */
@@ -32,7 +38,7 @@ export interface IdsClientConfig {
 }
 
 /** Asks for the id and prints the reply on stdout; returns how it went. */
-export async function runIdsClient(config: IdsClientConfig): Promise<IdsClientResult> {
+export async function runIdsClient(config: IdsClientConfig): Promise<ClientEnd> {
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
   const label = serverLabel(config.host, config.port);
@@ -42,57 +48,64 @@ export async function runIdsClient(config: IdsClientConfig): Promise<IdsClientRe
     transport: config.tcp ? "tcp" : "udp",
     serverLabel: label,
   });
-  const done = Promise.withResolvers<IdsClientResult>();
-  const fail = (message: string) => done.resolve({ code: 1, message });
+  /** Ends the run (the lifecycle's `finish`, once it has started). */
+  let finish: (end: ClientEnd) => void = () => {};
+  const fail = (message: string) => finish({ code: 1, message });
 
   const tcp = config.tcp ? await TcpConnection.connect(server) : undefined;
   const udp = config.tcp ? undefined : UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 }, {
     onSendError: (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
   });
-  const driver = new Driver(session, () => {
+  const loop = new TimerLoop(session, () => {
     for (let data = session.pollTransmit(); data; data = session.pollTransmit()) {
       if (tcp) tcp.write(data);
       else udp!.send({ data, to: server });
     }
-    if (session.result) done.resolve(session.result);
+    if (session.result) finish(session.result);
   });
-  const now = driver.clock;
-  driver.onSignals((signal) => done.resolve({ code: SIGNAL_EXIT[signal] }));
+  const now = loop.clock;
 
-  udp?.receive((bytes, from) => {
-    if (from.hostname !== server.hostname || from.port !== server.port) return;
-    session.handleReply(bytes, now());
-    driver.afterEvent();
-  }, (e) => fail(`cannot receive: ${errorText(e)}`));
+  return await new Lifecycle().run({
+    start(finishRun) {
+      finish = finishRun;
+      udp?.receive((bytes, from) => {
+        if (from.hostname !== server.hostname || from.port !== server.port) return;
+        session.handleReply(bytes, now());
+        loop.afterEvent();
+      }, (e) => fail(`cannot receive: ${errorText(e)}`));
 
-  if (tcp) {
-    const rx = new ReceiveBuffer(MAX_LINE + 2);
-    tcp.read((bytes) => {
-      rx.push(bytes);
-      const line = rx.decode(decodeLine);
-      if (line !== NEED_MORE) {
-        session.handleReply(line, now());
-        driver.afterEvent();
+      if (tcp) {
+        const rx = new ReceiveBuffer(MAX_LINE + 2);
+        tcp.read((bytes) => {
+          rx.push(bytes);
+          const line = rx.decode(decodeLine);
+          if (line !== NEED_MORE) {
+            session.handleReply(line, now());
+            loop.afterEvent();
+          }
+        }).then((end) => {
+          if (end.kind === "eof" && rx.length > 0) session.handleReply(rx.takeAll(), now());
+          else if (end.kind === "eof") session.handleEnd("closed the connection");
+          else if (end.kind === "reset") session.handleEnd("reset the connection");
+          else if (end.kind === "error") fail(`cannot read from ${label}: ${errorText(end.error)}`);
+          loop.afterEvent();
+        }, (e) => fail(`cannot read from ${label}: ${errorText(e)}`));
       }
-    }).then((end) => {
-      if (end.kind === "eof" && rx.length > 0) session.handleReply(rx.takeAll(), now());
-      else if (end.kind === "eof") session.handleEnd("closed the connection");
-      else if (end.kind === "reset") session.handleEnd("reset the connection");
-      else if (end.kind === "error") fail(`cannot read from ${label}: ${errorText(end.error)}`);
-      driver.afterEvent();
-    }, (e) => fail(`cannot read from ${label}: ${errorText(e)}`));
-  }
 
-  session.start(now());
-  driver.afterEvent();
-  const result = await done.promise;
-  driver.quiet();
-  await udp?.close();
-  tcp?.close();
-  if (result.reply !== undefined) {
-    // The reply is the server's text: escaped on a terminal (it could drive it).
-    const reply = Deno.stdout.isTerminal() ? escapeText(result.reply) : result.reply;
-    await writeAll(Deno.stdout, new TextEncoder().encode(reply + "\n"));
-  }
-  return result;
+      session.start(now());
+      loop.afterEvent();
+    },
+    async close(end) {
+      loop.cancel();
+      await udp?.close();
+      tcp?.close();
+      // The session's own result carries the reply: the server's text, escaped on a terminal
+      // (it could drive it).
+      const reply = end === session.result ? session.result.reply : undefined;
+      if (reply !== undefined) {
+        const text = Deno.stdout.isTerminal() ? escapeText(reply) : reply;
+        await writeAll(Deno.stdout, new TextEncoder().encode(text + "\n"));
+      }
+    },
+  });
 }

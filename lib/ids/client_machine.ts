@@ -11,6 +11,8 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const client = new IdsClientSession({
  *   id: "8877",
  *   timeoutMs: 5000,
@@ -18,14 +20,15 @@
  *   serverLabel: "127.0.0.1:9100",
  * });
  * client.start(0);
- * client.pollTransmit(); // "HELLO 8877"
+ * assert.equal(new TextDecoder().decode(client.pollTransmit()), "HELLO 8877");
  * client.handleReply(new TextEncoder().encode("OK 8877 127.0.0.1 40000"), 2);
- * client.result; // { code: 0, reply: "OK 8877 127.0.0.1 40000" }
+ * assert.deepEqual(client.result, { code: 0, reply: "OK 8877 127.0.0.1 40000" });
  * ```
  *
  * @module
  */
 
+import type { ClientEnd } from "../runtime/lifecycle.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
 import { formatReply, formatRequest, parseReply, WireError } from "./wire.ts";
@@ -42,14 +45,10 @@ export interface IdsClientOptions {
   serverLabel: string;
 }
 
-/** How the exchange ended. */
-export interface IdsClientResult {
-  /** The exit status: 0 for OK, 1 otherwise. */
-  code: number;
+/** How the exchange ended: a {@link ClientEnd} (0 for OK, 1 otherwise) with the reply. */
+export interface IdsClientResult extends ClientEnd {
   /** The reply, as text, to print on stdout. */
   reply?: string;
-  /** The reason of a failure, for stderr. */
-  message?: string;
 }
 
 /** Tries of a UDP request within the timeout. */

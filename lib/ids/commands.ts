@@ -5,16 +5,13 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineCommand } from "../cli/command_tree.ts";
-import { exitStatus } from "../runtime/lifecycle.ts";
+import { defineClient, defineServer, serverArgs } from "../cli/roles.ts";
 import { UsageError } from "../util/errors.ts";
 import {
   type ArgDef,
   count,
-  hostArg,
   JSON_FLAG,
   LISTEN_HOST,
-  portArg,
   seconds,
   switchFlag,
   tcpLimitFlags,
@@ -29,7 +26,7 @@ import { isValidId, MAX_ID_LENGTH } from "./wire.ts";
 const TCP_FLAG = switchFlag("use TCP instead of UDP");
 
 /** `pudp ids server PORT`. */
-export const idsServerCommand: Command = defineCommand({
+export const idsServerCommand: Command = defineServer({
   name: "server",
   summary: "hands out connection ids: OK <id> <ip> <port>, or RESET <id> when in use",
   description: `
@@ -69,21 +66,16 @@ connection that sends nothing for --idle-timeout is closed.`,
     json: JSON_FLAG,
     ...tcpLimitFlags(),
   },
-  args: [portArg("PORT", true)],
-  run(flags, [port], context) {
-    return runIdsServer({
-      host: flags.host,
-      port,
+  run: (flags, listen, context) =>
+    runIdsServer({
+      ...listen,
       tcp: flags.tcp,
       idTtlMs: flags["id-ttl"],
       idleExitMs: flags["idle-exit"],
       maxIds: flags["max-ids"],
       course: flags.course,
-      json: flags.json,
-      verbose: context.verbose,
       limits: tcpLimits(flags),
-    }, context.log);
-  },
+    }, context.log),
 });
 
 const idArg: ArgDef<string> = {
@@ -99,7 +91,7 @@ const idArg: ArgDef<string> = {
 };
 
 /** `pudp ids client HOST PORT ID`. */
-export const idsClientCommand: Command = defineCommand({
+export const idsClientCommand: Command = defineClient({
   name: "client",
   summary: "asks an ids server for an id and prints the reply",
   description: `
@@ -110,11 +102,9 @@ UDP the request is repeated 4 times within --timeout.`,
     tcp: TCP_FLAG,
     timeout: seconds("how long to wait for the reply", "5"),
   },
-  args: [hostArg(), portArg("PORT", false), idArg],
-  async run(flags, [host, port, id], context) {
-    const result = await runIdsClient({ host, port, id, tcp: flags.tcp, timeoutMs: flags.timeout });
-    return exitStatus(result, context.log);
-  },
+  args: [...serverArgs(), idArg],
+  run: (flags, [host, port, id]) =>
+    runIdsClient({ host, port, id, tcp: flags.tcp, timeoutMs: flags.timeout }),
 });
 
 /** `pudp ids`. */

@@ -15,10 +15,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const limiter = new ErrorLimiter();
  * let sent = 0;
  * for (let i = 0; i < 1000; i++) if (limiter.allow("10.0.0.1:5000", i)) sent++;
- * sent; // 9: a burst of 5, then one each 200 ms
+ * assert.equal(sent, 9); // a burst of 5, then one each 200 ms
  * ```
  *
  * @module

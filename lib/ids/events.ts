@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { JsonTable } from "../events/json_lines.ts";
 import type { BaseEvent } from "../events/sink.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
 import { formatAddress } from "../runtime/transmit.ts";
@@ -82,8 +83,8 @@ export interface DroppedEvent extends BaseEvent {
 export interface TableFullEvent extends BaseEvent {
   /** The event's kind: `table_full` in `--json` output. */
   event: "table_full";
-  /** Ids held (the cap). */
-  held: number;
+  /** Ids held: the cap, `--max-ids` (`limit` in `--json`). */
+  limit: number;
 }
 
 /** A TCP connection was accepted. */
@@ -115,15 +116,21 @@ export type IdsEvent =
   | ConnectedEvent
   | ClosedEvent;
 
-/** The `--json` fields of an ids event (besides event, time and peer). */
-export function idsJsonFields(e: IdsEvent): Record<string, unknown> {
-  const { event: _e, peer: _p, ...fields } = e;
-  return fields;
-}
+/** The `--json` fields of each ids event (besides event, time and peer): docs/events.md. */
+export const idsJsonFields: JsonTable<IdsEvent> = {
+  ok: (e) => ({ id: e.id, transport: e.transport, repeat: e.repeat }),
+  reset: (e) => ({ id: e.id, transport: e.transport, holder: e.holder }),
+  error: (e) => ({ reason: e.reason, transport: e.transport }),
+  expired: (e) => ({ id: e.id }),
+  dropped: (e) => ({ reason: e.reason, transport: e.transport, error: e.error }),
+  table_full: (e) => ({ limit: e.limit }),
+  connected: (e) => ({ connection: e.connection }),
+  closed: (e) => ({ connection: e.connection, reason: e.reason }),
+};
 
 /** The stderr line of a {@link TableFullEvent}. */
 export function tableFullText(e: TableFullEvent): string {
-  return `id table full (${e.held} ids held, --max-ids): new ids get "ERROR id table full" ` +
+  return `id table full (${e.limit} ids held, --max-ids): new ids get "ERROR id table full" ` +
     `until some expire`;
 }
 

@@ -36,15 +36,22 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventQueue } from "../events/sink.ts";
  * import type { IdsEvent } from "./events.ts";
  *
+ * const text = (s: string) => new TextEncoder().encode(s);
+ * const first = { hostname: "127.0.0.1", port: 40000 };
+ * const second = { hostname: "127.0.0.1", port: 40001 };
  * const registry = new IdRegistry({ idTtlMs: 30_000 }, new EventQueue<IdsEvent>(), 0);
- * const hello = new TextEncoder().encode("HELLO 8877");
- * registry.handleDatagram(hello, { hostname: "127.0.0.1", port: 40000 }, 1);
- * registry.pollTransmit(); // "OK 8877 127.0.0.1 40000" to 127.0.0.1:40000
- * registry.handleDatagram(hello, { hostname: "127.0.0.1", port: 40001 }, 2);
- * registry.pollTransmit(); // "RESET 8877" to 127.0.0.1:40001
+ * registry.handleDatagram(text("HELLO 8877"), first, 1);
+ * assert.deepEqual(registry.pollTransmit(), {
+ *   kind: "datagram",
+ *   to: first,
+ *   data: text("OK 8877 127.0.0.1 40000"),
+ * });
+ * registry.handleDatagram(text("HELLO 8877"), second, 2);
+ * assert.deepEqual(registry.pollTransmit(), { kind: "datagram", to: second, data: text("RESET 8877") });
  * ```
  *
  * @module
@@ -345,7 +352,7 @@ export class IdRegistry {
     this.stats.full++;
     if (now - this.#fullNoticeAt >= FULL_NOTICE_MS) {
       this.#fullNoticeAt = now;
-      this.events.emit({ event: "table_full", peer: from, held: this.#held.size });
+      this.events.emit({ event: "table_full", peer: from, limit: this.#held.size });
     }
     return this.#refuse(from, transport, TABLE_FULL, now);
   }

@@ -5,33 +5,26 @@
  * counted from the start too. A full id table is said on stderr (the first
  * time, then at most once a minute).
  *
+ * How this works: the registry has deadlines (ids expire, the idle exit), so
+ * a {@link TimerLoop} drains it after every datagram or stream input and at
+ * its alarm: replies to the socket or the connections, closes, the event
+ * output; the {@link Lifecycle} runs it to the stop and shuts it down.
+ *
  * @module
  */
 
 import { errorText } from "../util/errors.ts";
-import { EventOutput } from "../events/event_output.ts";
-import type { TcpLimits } from "../net/connection_limits.ts";
-import { StreamServer } from "../net/stream_server.ts";
+import { listenStream, machineHooks, serverLife, type StreamListenConfig } from "../net/service.ts";
 import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { Driver, monotonicNow } from "../runtime/driver.ts";
-import { type IdsEvent, idsJsonFields, IdsTextSink, tableFullText } from "./events.ts";
+import { monotonicNow, TimerLoop } from "../runtime/timer_loop.ts";
+import { idsJsonFields, IdsTextSink, tableFullText } from "./events.ts";
 import { IdRegistry, type IdsOptions, type IdsStats } from "./registry_machine.ts";
 
-/** What `pudp ids server` was asked to do. */
-export interface IdsServerConfig extends IdsOptions {
-  /** Address to listen on (`--host`). */
-  host: string;
-  /** Port to listen on; 0 picks a free one. */
-  port: number;
+/** What `pudp ids server` was asked to do (`limits`: TCP only). */
+export interface IdsServerConfig extends IdsOptions, StreamListenConfig {
   /** Over TCP (`--tcp`) instead of UDP. */
   tcp: boolean;
-  /** One JSON object per event per line (`--json`) instead of text. */
-  json: boolean;
-  /** More diagnostics on stderr (`--verbose`). */
-  verbose: boolean;
-  /** `--max-connections` and `--idle-timeout` (TCP). */
-  limits: TcpLimits;
 }
 
 /** A TCP connection stops being read while this many reply bytes wait to be written to it. */
@@ -50,12 +43,7 @@ export function runIdsServer(
   config: IdsServerConfig,
   log: (line: string) => void,
 ): Promise<number> {
-  const output = new EventOutput<IdsEvent>({
-    json: config.json,
-    text: (terminal) => new IdsTextSink(terminal),
-    fields: idsJsonFields,
-    clock: monotonicNow,
-  });
+  const { life, output } = serverLife(config.json, (t) => new IdsTextSink(t), idsJsonFields);
   const sink = output.sink;
   const machine = new IdRegistry(config, {
     emit(e) {
@@ -63,64 +51,51 @@ export function runIdsServer(
       sink.emit(e);
     },
   }, monotonicNow());
-  const address = { hostname: config.host, port: config.port };
-  const udp = config.tcp ? undefined : UdpEndpoint.bind(address, {
-    maxInFlight: 16,
-    onSendError: (e, t) => {
-      if (config.verbose) log(`cannot send to ${formatAddress(t.to)}: ${errorText(e)}`);
-    },
-  });
-  const tcp = config.tcp
-    ? StreamServer.listen(
-      address,
-      {
-        readSize: 64 * 1024,
-        writeHighWater: WRITE_HIGH_WATER,
-        limits: config.limits,
-        onNotice: log,
+  const udp = config.tcp
+    ? undefined
+    : UdpEndpoint.bind({ hostname: config.host, port: config.port }, {
+      maxInFlight: 16,
+      onSendError: (e, t) => {
+        if (config.verbose) log(`cannot send to ${formatAddress(t.to)}: ${errorText(e)}`);
       },
-      config.verbose ? log : undefined,
-    )
+    });
+  const tcp = config.tcp
+    ? listenStream(config, { readSize: 64 * 1024, writeHighWater: WRITE_HIGH_WATER }, log)
     : undefined;
 
-  const driver = new Driver(machine, () => {
+  const loop = new TimerLoop(machine, () => {
     for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) {
       if (t.kind === "datagram") udp?.send(t);
       else tcp?.write(t.connection, t.data);
     }
     for (let id = machine.pollClose(); id !== undefined; id = machine.pollClose()) tcp?.end(id);
-    output.kick();
-    if (output.failure !== undefined) driver.stop.request(output.failure);
-    if (machine.finished && !driver.stop.stopping) {
+    life.kickOutput();
+    if (machine.finished && !life.stop.stopping) {
       log(`no request for ${config.idleExitMs / 1000} s: exiting`);
-      driver.stop.request();
+      life.stop.request();
     }
   });
-  const now = driver.clock;
 
   udp?.receive((bytes, from) => {
-    if (driver.stop.stopping) return;
-    machine.handleDatagram(bytes, from, now());
-    driver.afterEvent();
-  }, (e) => driver.stop.request(`cannot receive: ${errorText(e)}`));
+    if (life.stop.stopping) return;
+    machine.handleDatagram(bytes, from, loop.clock());
+    loop.afterEvent();
+  }, (e) => life.stop.request(`cannot receive: ${errorText(e)}`));
+  tcp?.start(machine, loop, life.stop);
 
-  tcp?.start(machine, {
-    clock: now,
-    afterEvent: driver.afterEvent,
-    stopping: () => driver.stop.stopping,
-  });
-
-  driver.afterEvent(); // arms the idle timer: --idle-exit counts from the start
+  loop.afterEvent(); // arms the idle timer: --idle-exit counts from the start
   const bound = (udp?.address ?? tcp?.listener.address)!;
-  return driver.serve({
-    ready: `listening on ${formatAddress(bound)} (${config.tcp ? "tcp" : "udp"})`,
-    shutdown: () => machine.shutdown(),
-    close: async () => {
-      await udp?.close();
-      await tcp?.close();
-      await output.close();
-      driver.stop.failure ??= output.failure;
-    },
-    summary: () => idsSummaryLine(machine.stats, config.tcp),
-  }, log);
+  return life.serve(
+    machineHooks({
+      ready: `listening on ${formatAddress(bound)} (${config.tcp ? "tcp" : "udp"})`,
+      machine,
+      loop,
+      close: async () => {
+        await udp?.close();
+        await tcp?.close();
+      },
+      summary: () => idsSummaryLine(machine.stats, config.tcp),
+    }),
+    log,
+  );
 }

@@ -15,8 +15,13 @@
  *
  * @example
  * ```ts
- * parseRequest(new TextEncoder().encode("HELLO 8877\n")); // { id: "8877" }
- * formatReply({ kind: "ok", id: "8877", ip: "10.0.0.2", port: 5555 }); // "OK 8877 10.0.0.2 5555"
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseRequest(new TextEncoder().encode("HELLO 8877\n")), { id: "8877" });
+ * assert.equal(
+ *   formatReply({ kind: "ok", id: "8877", ip: "10.0.0.2", port: 5555 }),
+ *   "OK 8877 10.0.0.2 5555",
+ * );
  * ```
  *
  * @module

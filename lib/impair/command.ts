@@ -5,10 +5,10 @@
  */
 
 import { type Command, defineCommand } from "../cli/command_tree.ts";
+import { serverArgs } from "../cli/roles.ts";
 import {
   choice,
   count,
-  hostArg,
   LISTEN_HOST,
   milliseconds,
   optionalFlag,
@@ -54,9 +54,9 @@ N)" on stderr). Runs until SIGINT/SIGTERM, then prints a summary to stderr.`,
     ),
     log: optionalFlag(
       "FILE",
-      "one JSON line per decision: t (ms), dir, client, n, size, action (pass drop duplicate " +
-        "reorder release refuse), delay_ms, and the PUDP command/seq/session or the blast " +
-        "type/seq/run when the datagram decodes",
+      "one JSON line per decision: event (passed dropped duplicated reordered released " +
+        "refused), time, peer, direction, datagram, bytes, delay_ms, overtaken_by, and pudp " +
+        "(command/seq/session) or blast (type/seq/run) when the datagram decodes; see docs/events.md",
       (value, name) => text("FILE", "", "-").parse(value, name),
     ),
     host: LISTEN_HOST,
@@ -64,7 +64,7 @@ N)" on stderr). Runs until SIGINT/SIGTERM, then prints a summary to stderr.`,
     "max-flows": count("most clients at once; more are refused", "1024", 1, 100_000),
     idle: seconds("forget a client after this long without a datagram", "60"),
   },
-  args: [portArg("LISTEN_PORT", true), hostArg(), portArg("PORT", false)],
+  args: [portArg("LISTEN_PORT", true), ...serverArgs()],
   run(flags, [listenPort, targetHost, targetPort], context) {
     return runRelay({
       host: flags.host,

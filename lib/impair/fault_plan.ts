@@ -10,10 +10,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const options = { ...NO_FAULTS, loss: 0.3, seed: 42 };
  * // The same seed, flow, direction and position always give the same decision:
  * const first = decide(options, 0, "up", 0);
- * decide(options, 0, "up", 0).drop === first.drop; // true
+ * assert.deepEqual(decide(options, 0, "up", 0), first);
  * ```
  *
  * @module

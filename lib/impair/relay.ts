@@ -8,7 +8,8 @@
  * hold it) and handed to the machine, then the machine is drained:
  * datagrams to ordered senders (the relay adds no reordering of its own),
  * log records to the `--log` file, closed flows to socket closes, the next
- * deadline to one alarm. It runs until SIGINT or SIGTERM.
+ * deadline to the one alarm of its {@link TimerLoop}. It runs on a
+ * {@link Lifecycle} until SIGINT, SIGTERM or SIGHUP.
  *
  * @module
  */
@@ -17,8 +18,15 @@ import { errorText, ExchangeError } from "../util/errors.ts";
 import { resolveHost } from "../net/resolve.ts";
 import { formatAddress, type PeerAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { Driver } from "../runtime/driver.ts";
-import { type RelayOptions, RelaySessions, type RelayStats } from "./relay_session.ts";
+import { Lifecycle } from "../runtime/lifecycle.ts";
+import { machineHooks } from "../net/service.ts";
+import { TimerLoop } from "../runtime/timer_loop.ts";
+import {
+  relayLogLine,
+  type RelayOptions,
+  RelaySessions,
+  type RelayStats,
+} from "./relay_session.ts";
 
 /** What `pudp impair` was asked to do. */
 export interface RelayConfig extends RelayOptions {
@@ -45,7 +53,7 @@ export function relaySummaryLine(s: RelayStats): string {
     `${s.refused} refused`;
 }
 
-/** Runs the relay until SIGINT/SIGTERM. Returns the exit status. */
+/** Runs the relay until SIGINT/SIGTERM/SIGHUP. Returns the exit status. */
 export async function runRelay(config: RelayConfig, log: (line: string) => void): Promise<number> {
   const target = await resolveHost(config.targetHost);
   const targetAddr: PeerAddress = { hostname: target.hostname, port: config.targetPort };
@@ -68,7 +76,8 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
   const machine = new RelaySessions(config, performance.now());
   const encoder = new TextEncoder();
   const upstreams = new Map<string, UdpEndpoint>();
-  const driver = new Driver(machine, () => {
+  const life = new Lifecycle();
+  const loop = new TimerLoop(machine, () => {
     for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) {
       if (t.direction === "down") {
         listener.send({ data: t.data, to: t.client });
@@ -88,18 +97,18 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
     }
     writeLog();
   });
-  const now = driver.clock;
-  const stopWith = driver.stop.request;
+  const now = loop.clock;
+  const stop = life.stop;
 
   /** Each datagram is copied: the machine may hold it (delay, reorder). */
   const openUpstream = (key: string, client: PeerAddress): UdpEndpoint => {
     const up = UdpEndpoint.bind({ hostname: target.anyAddress, port: 0 }, { onSendError });
     upstreams.set(key, up);
     up.receive((bytes, from) => {
-      if (driver.stop.stopping) return;
+      if (stop.stopping) return;
       if (from.hostname !== targetAddr.hostname || from.port !== targetAddr.port) return;
       machine.handleDatagram("down", bytes.slice(), client, now());
-      driver.afterEvent();
+      loop.afterEvent();
     }, () => {});
     return up;
   };
@@ -107,35 +116,39 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
   const writeLog = () => {
     let text = "";
     for (let r = machine.pollLog(); r; r = machine.pollLog()) {
-      if (logFile) text += JSON.stringify(r) + "\n";
+      if (logFile) text += relayLogLine(r);
     }
     if (logFile && text.length > 0) {
       try {
         const bytes = encoder.encode(text);
         for (let off = 0; off < bytes.length;) off += logFile.writeSync(bytes.subarray(off));
       } catch (e) {
-        stopWith(`cannot write to ${config.logPath}: ${errorText(e)}`);
+        stop.request(`cannot write to ${config.logPath}: ${errorText(e)}`);
       }
     }
   };
 
   listener.receive((bytes, from) => {
-    if (driver.stop.stopping) return;
+    if (stop.stopping) return;
     machine.handleDatagram("up", bytes.slice(), from, now());
-    driver.afterEvent();
-  }, (e) => stopWith(`cannot receive: ${errorText(e)}`));
+    loop.afterEvent();
+  }, (e) => stop.request(`cannot receive: ${errorText(e)}`));
 
-  return driver.serve({
-    ready: `listening on ${formatAddress(listener.address)}, relaying to ${
-      formatAddress(targetAddr)
-    } (seed ${config.seed})`,
-    shutdown: () => machine.shutdown(),
-    close: async () => {
-      await listener.close();
-      await Promise.all([...upstreams.values()].map((up) => up.close()));
-      writeLog();
-      logFile?.close();
-    },
-    summary: () => relaySummaryLine(machine.stats),
-  }, log);
+  return life.serve(
+    machineHooks({
+      ready: `listening on ${formatAddress(listener.address)}, relaying to ${
+        formatAddress(targetAddr)
+      } (seed ${config.seed})`,
+      machine,
+      loop,
+      close: async () => {
+        await listener.close();
+        await Promise.all([...upstreams.values()].map((up) => up.close()));
+        writeLog();
+        logFile?.close();
+      },
+      summary: () => relaySummaryLine(machine.stats),
+    }),
+    log,
+  );
 }

@@ -6,13 +6,15 @@
  * first datagram; the driver gives it its own upstream socket, so replies
  * can be told apart. Every datagram that arrives, either way, gets a
  * decision from {@link decide} (by flow, direction and its number in that
- * direction) and one log record:
- * - `drop`: not forwarded;
- * - `duplicate`: forwarded twice, back to back;
- * - `reorder`: held back until the next datagram of its flow and direction
+ * direction) and one log record, an event like every server's `--json`
+ * line (docs/events.md):
+ * - `dropped`: not forwarded;
+ * - `duplicated`: forwarded twice, back to back;
+ * - `reordered`: held back until the next datagram of its flow and direction
  *   has been forwarded, or {@link REORDER_HOLD_MS} has passed (a second
- *   record, `release`, says which);
- * - `pass`: forwarded.
+ *   record, `released`, says which);
+ * - `passed`: forwarded;
+ * - `refused`: from a new client while `maxFlows` flows are open.
  * A delay (and jitter) puts the datagram on a timer; with jitter,
  * datagrams can overtake one another, as they do in netem. Every wait
  * (delays, holds, each flow's idle time) is a {@link Timer} in one
@@ -31,13 +33,15 @@
  * const client = { hostname: "127.0.0.1", port: 40000 };
  * relay.handleDatagram("up", new Uint8Array([1, 2, 3]), client, 0);
  * relay.pollTransmit(); // { direction: "up", flow, client, data }: send it to the server
- * relay.pollLog(); // { t: 0, dir: "up", n: 0, size: 3, action: "pass", ... }
+ * relay.pollLog(); // { event: "passed", peer: client, direction: "up", datagram: 0, bytes: 3 }
  * ```
  *
  * @module
  */
 
 import { formatAddress, type PeerAddress } from "../runtime/transmit.ts";
+import { jsonLine, type JsonTable } from "../events/json_lines.ts";
+import type { BaseEvent } from "../events/sink.ts";
 import { commandName, decodeHeader, type Header, WireError } from "../pudp/wire.ts";
 import { Fifo } from "../util/fifo.ts";
 import {
@@ -73,28 +77,71 @@ export interface RelayTransmit {
   data: Uint8Array;
 }
 
-/** What happened to one datagram (one JSON line of `--log`). */
-export interface RelayLogRecord {
-  /** ms since the relay started. */
-  t: number;
-  /** `up` (client to server) or `down`. */
-  dir: Direction;
-  /** The flow's client, HOST:PORT. */
-  client: string;
-  /** The datagram's number in its flow and direction, from 0. */
-  n: number;
-  /** The datagram's size in bytes. */
-  size: number;
+/** What the relay did with a datagram: the event's name. */
+export type RelayDecision =
+  | "passed"
+  | "dropped"
+  | "duplicated"
+  | "reordered"
+  | "released"
+  | "refused";
+
+/**
+ * What happened to one datagram (one JSON line of `--log`, its fields
+ * declared in {@link relayJsonFields}); `peer` is the flow's client.
+ */
+export interface RelayLogRecord extends BaseEvent {
   /** What the relay did with it. */
-  action: "pass" | "drop" | "duplicate" | "reorder" | "release" | "refuse";
-  /** Added delay, when there was one. */
-  delay_ms?: number;
-  /** For `release`: the datagram that overtook it, or null when the hold timed out. */
-  overtaken_by?: number | null;
+  event: RelayDecision;
+  /** `up` (client to server) or `down`. */
+  direction: Direction;
+  /** The datagram's number in its flow and direction, from 0 (none when `refused`: no flow). */
+  datagram?: number;
+  /** The datagram's size in bytes. */
+  bytes: number;
+  /** Added delay in ms, when there was one (not for `dropped`, `released`, `refused`). */
+  delayMs?: number;
+  /** For `released`: the datagram that overtook it, or null when the hold timed out. */
+  overtakenBy?: number | null;
   /** The PUDP header, when the datagram decodes as one. */
   pudp?: { command: string; seq: number; session: string };
   /** The blast header, when the datagram decodes as one. */
   blast?: { type: string; seq: number; run: string };
+}
+
+/** A record's fields every decision has. */
+function datagramFields(e: RelayLogRecord) {
+  return { direction: e.direction, datagram: e.datagram, bytes: e.bytes };
+}
+
+/** A record's decoded header, PUDP or blast (declared field by field). */
+function headerFields(e: RelayLogRecord) {
+  const p = e.pudp;
+  const b = e.blast;
+  return {
+    pudp: p && { command: p.command, seq: p.seq, session: p.session },
+    blast: b && { type: b.type, seq: b.seq, run: b.run },
+  };
+}
+
+/** What a record that may carry a delay prints. */
+function delayedFields(e: RelayLogRecord) {
+  return { ...datagramFields(e), delay_ms: e.delayMs, ...headerFields(e) };
+}
+
+/** The JSON fields of each `--log` record (besides event, time and peer): docs/events.md. */
+export const relayJsonFields: JsonTable<RelayLogRecord> = {
+  passed: delayedFields,
+  duplicated: delayedFields,
+  reordered: delayedFields,
+  dropped: (e) => ({ ...datagramFields(e), ...headerFields(e) }),
+  released: (e) => ({ ...datagramFields(e), overtaken_by: e.overtakenBy, ...headerFields(e) }),
+  refused: (e) => ({ direction: e.direction, bytes: e.bytes, ...headerFields(e) }),
+};
+
+/** One `--log` line (with its newline), stamped with `time`. */
+export function relayLogLine(record: RelayLogRecord, time: Date = new Date()): string {
+  return jsonLine(relayJsonFields, record, time);
 }
 
 /** Counters for the summary line. */
@@ -177,7 +224,7 @@ export class RelaySessions {
   /**
    * A relay with no flows yet, started at `startedAt`.
    *
-   * @param startedAt the time log records count from
+   * @param startedAt when the relay started, on the caller's clock (log records carry the wall clock instead)
    */
   constructor(readonly options: RelayOptions, readonly startedAt: number) {}
 
@@ -198,7 +245,8 @@ export class RelaySessions {
       if (direction === "down") return; // a reply for a flow already closed
       if (this.#flows.size >= this.options.maxFlows) {
         this.stats.refused++;
-        this.#record(now, direction, key, -1, bytes, "refuse");
+        const peer = { hostname: client.hostname, port: client.port };
+        this.#record(direction, peer, undefined, bytes, "refused");
         return;
       }
       flow = new Flow(key, this.#nextFlow++, client);
@@ -216,27 +264,28 @@ export class RelaySessions {
     if (delay !== undefined) stats.delayed++;
     if (fate.drop) {
       stats.dropped++;
-      this.#record(now, direction, key, n, bytes, "drop");
+      this.#record(direction, flow.client, n, bytes, "dropped");
       return;
     }
     const held = flow.held[direction];
     if (fate.reorder && held === undefined) {
       stats.reordered++;
-      this.#record(now, direction, key, n, bytes, "reorder", delay);
+      this.#record(direction, flow.client, n, bytes, "reordered", delay);
       const timer = new Timer<Due>({ kind: "release", flow, direction });
       flow.held[direction] = { transmit, n, delayMs: fate.delayMs, timer };
       this.#timers.set(timer, now + REORDER_HOLD_MS);
       return;
     }
     if (fate.duplicate) stats.duplicated++;
-    this.#record(now, direction, key, n, bytes, fate.duplicate ? "duplicate" : "pass", delay);
+    const decision = fate.duplicate ? "duplicated" : "passed";
+    this.#record(direction, flow.client, n, bytes, decision, delay);
     this.#schedule(transmit, now, fate.delayMs);
     if (fate.duplicate) this.#schedule(transmit, now, fate.delayMs);
     if (held !== undefined) {
       // The held datagram goes right after the one that overtook it.
       flow.held[direction] = undefined;
       this.#timers.clear(held.timer);
-      this.#recordRelease(now, direction, key, held, n);
+      this.#recordRelease(direction, flow, held, n);
       this.#schedule(held.transmit, now, Math.max(fate.delayMs, held.delayMs));
     }
   }
@@ -251,7 +300,7 @@ export class RelaySessions {
       } else {
         const held = due.flow.held[due.direction]!;
         due.flow.held[due.direction] = undefined;
-        this.#recordRelease(now, due.direction, due.flow.key, held, null);
+        this.#recordRelease(due.direction, due.flow, held, null);
         this.#schedule(held.transmit, now, held.delayMs);
       }
     }
@@ -294,45 +343,23 @@ export class RelaySessions {
     else this.#timers.set(new Timer<Due>({ kind: "send", transmit }), now + delayMs);
   }
 
-  #recordRelease(
-    now: number,
-    direction: Direction,
-    key: string,
-    held: Held,
-    overtakenBy: number | null,
-  ): void {
-    this.#record(
-      now,
-      direction,
-      key,
-      held.n,
-      held.transmit.data,
-      "release",
-      undefined,
-      overtakenBy,
-    );
+  #recordRelease(direction: Direction, flow: Flow, held: Held, overtakenBy: number | null): void {
+    const data = held.transmit.data;
+    this.#record(direction, flow.client, held.n, data, "released", undefined, overtakenBy);
   }
 
   #record(
-    now: number,
-    dir: Direction,
-    client: string,
-    n: number,
+    direction: Direction,
+    peer: PeerAddress,
+    datagram: number | undefined,
     bytes: Uint8Array,
-    action: RelayLogRecord["action"],
+    event: RelayDecision,
     delayMs?: number,
     overtakenBy?: number | null,
   ): void {
-    const record: RelayLogRecord = {
-      t: Math.round((now - this.startedAt) * 1000) / 1000,
-      dir,
-      client,
-      n,
-      size: bytes.length,
-      action,
-    };
-    if (delayMs !== undefined) record.delay_ms = Math.round(delayMs * 1000) / 1000;
-    if (overtakenBy !== undefined) record.overtaken_by = overtakenBy;
+    const record: RelayLogRecord = { event, peer, direction, datagram, bytes: bytes.length };
+    if (delayMs !== undefined) record.delayMs = Math.round(delayMs * 1000) / 1000;
+    if (overtakenBy !== undefined) record.overtakenBy = overtakenBy;
     try {
       decodeHeader(bytes, this.options.magic, this.#header);
       const h = this.#header;

@@ -14,10 +14,16 @@
  *
  * @example
  * ```ts
- * progressText({ unit: "lines", sent: 1200, acked: 1180, bytes: 60_000 }, 2.5, 480);
- * // "1,200 lines sent, 1,180 acknowledged (60.0 kB)  480 lines/s  2.5 s"
- * progressText({ unit: "bytes", sent: 12_500_000 }, 1, 12_500_000);
- * // "12.5 MB sent  100.0 Mbit/s  1.0 s"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   progressText({ unit: "lines", sent: 1200, acked: 1180, bytes: 60_000 }, 2.5, 480),
+ *   "1,200 lines sent, 1,180 acknowledged (60.0 kB)  480 lines/s  2.5 s",
+ * );
+ * assert.equal(
+ *   progressText({ unit: "bytes", sent: 12_500_000 }, 1, 12_500_000),
+ *   "12.5 MB sent  100.0 Mbit/s  1.0 s",
+ * );
  * ```
  *
  * @module

@@ -14,7 +14,9 @@
  *
  * @example
  * ```ts
- * escapeText("\x1b]0;PWNED\x07"); // "\\x1b]0;PWNED\\x07"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(escapeText("\x1b]0;PWNED\x07"), "\\x1b]0;PWNED\\x07");
  * ```
  *
  * @module

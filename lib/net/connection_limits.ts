@@ -21,14 +21,21 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const limits = new ConnectionLimits<string>({ maxConnections: 1, idleTimeoutMs: 1000 });
- * limits.admit(0);                  // true: 1 open
- * limits.admit(5);                  // false: refused, at the cap
- * limits.pollNotice();              // "connection limit reached (--max-connections 1): …"
+ * assert.equal(limits.admit(0), true); // 1 open
+ * assert.equal(limits.admit(5), false); // refused, at the cap
+ * assert.equal(
+ *   limits.pollNotice(),
+ *   "connection limit reached (--max-connections 1): refused 1 new connection(s), 1 in all",
+ * );
  * const timer = limits.timer("a");
- * limits.reading(timer, 10);        // "a" waits for the peer from 10
- * limits.popIdle(1010);             // "a": nothing came for 1 s
- * limits.release(timer);            // "a" closed: room for one more
+ * limits.reading(timer, 10); // "a" waits for the peer from 10
+ * assert.equal(limits.popIdle(1009), undefined);
+ * assert.equal(limits.popIdle(1010), "a"); // nothing came for 1 s
+ * limits.release(timer); // "a" closed: room for one more
+ * assert.equal(limits.admit(1010), true);
  * ```
  *
  * @module

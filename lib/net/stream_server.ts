@@ -6,6 +6,11 @@
  * server are built on it; each family's driver only maps its machine's
  * outputs onto {@link StreamServer.write} and {@link StreamServer.end}.
  *
+ * How this works: every input (a connection, bytes, its end) is fed to the
+ * machine with the time, then the driver's `afterEvent()` runs: a
+ * `TimerLoop`'s for a machine with deadlines (its clock too), the
+ * family's drain for a machine without (fed {@link monotonicNow}).
+ *
  * Backpressure: a connection whose replies pile up (the peer sends and does
  * not read) is read no further until they are written, so a client cannot
  * make the server's memory grow.
@@ -23,18 +28,20 @@ import { errorText } from "../util/errors.ts";
 import type { TcpLimits } from "./connection_limits.ts";
 import type { StreamMachine } from "../runtime/machine.ts";
 import type { PeerAddress } from "../runtime/transmit.ts";
+import { monotonicNow } from "../runtime/timer_loop.ts";
 
 export type { StreamMachine };
 import { type TcpConnection, TcpListener } from "./tcp.ts";
 
-/** What a {@link StreamServer} needs of its driver. */
+/**
+ * What a {@link StreamServer} needs of its driver: a `TimerLoop`, or
+ * `{ afterEvent: drain }` for a machine without deadlines.
+ */
 export interface StreamDriver {
-  /** The clock the machine is fed with. */
-  clock: () => number;
-  /** Call after every input (drains the machine, re-arms the timer). */
-  afterEvent: () => void;
-  /** True once the server is stopping: new connections are closed at once. */
-  stopping: () => boolean;
+  /** Call after every input: drains the machine (a TimerLoop re-arms its alarm too). */
+  readonly afterEvent: () => void;
+  /** The clock the machine is fed with (default {@link monotonicNow}). */
+  readonly clock?: () => number;
 }
 
 /** Settings of a {@link StreamServer}. */
@@ -80,22 +87,30 @@ export class StreamServer {
     });
   }
 
-  /** Starts accepting, feeding each connection's life into `machine`. */
-  start(machine: StreamMachine, driver: StreamDriver): void {
+  /**
+   * Starts accepting, feeding each connection's life into `machine`; once
+   * `stop` is stopping, new connections are closed at once.
+   */
+  start(
+    machine: StreamMachine,
+    driver: StreamDriver,
+    stop: { readonly stopping: boolean },
+  ): void {
     const { readSize, writeHighWater, readPause } = this.options;
+    const { afterEvent, clock = monotonicNow } = driver;
     this.listener.accept(
       (conn) => {
-        if (driver.stopping()) return conn.close();
+        if (stop.stopping) return conn.close();
         this.#connections.set(conn.id, conn);
-        machine.handleConnect(conn.id, conn.peer, driver.clock());
-        driver.afterEvent();
+        machine.handleConnect(conn.id, conn.peer, clock());
+        afterEvent();
         conn.read((bytes) => {
-          machine.handleStreamBytes(conn.id, bytes, driver.clock());
-          driver.afterEvent();
+          machine.handleStreamBytes(conn.id, bytes, clock());
+          afterEvent();
           if (readPause) return readPause(conn);
           return conn.pendingWrite > writeHighWater ? conn.drained() : undefined;
         }, readSize).then((end) => {
-          if (end.kind === "eof") machine.handleStreamEnd(conn.id, driver.clock());
+          if (end.kind === "eof") machine.handleStreamEnd(conn.id, clock());
           else if (end.kind !== "closed") {
             machine.handleStreamGone(
               conn.id,
@@ -108,7 +123,7 @@ export class StreamServer {
             this.#connections.delete(conn.id);
             conn.close();
           }
-          driver.afterEvent();
+          afterEvent();
         });
       },
       this.options.onAcceptError,

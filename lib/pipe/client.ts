@@ -13,16 +13,17 @@
  * that could not keep our bytes (a full disk, a broken stdout, a stop)
  * says so with a line `ERR REASON` before it closes: exit 1, `server could
  * not keep your bytes: REASON` (other bytes from a server are ignored).
+ * The loops run in a {@link Lifecycle}'s run: the first of them to know how
+ * it ended finishes it, and a signal ends it with 130/143/129.
  *
  * @module
  */
 
-import type { ClientEnd } from "../runtime/lifecycle.ts";
+import { type ClientEnd, Lifecycle } from "../runtime/lifecycle.ts";
 import { errorText } from "../util/errors.ts";
 import { ProgressLine } from "../io/progress_line.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { type ReadEnd, TcpConnection } from "../net/tcp.ts";
-import { SIGNAL_EXIT, type StopSignal } from "../runtime/driver.ts";
 import { StdinBytes } from "../stdin/stdin_bytes.ts";
 
 /** What `pudp pipe client` was asked to do. */
@@ -35,12 +36,6 @@ export interface PipeClientConfig {
   progress: boolean;
   /** Diagnostics on stderr (`--verbose`). */
   verbose: boolean;
-}
-
-/** How the run ended: the exit status and a line for stderr. */
-export interface PipeClientResult extends ClientEnd {
-  /** Bytes sent. */
-  bytes: number;
 }
 
 /** The ring between the stdin worker and the socket writes. */
@@ -93,21 +88,40 @@ function endText(label: string, end: ReadEnd, early: boolean): string {
   }
 }
 
-/** Streams stdin to the server; returns how it went. */
-export async function runPipeClient(config: PipeClientConfig): Promise<PipeClientResult> {
+/**
+ * Streams stdin to the server; returns how it went (with `--verbose`, a
+ * success says on `log` how many bytes were sent).
+ */
+export async function runPipeClient(
+  config: PipeClientConfig,
+  log: (line: string) => void,
+): Promise<ClientEnd> {
   const peer = await resolveHost(config.host);
   const label = serverLabel(config.host, config.port);
   const conn = await TcpConnection.connect({ hostname: peer.hostname, port: config.port });
-  let bytes = 0;
-  let inputDone = false;
-  const done = Promise.withResolvers<PipeClientResult>();
-  const finish = (code: number, message?: string) => done.resolve({ code, message, bytes });
-  const signals: [StopSignal, () => void][] = (["SIGINT", "SIGTERM"] as const).map((s) => [
-    s,
-    () => finish(SIGNAL_EXIT[s]),
-  ]);
-  for (const [s, f] of signals) Deno.addSignalListener(s, f);
+  const sent = { bytes: 0 };
+  const progress = new ProgressLine(config.progress, () => ({ unit: "bytes", sent: sent.bytes }));
+  return await new Lifecycle().run({
+    start: (finish) => {
+      progress.start();
+      startLoops(label, conn, sent, (code, message) => finish({ code, message }));
+    },
+    close: (end) => {
+      progress.stop();
+      conn.close();
+      if (end.code === 0 && config.verbose) log(`sent ${sent.bytes} bytes`);
+    },
+  });
+}
 
+/** Starts the reader and the writer; `finish` says how the run ended. */
+function startLoops(
+  label: string,
+  conn: TcpConnection,
+  sent: { bytes: number },
+  finish: (code: number, message?: string) => void,
+): void {
+  let inputDone = false;
   // The server sends nothing but a refusal; its end of the stream is the answer.
   const reply = new ServerReply();
   const refused = (reason: string) => finish(1, `server could not keep your bytes: ${reason}`);
@@ -128,8 +142,6 @@ export async function runPipeClient(config: PipeClientConfig): Promise<PipeClien
     clearTimeout(timer);
   };
 
-  const progress = new ProgressLine(config.progress, () => ({ unit: "bytes", sent: bytes }));
-  progress.start();
   const stdin = StdinBytes.start(RING_BYTES);
   (async () => {
     for (;;) {
@@ -146,7 +158,7 @@ export async function runPipeClient(config: PipeClientConfig): Promise<PipeClien
               : `cannot send to ${label}: ${errorText(conn.writeError)}`,
           );
         }
-        bytes += span.length;
+        sent.bytes += span.length;
         stdin.consume(span.length);
         continue;
       }
@@ -162,10 +174,4 @@ export async function runPipeClient(config: PipeClientConfig): Promise<PipeClien
       finish(1, `cannot send to ${label}: ${errorText(conn.writeError)}`);
     }
   })();
-
-  const result = await done.promise;
-  progress.stop();
-  for (const [s, f] of signals) Deno.removeSignalListener(s, f);
-  conn.close();
-  return result;
 }

@@ -5,16 +5,13 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineCommand } from "../cli/command_tree.ts";
-import { exitStatus } from "../runtime/lifecycle.ts";
+import { defineClient, defineServer, serverArgs, showProgress } from "../cli/roles.ts";
 import {
   byteSize,
-  hostArg,
   JSON_FLAG,
   LISTEN_HOST,
   optionalFlag,
   parseByteSize,
-  portArg,
   QUIET_FLAG,
   seconds,
   tcpLimitFlags,
@@ -27,7 +24,7 @@ import { runPipeServer } from "./server.ts";
 import { DEFAULT_PIPE_OPTIONS } from "./turn_machine.ts";
 
 /** `pudp pipe server PORT`. */
-export const pipeServerCommand: Command = defineCommand({
+export const pipeServerCommand: Command = defineServer({
   name: "server",
   summary: "writes what each client streams to stdout, one client after another, never mixed",
   description: `
@@ -40,7 +37,7 @@ when both are full, waiting clients are read no further until there is room
 or held, which is what tells a pudp pipe client that its data is safe. If a
 temporary file or stdout cannot be written, only the client concerned fails:
 it gets a line "ERR REASON" and the close (a pudp pipe client exits 1), and
-the server goes on. Events (a line per connection; --json: opened, live,
+the server goes on. Events (a line per connection; --json: connected, live,
 closed, waiting, failed) go to stderr, since stdout is the data. Runs until
 SIGINT/SIGTERM, then finishes the connections it has (one still sending
 after --drain-timeout is cut: its client exits 1) and writes everything it
@@ -78,23 +75,18 @@ and that only waits for its turn is never cut.`,
     json: JSON_FLAG,
     ...tcpLimitFlags(),
   },
-  args: [portArg("PORT", true)],
-  async run(flags, [port], context) {
-    return await runPipeServer({
-      host: flags.host,
-      port,
+  run: async (flags, listen, context) =>
+    runPipeServer({
+      ...listen,
       holdMemory: flags["hold-memory"],
       holdDisk: flags["hold-disk"] ?? await defaultHoldDisk(),
       drainTimeoutMs: flags["drain-timeout"],
       limits: tcpLimits(flags),
-      json: flags.json,
-      verbose: context.verbose,
-    }, context.log);
-  },
+    }, context.log),
 });
 
 /** `pudp pipe client HOST PORT`. */
-export const pipeClientCommand: Command = defineCommand({
+export const pipeClientCommand: Command = defineClient({
   name: "client",
   summary: "streams stdin to a pipe server; exit 0 means the server has every byte",
   description: `
@@ -107,17 +99,12 @@ server works (netcat, socat), with exit 0 meaning it closed after our EOF.
 While it runs, a progress line on stderr (when that is a terminal and stdin is
 not; --quiet hides it) shows the bytes sent, the rate and the time.`,
   flags: { quiet: QUIET_FLAG },
-  args: [hostArg(), portArg("PORT", false)],
-  async run(flags, [host, port], context) {
-    const result = await runPipeClient({
-      host,
-      port,
-      progress: !flags.quiet && Deno.stderr.isTerminal() && !Deno.stdin.isTerminal(),
-      verbose: context.verbose,
-    });
-    if (result.code === 0 && context.verbose) context.log(`sent ${result.bytes} bytes`);
-    return exitStatus(result, context.log);
-  },
+  args: serverArgs(),
+  run: (flags, [host, port], context) =>
+    runPipeClient(
+      { host, port, progress: showProgress(flags.quiet), verbose: context.verbose },
+      context.log,
+    ),
 });
 
 /** `pudp pipe`. */

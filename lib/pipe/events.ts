@@ -5,14 +5,15 @@
  * @module
  */
 
+import type { JsonTable } from "../events/json_lines.ts";
 import type { BaseEvent } from "../events/sink.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
 import { formatAddress } from "../runtime/transmit.ts";
 
 /** A connection was accepted. */
-export interface PipeOpenedEvent extends BaseEvent {
-  /** The event's kind: `opened` in `--json` output. */
-  event: "opened";
+export interface PipeConnectedEvent extends BaseEvent {
+  /** The event's kind: `connected` in `--json` output. */
+  event: "connected";
   /** The connection's number, from 1 in order of arrival. */
   connection: number;
 }
@@ -38,7 +39,7 @@ export interface PipeClosedEvent extends BaseEvent {
   /** Of those, bytes held in memory (waiting for its turn) when it ended. */
   memory: number;
   /** Of those, bytes in its temporary file when it ended. */
-  spilled: number;
+  disk: number;
   /** `peer closed`, `peer reset`, `error: …`. */
   reason: string;
 }
@@ -71,17 +72,26 @@ export interface PipeFailedEvent extends BaseEvent {
 
 /** Everything `pudp pipe server` reports. */
 export type PipeEvent =
-  | PipeOpenedEvent
+  | PipeConnectedEvent
   | PipeLiveEvent
   | PipeClosedEvent
   | PipeWaitingEvent
   | PipeFailedEvent;
 
-/** The `--json` fields of a pipe event (besides event, time and peer). */
-export function pipeJsonFields(e: PipeEvent): Record<string, unknown> {
-  const { event: _e, peer: _p, ...fields } = e;
-  return fields;
-}
+/** The `--json` fields of each pipe event (besides event, time and peer): docs/events.md. */
+export const pipeJsonFields: JsonTable<PipeEvent> = {
+  connected: (e) => ({ connection: e.connection }),
+  live: (e) => ({ connection: e.connection, held: e.held }),
+  closed: (e) => ({
+    connection: e.connection,
+    bytes: e.bytes,
+    memory: e.memory,
+    disk: e.disk,
+    reason: e.reason,
+  }),
+  waiting: (e) => ({ connection: e.connection, memory: e.memory, disk: e.disk }),
+  failed: (e) => ({ connection: e.connection, bytes: e.bytes, reason: e.reason, told: e.told }),
+};
 
 /**
  * Renders `#N HOST:PORT connected`, `#N HOST:PORT closed (REASON) after B
@@ -91,10 +101,10 @@ export class PipeTextSink extends TextLinesSink<PipeEvent> {
   /** Renders one event (the {@link EventSink} interface). */
   emit(e: PipeEvent): void {
     const who = `#${e.connection} ${formatAddress(e.peer)}`;
-    if (e.event === "opened") this.line(`${who} connected`);
+    if (e.event === "connected") this.line(`${who} connected`);
     else if (e.event === "closed") {
-      const held = e.memory + e.spilled > 0
-        ? `, ${e.memory} held in memory, ${e.spilled} in a temporary file until its turn`
+      const held = e.memory + e.disk > 0
+        ? `, ${e.memory} held in memory, ${e.disk} in a temporary file until its turn`
         : "";
       this.line(`${who} closed (${e.reason}) after ${e.bytes} bytes${held}`);
     } else if (e.event === "waiting") {

@@ -188,7 +188,7 @@ export class StdoutTurns implements StreamMachine {
     const c = new Connection(connection, peer);
     this.#connections.set(connection, c);
     this.stats.connections++;
-    this.events.emit({ event: "opened", peer, connection });
+    this.events.emit({ event: "connected", peer, connection });
     if (this.#live === undefined && this.#waiting.size === 0) this.#goLive(c);
     else this.#waiting.push(c);
   }
@@ -323,7 +323,7 @@ export class StdoutTurns implements StreamMachine {
       connection,
       bytes: c.bytes,
       memory: c.memoryBytes,
-      spilled: c.spilled,
+      disk: c.spilled,
       reason,
     });
     if (c === this.#live) {

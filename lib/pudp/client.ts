@@ -4,9 +4,11 @@
  * Two threads, each blocked on one thing: the stdin worker (see
  * {@link StdinLines}) blocks in reads of stdin and hands lines over through a
  * shared ring; the main thread owns the UDP socket and the one timer of the
- * {@link Driver}. Lines are taken from the ring only while the session wants
- * them, so a slow or silent server holds stdin back instead of growing
- * memory. SIGINT/SIGTERM/SIGHUP interrupt the session (GOODBYE, then exit 130/143/129).
+ * {@link TimerLoop}, which drains the session after every input. Lines are
+ * taken from the ring only while the session wants them, so a slow or silent
+ * server holds stdin back instead of growing memory. The {@link Lifecycle}
+ * runs it: SIGINT/SIGTERM/SIGHUP interrupt the session (GOODBYE, then exit
+ * 130/143/129), and the run ends when the session has its result.
  *
  * @module
  */
@@ -15,9 +17,10 @@ import { errorText } from "../util/errors.ts";
 import { ProgressLine } from "../io/progress_line.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { Driver, SIGNAL_EXIT } from "../runtime/driver.ts";
+import { type ClientEnd, Lifecycle, SIGNAL_EXIT } from "../runtime/lifecycle.ts";
+import { TimerLoop } from "../runtime/timer_loop.ts";
 import { StdinLines } from "../stdin/stdin_lines.ts";
-import { type ClientOptions, type ClientResult, ClientSession } from "./client_session.ts";
+import { type ClientOptions, ClientSession } from "./client_session.ts";
 
 /** What `pudp client` was asked to do. */
 export interface ClientConfig extends Pick<ClientOptions, "timeoutMs" | "magic" | "window"> {
@@ -53,7 +56,7 @@ const MIN_HIGH_WATER = 256;
 export async function runClient(
   config: ClientConfig,
   stderrLine: (line: string) => void,
-): Promise<ClientResult> {
+): Promise<ClientEnd> {
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
   const label = serverLabel(config.host, config.port);
@@ -76,109 +79,118 @@ export async function runClient(
     progress.clear();
     stderrLine(line);
   };
-  const done = Promise.withResolvers<ClientResult>();
-  let failure: ClientResult | undefined;
+  /** Ends the run (the lifecycle's `finish`, once it has started). */
+  let finish: (end: ClientEnd) => void = () => {};
+  /** The first failure of the I/O side: it is how the run ended, whatever the session says. */
+  let failure: ClientEnd | undefined;
   const fail = (message: string) => {
     failure ??= { code: 1, message };
-    done.resolve(failure);
+    finish(failure);
   };
 
   const endpoint = UdpEndpoint.bind({ hostname: config.bind ?? peer.anyAddress, port: 0 }, {
     onSendError: (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
   });
   let wakeStdin: (() => void) | undefined;
-  const driver = new Driver(session, () => {
+  const loop = new TimerLoop(session, () => {
     for (let t = session.pollTransmit(); t; t = session.pollTransmit()) endpoint.send(t);
-    if (session.result) done.resolve(session.result);
+    if (session.result) finish(session.result);
     if (wakeStdin && (session.wantsLines || session.result)) {
       const wake = wakeStdin;
       wakeStdin = undefined;
       wake();
     }
   });
-  const clock = driver.clock;
-  const afterEvent = driver.afterEvent;
-  driver.onSignals((signal) => {
-    session.handleInterrupt(SIGNAL_EXIT[signal], clock());
-    afterEvent();
-  });
+  const { clock, afterEvent } = loop;
 
-  const stdin = StdinLines.start(config.maxPayload, config.keepNewlines);
-  session.start(clock());
-  afterEvent();
-  progress.start();
-
-  // Main thread, event 1: datagrams.
-  endpoint.receive((bytes, from) => {
-    if (session.result) return;
-    session.handleDatagram(bytes, from, clock());
-    afterEvent();
-  }, (e) => {
-    if (!session.result) fail(`cannot receive: ${errorText(e)}`);
-  });
-
-  // Main thread, event 2: lines from the stdin worker.
-  (async () => {
-    let lineNo = 0;
-    let pieces = 0;
-    let lineBytes = 0;
-    while (!session.result) {
-      if (!session.wantsLines) {
-        await new Promise<void>((resolve) => wakeStdin = resolve);
-        continue;
-      }
-      let taken = 0;
-      // One clock reading per batch: the lines of a batch arrive together.
-      const now = clock();
-      for (
-        let bytes = stdin.take();
-        bytes;
-        bytes = taken < BATCH && session.wantsLines ? stdin.take() : undefined
-      ) {
-        taken++;
-        pieces++;
-        lineBytes += bytes.length;
-        session.handleLine(bytes, now);
-        if (stdin.endOfLine) {
-          lineNo++;
-          if (pieces > 1) {
-            log(
-              `warning: line ${lineNo} is ${lineBytes} bytes, more than ${config.maxPayload}: ` +
-                `sent as ${pieces} DATA messages`,
-            );
-          }
-          pieces = 0;
-          lineBytes = 0;
-        }
-      }
-      stdin.releaseSome();
+  return await new Lifecycle().run({
+    start(finishRun) {
+      finish = finishRun;
+      const stdin = StdinLines.start(config.maxPayload, config.keepNewlines);
+      session.start(clock());
       afterEvent();
-      if (taken > 0) continue;
-      stdin.release();
-      if (stdin.finished) {
-        const error = await stdin.error();
-        session.handleEof(clock());
-        afterEvent();
-        if (error !== undefined) failure ??= { code: 1, message: `cannot read stdin: ${error}` };
-        return;
-      }
-      await stdin.ready();
-    }
-  })();
+      progress.start();
 
-  const result = await done.promise;
-  progress.stop();
-  driver.quiet();
-  await endpoint.close();
-  if (config.verbose) {
-    const s = session.stats;
-    const p = session.pacing.stats;
-    log(
-      `pudp client: ${s.dataSent} DATA sent, ${s.alivesReceived} ALIVE received, ` +
-        `${p.resyncs} resyncs, ${p.wrongCredits} wrong credits, ` +
-        `${p.expiries} expiries, ${p.presumedLost} presumed lost, ${p.lateAlives} late ALIVEs, ` +
-        `${s.repeats} repeats, srtt ${p.srttMs?.toFixed(3) ?? "-"} ms`,
-    );
-  }
-  return failure ?? result;
+      // Main thread, event 1: datagrams.
+      endpoint.receive((bytes, from) => {
+        if (session.result) return;
+        session.handleDatagram(bytes, from, clock());
+        afterEvent();
+      }, (e) => {
+        if (!session.result) fail(`cannot receive: ${errorText(e)}`);
+      });
+
+      // Main thread, event 2: lines from the stdin worker.
+      (async () => {
+        let lineNo = 0;
+        let pieces = 0;
+        let lineBytes = 0;
+        while (!session.result) {
+          if (!session.wantsLines) {
+            await new Promise<void>((resolve) => wakeStdin = resolve);
+            continue;
+          }
+          let taken = 0;
+          // One clock reading per batch: the lines of a batch arrive together.
+          const now = clock();
+          for (
+            let bytes = stdin.take();
+            bytes;
+            bytes = taken < BATCH && session.wantsLines ? stdin.take() : undefined
+          ) {
+            taken++;
+            pieces++;
+            lineBytes += bytes.length;
+            session.handleLine(bytes, now);
+            if (stdin.endOfLine) {
+              lineNo++;
+              if (pieces > 1) {
+                log(
+                  `warning: line ${lineNo} is ${lineBytes} bytes, more than ${config.maxPayload}: ` +
+                    `sent as ${pieces} DATA messages`,
+                );
+              }
+              pieces = 0;
+              lineBytes = 0;
+            }
+          }
+          stdin.releaseSome();
+          afterEvent();
+          if (taken > 0) continue;
+          stdin.release();
+          if (stdin.finished) {
+            const error = await stdin.error();
+            session.handleEof(clock());
+            afterEvent();
+            if (error !== undefined) {
+              failure ??= { code: 1, message: `cannot read stdin: ${error}` };
+            }
+            return;
+          }
+          await stdin.ready();
+        }
+      })();
+    },
+    // The session says GOODBYE and waits for the answer; the run ends with its result.
+    onSignal(signal) {
+      session.handleInterrupt(SIGNAL_EXIT[signal], loop.clock());
+      loop.afterEvent();
+    },
+    async close(end) {
+      progress.stop();
+      loop.cancel();
+      await endpoint.close();
+      if (config.verbose) {
+        const s = session.stats;
+        const p = session.pacing.stats;
+        log(
+          `pudp client: ${s.dataSent} DATA sent, ${s.alivesReceived} ALIVE received, ` +
+            `${p.resyncs} resyncs, ${p.wrongCredits} wrong credits, ` +
+            `${p.expiries} expiries, ${p.presumedLost} presumed lost, ${p.lateAlives} late ALIVEs, ` +
+            `${s.repeats} repeats, srtt ${p.srttMs?.toFixed(3) ?? "-"} ms`,
+        );
+      }
+      return failure ?? end;
+    },
+  });
 }

@@ -4,16 +4,15 @@
  * @module
  */
 
-import { type Command, defineCommand } from "../cli/command_tree.ts";
+import type { Command } from "../cli/command_tree.ts";
+import { defineClient, defineServer, serverArgs, showProgress } from "../cli/roles.ts";
 import {
   count,
   type FlagDef,
-  hostArg,
   JSON_FLAG,
   LISTEN_HOST,
   magic,
   optionalFlag,
-  portArg,
   QUIET_FLAG,
   seconds,
   switchFlag,
@@ -31,7 +30,7 @@ export const MAGIC_FLAG: FlagDef<number> = magic(
 );
 
 /** `pudp server PORT`. */
-export const serverCommand: Command = defineCommand({
+export const serverCommand: Command = defineServer({
   name: "server",
   summary: "PUDP server: prints what every client sends (UDP, event loop)",
   description: `
@@ -69,24 +68,19 @@ clients.`,
     "no-stdin": switchFlag("leave stdin alone (for service managers and background jobs)"),
     json: JSON_FLAG,
   },
-  args: [portArg("PORT", true)],
-  run(flags, [port], context) {
-    return runServer({
-      host: flags.host,
-      port,
+  run: (flags, listen, context) =>
+    runServer({
+      ...listen,
       timeoutMs: flags.timeout,
       maxGap: flags["max-gap"],
       maxSessions: flags["max-sessions"],
       magic: flags.magic,
       readStdin: !flags["no-stdin"],
-      json: flags.json,
-      verbose: context.verbose,
-    }, context.log);
-  },
+    }, context.log),
 });
 
 /** `pudp client HOST PORT`. */
-export const clientCommand: Command = defineCommand({
+export const clientCommand: Command = defineClient({
   name: "client",
   summary: "PUDP client: sends each stdin line to a server (UDP, threads)",
   description: `
@@ -127,9 +121,9 @@ acknowledged (ALIVEs received), the rate and the time.`,
     ),
     quiet: QUIET_FLAG,
   },
-  args: [hostArg(), portArg("PORT", false)],
-  async run(flags, [host, port], context) {
-    const result = await runClient({
+  args: serverArgs(),
+  run: (flags, [host, port], context) =>
+    runClient({
       host,
       port,
       timeoutMs: flags.timeout,
@@ -138,10 +132,7 @@ acknowledged (ALIVEs received), the rate and the time.`,
       keepNewlines: flags["keep-newlines"],
       maxPayload: flags["max-payload"],
       bind: flags.bind,
-      progress: !flags.quiet && Deno.stderr.isTerminal() && !Deno.stdin.isTerminal(),
+      progress: showProgress(flags.quiet),
       verbose: context.verbose,
-    }, context.log);
-    if (result.message) context.log(result.message);
-    return result.code;
-  },
+    }, context.log),
 });

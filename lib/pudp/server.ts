@@ -2,12 +2,13 @@
  * `pudp server`: the event-loop driver around {@link ServerSessions}.
  *
  * One thread waits on everything at once: the UDP socket, stdin (EOF, or `q`
- * on a terminal), SIGINT/SIGTERM and the one timer of the {@link Driver}.
- * After every event the driver drains the machine: datagrams to the socket's
- * sender (overlapped: replies need no order). The machine's events go to a
- * text or `--json` sink, whose bytes an {@link EventOutput} writes to stdout;
- * a full session table, and with `--verbose` every close and its reason, are
- * also said on stderr.
+ * on a terminal), the signals of the {@link Lifecycle} and the one timer of
+ * the {@link TimerLoop}. After every event the loop drains the machine:
+ * datagrams to the socket's sender (overlapped: replies need no order). The
+ * machine's events go to a text or `--json` sink, whose bytes the server's
+ * event output writes to stdout (a failed write stops the server); a full
+ * session table, and with `--verbose` every close and its reason, are also
+ * said on stderr.
  *
  * Backpressure: while more than {@link OUTPUT_HIGH_WATER} bytes of output
  * wait for stdout, the socket is not read; reading resumes at
@@ -18,27 +19,19 @@
  */
 
 import { errorText } from "../util/errors.ts";
-import { EventOutput } from "../events/event_output.ts";
+import { type ListenConfig, machineHooks, serverLife } from "../net/service.ts";
 import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { Driver, monotonicNow } from "../runtime/driver.ts";
+import { TimerLoop } from "../runtime/timer_loop.ts";
 import { watchStdinQuit } from "../stdin/stdin_quit.ts";
 import { type ServerEvent, serverJsonFields, tableFullText } from "./server_events.ts";
 import { type ServerOptions, ServerSessions, type ServerStats } from "./server_session.ts";
 import { ServerTextSink } from "./server_text.ts";
 
 /** What `pudp server` was asked to do. */
-export interface ServerConfig extends ServerOptions {
-  /** Address to listen on (`--host`). */
-  host: string;
-  /** Port to listen on; 0 picks a free one. */
-  port: number;
+export interface ServerConfig extends ServerOptions, ListenConfig {
   /** Read stdin for EOF / `q` (false with --no-stdin). */
   readStdin: boolean;
-  /** Print events as JSON lines instead of SPEC's text lines. */
-  json: boolean;
-  /** More diagnostics on stderr (`--verbose`). */
-  verbose: boolean;
 }
 
 /** Stop reading the socket while more than this much output waits for stdout. */
@@ -77,12 +70,7 @@ export function stderrNotice(e: ServerEvent, verbose: boolean): string | undefin
 
 /** Runs the server until EOF/`q` on stdin or a signal. Returns the exit status. */
 export function runServer(config: ServerConfig, log: (line: string) => void): Promise<number> {
-  const output = new EventOutput<ServerEvent>({
-    json: config.json,
-    text: (terminal) => new ServerTextSink(terminal),
-    fields: serverJsonFields,
-    clock: monotonicNow,
-  });
+  const { life, output } = serverLife(config.json, (t) => new ServerTextSink(t), serverJsonFields);
   const sink = output.sink;
   const machine = new ServerSessions(config, {
     emit(e) {
@@ -100,31 +88,30 @@ export function runServer(config: ServerConfig, log: (line: string) => void): Pr
     },
     onSent: (t) => machine.recycle(t),
   });
-  const driver = new Driver(machine, () => {
+  const loop = new TimerLoop(machine, () => {
     for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) endpoint.send(t);
-    output.kick();
-    if (output.failure !== undefined) stopWith(output.failure);
+    life.kickOutput();
   });
-  const stopWith = driver.stop.request;
+  const stop = life.stop;
 
-  if (config.readStdin) watchStdinQuit(stopWith);
+  if (config.readStdin) watchStdinQuit(stop.request);
   endpoint.receive((bytes, from) => {
-    if (driver.stop.stopping) return; // shut down: no new sessions
-    machine.handleDatagram(bytes, from, driver.clock());
-    driver.afterEvent();
+    if (stop.stopping) return; // shut down: no new sessions
+    machine.handleDatagram(bytes, from, loop.clock());
+    loop.afterEvent();
     return output.pump.waiting > OUTPUT_HIGH_WATER
       ? output.pump.drainTo(OUTPUT_LOW_WATER)
       : undefined;
-  }, (e) => stopWith(`cannot receive: ${errorText(e)}`));
+  }, (e) => stop.request(`cannot receive: ${errorText(e)}`));
 
-  return driver.serve({
-    ready: `listening on ${formatAddress(endpoint.address)}`,
-    shutdown: () => machine.shutdown(),
-    close: async () => {
-      await endpoint.close();
-      await output.close();
-      driver.stop.failure ??= output.failure;
-    },
-    summary: () => summaryLine(machine.stats),
-  }, log);
+  return life.serve(
+    machineHooks({
+      ready: `listening on ${formatAddress(endpoint.address)}`,
+      machine,
+      loop,
+      close: () => endpoint.close(),
+      summary: () => summaryLine(machine.stats),
+    }),
+    log,
+  );
 }

@@ -7,7 +7,7 @@
  */
 
 import type { BaseEvent } from "../events/sink.ts";
-import { payloadFields } from "../events/json_lines.ts";
+import { type JsonTable, payloadFields } from "../events/json_lines.ts";
 import type { PeerAddress } from "../runtime/transmit.ts";
 
 /** Why a session ended. */
@@ -123,8 +123,8 @@ export interface DroppedEvent extends BaseEvent {
 export interface TableFullEvent extends BaseEvent {
   /** The event's kind: `table_full` in `--json` output. */
   event: "table_full";
-  /** Sessions open (the cap). */
-  open: number;
+  /** Sessions open: the cap, `--max-sessions` (`limit` in `--json`). */
+  limit: number;
   /** What happens to new HELLOs while the table stays full. */
   action: "evicting" | "dropping";
 }
@@ -146,32 +146,22 @@ export function hexSessionId(sessionId: number): string {
   return "0x" + sessionId.toString(16).padStart(8, "0");
 }
 
-/** The `--json` fields of a server event (besides event, time and peer). */
-export function serverJsonFields(e: ServerEvent): Record<string, unknown> {
-  switch (e.event) {
-    case "created":
-    case "duplicate":
-    case "goodbye":
-    case "goodbye_repeated":
-      return { session: e.session, seq: e.seq };
-    case "data":
-      return { session: e.session, seq: e.seq, ...payloadFields(e.data.subarray(e.offset)) };
-    case "lost":
-      return { session: e.session, first: e.first, last: e.last, count: e.last - e.first + 1 };
-    case "closed":
-      return { session: e.session, reason: e.reason };
-    case "dropped":
-      return e.session === undefined
-        ? { reason: e.reason }
-        : { session: e.session, reason: e.reason };
-    case "table_full":
-      return { open: e.open, action: e.action };
-  }
-}
+/** The `--json` fields of each server event (besides event, time and peer): docs/events.md. */
+export const serverJsonFields: JsonTable<ServerEvent> = {
+  created: (e) => ({ session: e.session, seq: e.seq }),
+  data: (e) => ({ session: e.session, seq: e.seq, ...payloadFields(e.data.subarray(e.offset)) }),
+  lost: (e) => ({ session: e.session, first: e.first, last: e.last, count: e.last - e.first + 1 }),
+  duplicate: (e) => ({ session: e.session, seq: e.seq }),
+  goodbye: (e) => ({ session: e.session, seq: e.seq }),
+  goodbye_repeated: (e) => ({ session: e.session, seq: e.seq }),
+  closed: (e) => ({ session: e.session, reason: e.reason }),
+  dropped: (e) => ({ session: e.session, reason: e.reason }),
+  table_full: (e) => ({ limit: e.limit, action: e.action }),
+};
 
 /** The stderr line of a {@link TableFullEvent}. */
 export function tableFullText(e: TableFullEvent): string {
-  return `session table full (${e.open}): ` +
+  return `session table full (${e.limit}): ` +
     (e.action === "evicting"
       ? "evicting the oldest half-open session for each new HELLO"
       : "dropping new HELLOs (every session has sent data)");

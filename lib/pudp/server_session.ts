@@ -50,18 +50,27 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventQueue } from "../events/sink.ts";
  * import type { ServerEvent } from "./server_events.ts";
- * import { Command, encode } from "./wire.ts";
+ * import { Command, decode, encode } from "./wire.ts";
  *
  * const events = new EventQueue<ServerEvent>();
  * const server = new ServerSessions({ timeoutMs: 5000 }, events);
  * const client = { hostname: "127.0.0.1", port: 40000 };
  * const hello = encode({ command: Command.HELLO, seq: 0, sessionId: 1, payload: new Uint8Array() });
  * server.handleDatagram(hello, client, 0);
- * server.pollTransmit(); // the HELLO back to the client
- * server.pollTimeout(); // 5000: the session times out then unless a message comes
+ * assert.deepEqual(server.pollTransmit(), { to: client, data: hello }); // the HELLO back
+ * assert.equal(events.poll()?.event, "created");
+ * assert.equal(server.pollTimeout(), 5000); // the session times out then unless a message comes
  * server.handleTimeout(5000); // it did not: GOODBYE to the client, a `closed` event
+ * assert.equal(decode(server.pollTransmit()!.data).command, Command.GOODBYE);
+ * assert.deepEqual(events.poll(), {
+ *   event: "closed",
+ *   peer: client,
+ *   session: "0x00000001",
+ *   reason: "timeout",
+ * });
  * ```
  *
  * @module
@@ -446,7 +455,7 @@ export class ServerSessions {
   #noticeFull(from: PeerAddress, now: number, action: "evicting" | "dropping"): void {
     if (now - this.#fullNoticeAt < FULL_NOTICE_MS) return;
     this.#fullNoticeAt = now;
-    this.events.emit({ event: "table_full", peer: from, open: this.#sessions.size, action });
+    this.events.emit({ event: "table_full", peer: from, limit: this.#sessions.size, action });
   }
 
   #drop(from: PeerAddress, reason: DropReason, sessionId?: number): void {

@@ -16,16 +16,20 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const hi = new TextEncoder().encode("hi");
  * const bytes = encode({ command: Command.DATA, seq: 1, sessionId: 0x1234abcd, payload: hi });
- * // c3 56 01 01 | 00 00 00 01 | 12 34 ab cd | 68 69
- * const msg = decode(bytes); // { command: 1, seq: 1, sessionId: 0x1234abcd, payload: "hi" }
- * commandName(msg.command); // "DATA"
- * try {
- *   decode(bytes.subarray(0, 5)); // too short for a header
- * } catch (e) {
- *   if (!(e instanceof WireError)) throw e;
- * }
+ * assert.deepEqual(bytes, Uint8Array.of(
+ *   0xc3, 0x56, 1, 1, // magic, version, command
+ *   0, 0, 0, 1, // sequence number
+ *   0x12, 0x34, 0xab, 0xcd, // session id
+ *   0x68, 0x69, // payload
+ * ));
+ * const msg = decode(bytes);
+ * assert.deepEqual(msg, { command: Command.DATA, seq: 1, sessionId: 0x1234abcd, payload: hi });
+ * assert.equal(commandName(msg.command), "DATA");
+ * assert.throws(() => decode(bytes.subarray(0, 5)), WireError); // too short for a header
  * ```
  *
  * @module

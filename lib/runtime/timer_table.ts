@@ -13,13 +13,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const table = new TimerTable<string>();
  * const a = new Timer("a"), b = new Timer("b");
  * table.set(a, 20);
  * table.set(b, 10);
- * table.nextAt;      // 10
- * table.popDue(15);  // "b"
- * table.popDue(15);  // undefined: "a" is not due yet
+ * assert.equal(table.nextAt, 10);
+ * assert.equal(table.popDue(15), "b");
+ * assert.equal(table.popDue(15), undefined); // "a" is not due yet
  * ```
  *
  * @module

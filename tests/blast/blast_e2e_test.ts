@@ -231,3 +231,42 @@ Deno.test("blast e2e (tcp): SIGTERM mid-transfer logs the run's closed line with
     }
   }
 });
+
+Deno.test("blast e2e: a signal cuts the client's run short at once: the report, then 128 + the signal", async () => {
+  const cases = [
+    ["tcp", [], "SIGINT", 130],
+    ["tcp", ["--upload"], "SIGHUP", 129],
+    ["udp", ["--udp"], "SIGTERM", 143],
+    ["udp", ["--udp", "--upload"], "SIGINT", 130],
+  ] as const;
+  for (const [transport, args, signal, code] of cases) {
+    const t = transport === "udp" ? ["--udp"] : [];
+    await withServer(t, async ({ port, process }) => {
+      // 5,000 segments 2 ms apart: 10 s if it ran to the end.
+      await using client = spawnCli([
+        "blast",
+        "client",
+        "--json",
+        ...args,
+        "--count",
+        "5000",
+        "--interval",
+        "2",
+        "127.0.0.1",
+        String(port),
+      ]);
+      await process.stdout.waitFor((s) => /count=5000/.test(s), 10_000, "the run's request line");
+      await new Promise((r) => setTimeout(r, 300));
+      const signalled = performance.now();
+      client.kill(signal);
+      const r = await client.exit(10_000);
+      const what = `${transport} ${args.join(" ")} ${signal}`;
+      assert.ok(performance.now() - signalled < 3000, `${what}: ended promptly`);
+      assert.equal(r.code, code, `${what}: ${r.stderr}`);
+      assert.equal(r.stderr, "", what);
+      const report: BlastReport = JSON.parse(r.stdout);
+      assert.equal(report.error, "interrupted", what);
+      assert.equal(report.complete, false, what);
+    });
+  }
+});

@@ -4,18 +4,27 @@
  * relay's log says it did to the DATA segments.
  */
 import assert from "node:assert/strict";
-import type { RelayLogRecord } from "../../lib/impair/relay_session.ts";
 import type { BlastReport } from "../../lib/blast/report.ts";
 import { spawnCli, startListening } from "../helpers/cli.ts";
 
-function expected(log: RelayLogRecord[], dir: "up" | "down") {
-  const data = log.filter((r) => r.dir === dir && r.blast?.type === "data");
-  const count = (action: string) => data.filter((r) => r.action === action).length;
+/** A line of impair's `--log`, as parsed (docs/events.md). */
+interface LogLine {
+  event: string;
+  direction: "up" | "down";
+  datagram: number;
+  overtaken_by?: number | null;
+  pudp?: { command: string; seq: number; session: string };
+  blast?: { type: string; seq: number; run: string };
+}
+
+function expected(log: LogLine[], dir: "up" | "down") {
+  const data = log.filter((r) => r.direction === dir && r.blast?.type === "data");
+  const count = (event: string) => data.filter((r) => r.event === event).length;
   return {
-    lost: count("drop"),
-    duplicated: count("duplicate"),
+    lost: count("dropped"),
+    duplicated: count("duplicated"),
     // A held datagram counts as reordered when another overtook it (not when its hold ran out).
-    reordered: data.filter((r) => r.action === "release" && r.overtaken_by !== null).length,
+    reordered: data.filter((r) => r.event === "released" && r.overtaken_by !== null).length,
   };
 }
 
@@ -64,7 +73,7 @@ for (const upload of [false, true]) {
       const report: BlastReport = JSON.parse(r.stdout);
       relay.process.kill("SIGTERM");
       await relay.process.exit();
-      const log: RelayLogRecord[] = Deno.readTextFileSync(logPath).trim().split("\n").map((l) =>
+      const log: LogLine[] = Deno.readTextFileSync(logPath).trim().split("\n").map((l) =>
         JSON.parse(l)
       );
       const want = expected(log, upload ? "up" : "down");

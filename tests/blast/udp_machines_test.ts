@@ -1,12 +1,17 @@
 /**
- * The UDP client and server machines joined by a simulated link in virtual
- * time: the link drops, copies or holds back (until the next datagram has
- * gone) what a fault function says, and the client's report must count
- * exactly that.
+ * The UDP client and server machines joined by the virtual net
+ * (tests/helpers/virtual_net.ts) in virtual time: its paths drop, copy or
+ * hold back (until the next datagram has gone) what a fault function says,
+ * and the client's report must count exactly that.
  */
 import assert from "node:assert/strict";
 import type { BlastServerEvent } from "../../lib/blast/events.ts";
-import { BlastUdpClient, type ClientFinish } from "../../lib/blast/udp_client_machine.ts";
+import {
+  type BlastClientEvent,
+  BlastUdpClient,
+  type ClientFinish,
+  type UdpClientOptions,
+} from "../../lib/blast/udp_client_machine.ts";
 import { BlastUdpServer } from "../../lib/blast/udp_server_machine.ts";
 import {
   decodeHeader,
@@ -17,31 +22,71 @@ import {
   type SegmentTypeCode,
   type TransferRequest,
 } from "../../lib/blast/wire.ts";
+import type { PeerAddress, Transmit } from "../../lib/runtime/transmit.ts";
+import { type Datagram, type Fate, type NetMachine, VirtualNet } from "../helpers/virtual_net.ts";
 
 const pure = { permissions: "none" } as const;
 const CLIENT = { hostname: "127.0.0.1", port: 4000 };
+const SERVER = { hostname: "127.0.0.1", port: 9000 };
 const SECRET = new Uint8Array(32).fill(7);
 
-type Fate = "pass" | "drop" | "dup" | "hold";
+/** A client machine for `request` against SERVER, and how its run ended (once it has). */
+function clientOf(
+  request: Request,
+  options: Partial<UdpClientOptions> = {},
+): { client: BlastUdpClient; finished: { finish?: ClientFinish } } {
+  const finished: { finish?: ClientFinish } = {};
+  const sink = {
+    emit: (e: BlastClientEvent) => {
+      assert.equal(finished.finish, undefined, "one finished event");
+      finished.finish = e.finish;
+    },
+  };
+  const client = new BlastUdpClient({
+    request,
+    run: 77,
+    rounds: 2,
+    echoIntervalMs: 10,
+    timeoutMs: 2000,
+    server: SERVER,
+    serverLabel: "127.0.0.1:9000",
+    ...options,
+  }, sink);
+  return { client, finished };
+}
 
-/** One direction of the link: the n-th datagram meets `fate(n, bytes)`. */
-class Link {
-  n = 0;
-  held: Uint8Array | undefined;
-  constructor(readonly fate: (n: number, bytes: Uint8Array) => Fate) {}
-  carry(bytes: Uint8Array, deliver: (b: Uint8Array) => void): void {
-    const f = this.fate(this.n++, bytes);
-    if (f === "drop") return;
-    if (f === "hold" && this.held === undefined) {
-      this.held = bytes;
-      return;
-    }
-    deliver(bytes);
-    if (f === "dup") deliver(bytes);
-    const held = this.held;
-    this.held = undefined;
-    if (held) deliver(held);
+/** A blast machine as the net drives it (the two share this shape). */
+type BlastMachine = BlastUdpClient | BlastUdpServer;
+
+/**
+ * A blast machine on the virtual net: its control datagrams first, then
+ * each DATA due at the net's time (copied: the net keeps the bytes).
+ */
+class OnNet implements NetMachine {
+  readonly #buf = new Uint8Array(65_536);
+  readonly #view = new DataView(this.#buf.buffer);
+  constructor(readonly machine: BlastMachine, readonly clock: () => number) {}
+  handleDatagram(data: Uint8Array, from: PeerAddress, now: number): void {
+    this.machine.handleDatagram(data, from, now);
   }
+  handleTimeout(now: number): void {
+    this.machine.handleTimeout(now);
+  }
+  pollTimeout(): number | undefined {
+    return this.machine.pollTimeout();
+  }
+  pollTransmit(): Transmit | undefined {
+    const t = this.machine.pollTransmit();
+    if (t) return t;
+    const d = this.machine.fillData(this.#buf, this.#view, this.clock());
+    return d && { data: this.#buf.slice(0, d.length), to: { ...d.to } };
+  }
+}
+
+/** The n-th datagram of one direction (counted from 0) meets `fate(n, bytes)`. */
+function counted(fate: (n: number, bytes: Uint8Array) => Fate): (d: Datagram) => Fate {
+  let n = 0;
+  return (d) => fate(n++, d.data);
 }
 
 function run(
@@ -54,42 +99,25 @@ function run(
   const server = new BlastUdpServer({ maxBytes, idleMs: 30_000, secret: SECRET }, {
     emit: (e) => events.push({ ...e }),
   });
-  const client = new BlastUdpClient({
-    request,
-    run: 77,
-    rounds: 2,
-    echoIntervalMs: 10,
-    timeoutMs: 2000,
+  const { client, finished } = clientOf(request, { server: SERVER });
+  const net = new VirtualNet();
+  net.path(SERVER, CLIENT, { fate: counted(down) });
+  net.path(CLIENT, SERVER, { fate: counted(up) });
+  const clock = () => net.now;
+  net.add({ address: SERVER, machine: new OnNet(server, clock) });
+  const c = net.add({
+    address: CLIENT,
+    machine: new OnNet(client, clock),
+    closed: () => finished.finish !== undefined,
   });
-  const toClient = new Link(down);
-  const toServer = new Link(up);
-  const buf = new Uint8Array(65_536);
-  const view = new DataView(buf.buffer);
-  let now = 1000;
-  client.start(now);
-  for (let step = 0; step < 200_000 && client.finish === undefined; step++) {
-    now += 0.05;
-    for (let d = client.pollTransmit(); d; d = client.pollTransmit()) {
-      toServer.carry(d, (b) => server.handleDatagram(b, CLIENT, now));
-    }
-    const length = client.fillData(buf, view, now);
-    if (length > 0) {
-      toServer.carry(buf.slice(0, length), (b) => server.handleDatagram(b, CLIENT, now));
-    }
-    for (let t = server.pollTransmit(); t; t = server.pollTransmit()) {
-      toClient.carry(t.data, (b) => client.handleDatagram(b, now));
-    }
-    const data = server.fillData(buf, view, now);
-    if (data) toClient.carry(buf.slice(0, data.length), (b) => client.handleDatagram(b, now));
-    if ((server.pollTimeout() ?? Infinity) <= now) server.handleTimeout(now);
-    if ((client.pollTimeout() ?? Infinity) <= now) client.handleTimeout(now);
-  }
-  assert.ok(client.finish, "the run ended");
-  // As the driver does at the end: the client's last answers (END_ACK) still go.
-  for (let d = client.pollTransmit(); d; d = client.pollTransmit()) {
-    toServer.carry(d, (b) => server.handleDatagram(b, CLIENT, now));
-  }
-  return { finish: client.finish, events };
+  net.input(c, (now) => client.start(now));
+  const end = net.run({ untilMs: 60_000, stop: () => finished.finish !== undefined });
+  assert.equal(end, "stopped", "the run ended");
+  assert.ok(finished.finish);
+  assert.equal(client.pollTimeout(), undefined, "no deadline is left once the run is over");
+  // The client's last answers (END_ACK) are on their way, as the driver still sends them.
+  net.run({ untilMs: net.now });
+  return { finish: finished.finish, events };
 }
 
 const header = emptyHeader();
@@ -277,28 +305,23 @@ Deno.test(
   "blast udp machines: a download whose server sends seqs near 2^32 keeps the client's bitmap small, counted out of range",
   pure,
   () => {
-    const client = new BlastUdpClient({
-      request: get(1000),
-      run: 5,
-      rounds: 1,
-      echoIntervalMs: 0,
-      timeoutMs: 2000,
-    });
+    const { client, finished } = clientOf(get(1000), { run: 5, rounds: 1, echoIntervalMs: 0 });
     client.start(0);
     const h = { type: SegmentType.Accept as SegmentTypeCode, run: 5, seq: 0, total: 0, sent: 0 };
-    client.handleDatagram(encodeSegment(h), 1);
+    client.handleDatagram(encodeSegment(h), SERVER, 1);
     const body = new Uint8Array(76);
     for (const seq of scatteredSeqs(20_000)) {
-      client.handleDatagram(encodeSegment({ ...h, type: SegmentType.Data, seq }, body), 2);
+      client.handleDatagram(encodeSegment({ ...h, type: SegmentType.Data, seq }, body), SERVER, 2);
     }
     assert.ok(client.receiver!.tally.footprint <= 125, `${client.receiver!.tally.footprint}`);
     client.handleDatagram(
       encodeSegment({ ...h, type: SegmentType.End, seq: 1000, total: 1000 }),
+      SERVER,
       3,
     );
     client.handleTimeout(1000);
-    assert.ok(client.finish, "the run ended");
-    const segments = client.finish.receiver!.segments!;
+    assert.ok(finished.finish, "the run ended");
+    const segments = finished.finish.receiver!.segments!;
     assert.equal(segments.out_of_range, 20_000);
     assert.equal(segments.received, 0);
   },
@@ -487,5 +510,73 @@ Deno.test(
     assert.equal(server.active, 1);
     assert.equal(ask(server, c, 4, line, 1001), SegmentType.Accept);
     assert.equal(ask(server, CLIENT, 5, line, 1002), SegmentType.Refuse, "the cap is full again");
+  },
+);
+
+Deno.test(
+  "blast udp machines: when no DATA is due, the next one's time is a deadline (pacing on the timer table)",
+  pure,
+  () => {
+    const buf = new Uint8Array(65_536);
+    const view = new DataView(buf.buffer);
+    // The client's upload, 3 segments 50 ms apart.
+    const { client } = clientOf({ ...get(3), direction: "put", intervalMs: 50 }, { run: 3 });
+    client.start(0);
+    client.pollTransmit();
+    const accept = {
+      type: SegmentType.Accept as SegmentTypeCode,
+      run: 3,
+      seq: 0,
+      total: 0,
+      sent: 0,
+    };
+    client.handleDatagram(encodeSegment(accept), SERVER, 1);
+    assert.equal(client.fillData(buf, view, 1)?.length, 100);
+    assert.equal(client.fillData(buf, view, 2), undefined, "the next is not due yet");
+    assert.equal(client.pollTimeout(), 51, "the next DATA's time");
+    client.handleTimeout(51);
+    assert.equal(client.fillData(buf, view, 51)?.length, 100);
+    // The server's download, the same pacing.
+    const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 30_000, secret: SECRET }, {
+      emit: () => {},
+    });
+    assert.equal(ask(server, CLIENT, 4, "GET count=3 interval=50 size=100", 0), SegmentType.Accept);
+    assert.equal(server.fillData(buf, view, 10)?.length, 100);
+    assert.equal(server.fillData(buf, view, 11), undefined);
+    assert.equal(server.pollTimeout(), 60, "the next DATA's time");
+    server.handleTimeout(60);
+    assert.equal(server.fillData(buf, view, 60)?.length, 100);
+  },
+);
+
+Deno.test(
+  "blast udp machines: the socket's port unreachable ends a run the server has not answered; a receive error any run",
+  pure,
+  () => {
+    const silent = clientOf(get(10));
+    silent.client.start(0);
+    silent.client.handleUnreachable("Connection refused (os error 111)", 5);
+    assert.deepEqual(
+      silent.finished.finish?.failure,
+      "no server at 127.0.0.1:9000 (udp): Connection refused (os error 111)",
+    );
+    assert.equal(silent.client.pollTimeout(), undefined);
+
+    const answered = clientOf(get(10));
+    answered.client.start(0);
+    const accept = {
+      type: SegmentType.Accept as SegmentTypeCode,
+      run: 77,
+      seq: 0,
+      total: 0,
+      sent: 0,
+    };
+    answered.client.handleDatagram(encodeSegment(accept), SERVER, 1);
+    answered.client.handleUnreachable("Connection refused (os error 111)", 2);
+    assert.equal(answered.finished.finish, undefined, "the server answered: not a refusal");
+    answered.client.handleReceiveError("Bad file descriptor", 3);
+    const end = answered.finished.finish as ClientFinish | undefined; // set by the call above
+    assert.equal(end?.failure, "cannot receive: Bad file descriptor");
+    assert.equal(end?.answered, true);
   },
 );

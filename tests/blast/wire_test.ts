@@ -5,15 +5,20 @@ import {
   decodeHeader,
   emptyHeader,
   encodeSegment,
+  formatAnswer,
+  formatDone,
   formatRequest,
+  parseAnswer,
+  parseDone,
+  parseJson,
   parseRequest,
+  refusal,
   type Request,
   requestBytes,
   SegmentType,
   transferShape,
   WireError,
 } from "../../lib/blast/wire.ts";
-import { refusal } from "../../lib/blast/udp_server_machine.ts";
 
 const pure = { permissions: "none" } as const;
 
@@ -235,4 +240,33 @@ Deno.test("blast wire: a UDP transfer's token= (hex) round-trips; a bad or repea
   for (const bad of ["GET bytes=1 token=XY", "GET bytes=1 token=", "GET bytes=1 token=a token=b"]) {
     assert.throws(() => parseRequest(bad), WireError, bad);
   }
+});
+
+Deno.test("blast wire: the TCP answer lines round-trip; anything else is a WireError", pure, () => {
+  assert.equal(formatAnswer({ kind: "ok" }), "OK");
+  assert.equal(formatAnswer({ kind: "refused", reason: "busy: 2 runs" }), "REFUSED busy: 2 runs");
+  assert.deepEqual(parseAnswer("OK"), { kind: "ok" });
+  assert.deepEqual(parseAnswer("REFUSED too big"), { kind: "refused", reason: "too big" });
+  assert.deepEqual(parseAnswer("REFUSED"), { kind: "refused", reason: "" });
+  fc.assert(
+    fc.property(fc.string(), (reason) => {
+      const line = formatAnswer({ kind: "refused", reason });
+      assert.deepEqual(parseAnswer(line), { kind: "refused", reason });
+    }),
+  );
+  for (const bad of ["", "ok", "OK ", "DONE {}", "GET bytes=1"]) {
+    assert.throws(() => parseAnswer(bad), WireError, JSON.stringify(bad));
+  }
+});
+
+Deno.test("blast wire: DONE carries the report as JSON; a bad one is a WireError", pure, () => {
+  const report = { bytes: 5, expected_bytes: 5, complete: true, first_corrupt_at: null };
+  const line = formatDone(report);
+  assert.equal(line, 'DONE {"bytes":5,"expected_bytes":5,"complete":true,"first_corrupt_at":null}');
+  assert.deepEqual(parseDone(line), report);
+  for (const bad of ["DONE", "DONE {", "OK", "done {}", ""]) {
+    assert.throws(() => parseDone(bad), WireError, JSON.stringify(bad));
+  }
+  assert.deepEqual(parseJson(new TextEncoder().encode('{"segments":3}')), { segments: 3 });
+  assert.throws(() => parseJson(new Uint8Array([0xff, 0x7b])), WireError);
 });

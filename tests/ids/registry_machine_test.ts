@@ -333,7 +333,7 @@ Deno.test(
     assert.equal(h.m.heldIds, 2);
     assert.equal(h.m.stats.full, 2);
     const notices = () => h.events().filter((e) => e.startsWith("table_full"));
-    assert.deepEqual(notices(), ['table_full 2222 {"held":2}']);
+    assert.deepEqual(notices(), ['table_full 2222 {"limit":2}']);
     h.m.handleDatagram(enc("HELLO e"), B, FULL_NOTICE_MS - 1);
     assert.deepEqual(notices(), [], "said at most once a minute");
     h.m.handleTimeout(10_000); // a and b expire
@@ -344,6 +344,6 @@ Deno.test(
       h.m.handleDatagram(enc(`HELLO n${i}`), A, FULL_NOTICE_MS + 100 + i);
     }
     assert.equal(h.m.heldIds, 2);
-    assert.deepEqual(notices(), ['table_full 1111 {"held":2}']);
+    assert.deepEqual(notices(), ['table_full 1111 {"limit":2}']);
   },
 );

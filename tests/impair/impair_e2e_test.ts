@@ -5,7 +5,6 @@
 
 import assert from "node:assert/strict";
 import { decide, type FaultOptions, NO_FAULTS } from "../../lib/impair/fault_plan.ts";
-import type { RelayLogRecord } from "../../lib/impair/relay_session.ts";
 import {
   type CliProcess,
   createdSessions,
@@ -48,7 +47,17 @@ function lines(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `line ${i + 1}`);
 }
 
-function readLog(path: string): RelayLogRecord[] {
+/** A line of impair's `--log`, as parsed (docs/events.md). */
+interface LogLine {
+  event: string;
+  direction: "up" | "down";
+  datagram: number;
+  overtaken_by?: number | null;
+  pudp?: { command: string; seq: number; session: string };
+  blast?: { type: string; seq: number; run: string };
+}
+
+function readLog(path: string): LogLine[] {
   return Deno.readTextFileSync(path).trim().split("\n").map((l) => JSON.parse(l));
 }
 
@@ -93,21 +102,21 @@ Deno.test("impair: loss and duplication upstream match the server's Lost and Dup
   assert.equal(out.code, 0);
 
   const log = readLog(logPath);
-  const up = log.filter((r) => r.dir === "up");
+  const up = log.filter((r) => r.direction === "up");
   // N DATA, each decided once; HELLO and GOODBYE, repeated while unanswered.
   const data = up.filter((r) => r.pudp!.command === "DATA");
   assert.equal(data.length, N);
   assert.ok(up.every((r) => r.pudp!.command !== "DATA" ? r.pudp!.seq % (N + 1) === 0 : true));
-  const dropped = data.filter((r) => r.action === "drop").map((r) => r.pudp!.seq);
-  const duplicated = data.filter((r) => r.action === "duplicate").map((r) => r.pudp!.seq);
+  const dropped = data.filter((r) => r.event === "dropped").map((r) => r.pudp!.seq);
+  const duplicated = data.filter((r) => r.event === "duplicated").map((r) => r.pudp!.seq);
   assert.ok(
     dropped.length > 20 && duplicated.length > 20,
     `${dropped.length} ${duplicated.length}`,
   );
   // The relay's decisions are the seed's.
   for (const r of up) {
-    const d = decide({ ...faults, seed }, 0, "up", r.n);
-    assert.equal(r.action, d.drop ? "drop" : d.duplicate ? "duplicate" : "pass");
+    const d = decide({ ...faults, seed }, 0, "up", r.datagram);
+    assert.equal(r.event, d.drop ? "dropped" : d.duplicate ? "duplicated" : "passed");
   }
 
   const [id] = createdSessions(out.stdout);
@@ -126,8 +135,8 @@ Deno.test("impair: loss and duplication upstream match the server's Lost and Dup
   assert.match(
     relayExit.stderr,
     new RegExp(
-      `up ${up.length} datagrams \\(${up.filter((r) => r.action === "drop").length} dropped, ${
-        up.filter((r) => r.action === "duplicate").length
+      `up ${up.length} datagrams \\(${up.filter((r) => r.event === "dropped").length} dropped, ${
+        up.filter((r) => r.event === "duplicated").length
       } duplicated`,
     ),
   );
@@ -169,8 +178,8 @@ Deno.test("impair: a reordered DATA ends the session as SPEC says; the client ex
   const [id] = createdSessions(out.stdout);
   const session = sessionLines(out.stdout, id);
   const log = readLog(logPath);
-  const release = log.find((r) => r.action === "release")!;
-  assert.equal(release.n, k);
+  const release = log.find((r) => r.event === "released")!;
+  assert.equal(release.datagram, k);
   assert.equal(release.overtaken_by, k + 1, "the next DATA overtook it");
   // DATA k+1 arrives first: k is reported lost, k+1 printed; then k is older than the last: closed.
   const tail = session.slice(session.indexOf(`[${k - 1}] line ${k - 1}`) + 1);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { decide, type FaultOptions, NO_FAULTS } from "../../lib/impair/fault_plan.ts";
 import {
+  relayLogLine,
   type RelayLogRecord,
   type RelayOptions,
   RelaySessions,
@@ -38,15 +39,22 @@ Deno.test("relay: without faults every datagram passes, in order, and is logged"
   assert.deepEqual(sent.map((t) => t.direction), ["up", "up", "up", "up", "up", "down"]);
   assert.equal(sent[5].client, CLIENT);
   assert.deepEqual(log[0], {
-    t: 1,
-    dir: "up",
-    client: "127.0.0.1:5000",
-    n: 0,
-    size: 13,
-    action: "pass",
+    event: "passed",
+    peer: CLIENT,
+    direction: "up",
+    datagram: 0,
+    bytes: 13,
     pudp: { command: "DATA", seq: 1, session: "0x00000abc" },
   });
   assert.equal(log[5].pudp, undefined, "not PUDP: no header in the log");
+  // The --log line: event, time, peer like every --json line (docs/events.md).
+  const time = new Date("2026-01-02T03:04:05.678Z");
+  assert.equal(
+    relayLogLine(log[0], time),
+    '{"event":"passed","time":"2026-01-02T03:04:05.678Z","peer":"127.0.0.1:5000",' +
+      '"direction":"up","datagram":0,"bytes":13,' +
+      '"pudp":{"command":"DATA","seq":1,"session":"0x00000abc"}}\n',
+  );
   assert.equal(r.stats.flows, 1);
 });
 
@@ -64,8 +72,8 @@ Deno.test("relay: drops and duplicates follow the plan exactly", pure, () => {
   }
   const seqOf = (b: Uint8Array) => (b[4] << 24 | b[5] << 16 | b[6] << 8 | b[7]) >>> 0;
   assert.deepEqual(sent.map((t) => seqOf(t.data)), expected);
-  assert.equal(log.filter((l) => l.action === "drop").length, r.stats.up.dropped);
-  assert.equal(log.filter((l) => l.action === "duplicate").length, r.stats.up.duplicated);
+  assert.equal(log.filter((l) => l.event === "dropped").length, r.stats.up.dropped);
+  assert.equal(log.filter((l) => l.event === "duplicated").length, r.stats.up.duplicated);
   assert.ok(r.stats.up.dropped > 50 && r.stats.up.duplicated > 50);
 });
 
@@ -78,10 +86,10 @@ Deno.test(
     r.handleDatagram("up", data(2), CLIENT, 1); // reorder draw ignored: one is held; 1 goes after it
     let out = drain(r);
     assert.deepEqual(out.sent.map((t) => t.data[12]), [2, 1]);
-    assert.deepEqual(out.log.map((l) => [l.n, l.action, l.overtaken_by]), [
-      [0, "reorder", undefined],
-      [1, "pass", undefined],
-      [0, "release", 1],
+    assert.deepEqual(out.log.map((l) => [l.datagram, l.event, l.overtakenBy]), [
+      [0, "reordered", undefined],
+      [1, "passed", undefined],
+      [0, "released", 1],
     ]);
     r.handleDatagram("up", data(3), CLIENT, 10); // held, nothing follows
     assert.equal(r.pollTransmit(), undefined);
@@ -89,8 +97,8 @@ Deno.test(
     r.handleTimeout(10 + REORDER_HOLD_MS);
     out = drain(r);
     assert.deepEqual(out.sent.map((t) => t.data[12]), [3]);
-    assert.deepEqual(out.log.map((l) => [l.action, l.overtaken_by]), [["reorder", undefined], [
-      "release",
+    assert.deepEqual(out.log.map((l) => [l.event, l.overtakenBy]), [["reordered", undefined], [
+      "released",
       null,
     ]]);
   },
@@ -121,7 +129,8 @@ Deno.test("relay: flows are per client, refused beyond --max-flows, closed when 
   assert.equal(r.stats.refused, 1);
   const { sent, log } = drain(r);
   assert.deepEqual(sent.map((t) => t.flow), ["127.0.0.1:5000", "127.0.0.1:5001"]);
-  assert.equal(log[2].action, "refuse");
+  assert.equal(log[2].event, "refused");
+  assert.equal(log[2].datagram, undefined, "a refused datagram has no flow, so no number");
   r.handleDatagram("up", data(2), other, 500);
   drain(r);
   assert.equal(r.pollTimeout(), 1000);

@@ -53,7 +53,7 @@ Deno.test("terminal text: a text renderer escapes its lines only when told its s
     connection: 1,
     bytes: 1,
     memory: 0,
-    spilled: 0,
+    disk: 0,
     reason: "\x1b[2J",
   });
   assert.equal(decoder.decode(pipe.take()), "#1 127.0.0.1:4000 closed (\\x1b[2J) after 1 bytes\n");

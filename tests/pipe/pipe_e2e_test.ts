@@ -100,17 +100,17 @@ Deno.test("pipe: a held client that sends and leaves loses nothing; SIGINT finis
   );
   assert.deepEqual(
     events.map((e) => `${e.event} ${e.connection}`),
-    ["opened 1", "live 1", "opened 2", "closed 2", "closed 1", "live 2"],
+    ["connected 1", "live 1", "connected 2", "closed 2", "closed 1", "live 2"],
   );
   const closed2 = events.find((e) => e.event === "closed" && e.connection === 2);
   assert.deepEqual(
     {
       bytes: closed2.bytes,
       memory: closed2.memory,
-      spilled: closed2.spilled,
+      disk: closed2.disk,
       reason: closed2.reason,
     },
-    { bytes: 5, memory: 5, spilled: 0, reason: "peer closed" },
+    { bytes: 5, memory: 5, disk: 0, reason: "peer closed" },
   );
   for (const e of events) {
     assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

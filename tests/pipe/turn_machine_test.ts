@@ -86,14 +86,14 @@ Deno.test(
     assert.deepEqual(m.stats, { connections: 3, bytes: 11, spilled: 3, peakMemory: 4, failed: 0 });
     const got = events.drain().map((e) =>
       e.event === "closed"
-        ? `${e.event} ${e.connection} ${e.bytes}/${e.memory}/${e.spilled} ${e.reason}`
+        ? `${e.event} ${e.connection} ${e.bytes}/${e.memory}/${e.disk} ${e.reason}`
         : `${e.event} ${e.connection}`
     );
     assert.deepEqual(got, [
-      "opened 1",
+      "connected 1",
       "live 1",
-      "opened 2",
-      "opened 3",
+      "connected 2",
+      "connected 3",
       "closed 2 5/4/1 peer closed",
       "closed 1 3/0/0 peer closed",
       "live 2",

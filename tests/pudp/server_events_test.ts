@@ -94,7 +94,7 @@ Deno.test(
       { event: "created", ...a, session: "0x00000004", seq: 0 },
       { event: "created", ...a, session: "0x00000006", seq: 0 },
       { event: "data", ...a, session: "0x00000006", seq: 1, text: "x" },
-      { event: "table_full", ...b, open: 2, action: "evicting" },
+      { event: "table_full", ...b, limit: 2, action: "evicting" },
       { event: "closed", ...a, session: "0x00000004", reason: "evicted" },
       { event: "created", ...b, session: "0x00000008", seq: 0 },
       { event: "data", ...b, session: "0x00000008", seq: 1, text: "y" },

@@ -541,7 +541,7 @@ Deno.test(
       server.handleDatagram(dgram(Command.HELLO, 0, "", 9), B, at);
       return events.drain().map((e) =>
         e.event === "table_full"
-          ? `full ${e.open} ${e.action}`
+          ? `full ${e.limit} ${e.action}`
           : `${e.event} ${"reason" in e ? e.reason : ""}`
       );
     };

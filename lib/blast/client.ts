@@ -4,7 +4,7 @@
  * the exit status. The {@link Lifecycle} runs it: its signals cut the run
  * short (the report of what was done still goes out, and the exit status is
  * 128 + the signal's number). The UDP side is the pure
- * {@link BlastUdpClient} on a socket and a {@link PumpLoop}; the TCP side is a short sequence of reads and writes on
+ * {@link BlastUdpClient} on a socket and a {@link BlastUdpLoop}; the TCP side is a short sequence of reads and writes on
  * a {@link BlastStream}, its lines wire.ts's.
  *
  * @module
@@ -23,7 +23,7 @@ import { type BlastReport, type EchoFigures, rates, reportLines } from "./report
 import type { SenderFigures } from "./segment_source.ts";
 import { BlastStream, endReason, receive, sendTransfer, TOO_LONG } from "./tcp_stream.ts";
 import { BlastUdpClient, type ClientFinish } from "./udp_client_machine.ts";
-import { PumpLoop } from "./udp_pump.ts";
+import { BlastUdpLoop } from "./udp_send_loop.ts";
 import {
   formatRequest,
   MAX_REQUEST_LINE,
@@ -192,7 +192,7 @@ function runUdp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
       }
       return false;
     };
-    const driver = new PumpLoop(endpoint.socket, machine, () => {
+    const driver = new BlastUdpLoop(endpoint.socket, machine, () => {
       if (finished !== undefined) {
         driver.stop();
         done.resolve(finished);

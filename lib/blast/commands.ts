@@ -5,19 +5,16 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineCommand } from "../cli/command_tree.ts";
-import { exitStatus } from "../runtime/lifecycle.ts";
+import { defineClient, defineFamily, defineServer, serverArgs } from "../cli/roles.ts";
 import { UsageError } from "../util/errors.ts";
 import {
   byteSize,
   count,
-  hostArg,
   JSON_FLAG,
   LISTEN_HOST,
   milliseconds,
   optionalFlag,
   parseByteSize,
-  portArg,
   QUIET_FLAG,
   seconds,
   switchFlag,
@@ -37,13 +34,13 @@ import {
   SEGMENT_HEADER,
 } from "./wire.ts";
 
-/** The seed's limit on one transfer. */
+/** The default limit on one transfer, in bytes (the course program's). */
 export const DEFAULT_MAX_BYTES = 123_456_789;
 
 const UDP_FLAG = switchFlag("UDP instead of TCP");
 
 /** `pudp blast server PORT`. */
-export const blastServerCommand: Command = defineCommand({
+export const blastServerCommand: Command = defineServer({
   name: "server",
   summary: "answers echoes, sends and receives checked transfers",
   description: `
@@ -79,15 +76,11 @@ a time, and at most --max-runs go at once.`,
     json: JSON_FLAG,
     ...tcpLimitFlags(),
   },
-  args: [portArg("PORT", true)],
-  run(flags, [port], context) {
+  run(flags, listen, context) {
     const config = {
-      host: flags.host,
-      port,
+      ...listen,
       udp: flags.udp,
       maxBytes: flags["max-bytes"],
-      json: flags.json,
-      verbose: context.verbose,
       limits: tcpLimits(flags),
       maxRuns: flags["max-runs"],
     };
@@ -114,7 +107,7 @@ const RATE_FLAG = valueFlag(
 );
 
 /** `pudp blast client HOST PORT`. */
-export const blastClientCommand: Command = defineCommand({
+export const blastClientCommand: Command = defineClient({
   name: "client",
   summary: "measures an echo's round trip or a transfer's rate, loss and order",
   description: `
@@ -173,8 +166,8 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
     json: switchFlag("print the report as one JSON object (like iperf3 -J) instead of text"),
     quiet: QUIET_FLAG,
   },
-  args: [hostArg(), portArg("PORT", false)],
-  async run(flags, [host, port], context) {
+  args: serverArgs(),
+  run(flags, [host, port]) {
     const modes = [
       flags.echo !== undefined,
       flags.bytes !== undefined,
@@ -197,7 +190,7 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
         rate: flags.rate,
       };
     }
-    const outcome = await runBlastClient({
+    return runBlastClient({
       host,
       port,
       udp: flags.udp,
@@ -208,16 +201,14 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
       json: flags.json,
       progress: !flags.quiet && Deno.stderr.isTerminal(),
     });
-    return exitStatus(outcome, context.log);
   },
 });
 
 /** `pudp blast`. */
-export const blastGroup: Group = {
-  kind: "group",
-  name: "blast",
-  summary: "echo, checked transfers and segment streams over TCP or UDP, with rates (seed 002)",
-  description:
-    "Measures round trips, transfer rates, loss, duplication and reordering over TCP or UDP.",
-  children: [blastServerCommand, blastClientCommand],
-};
+export const blastGroup: Group = defineFamily(
+  "blast",
+  "echo, checked transfers and segment streams over TCP or UDP, with rates",
+  "Measures round trips, transfer rates, loss, duplication and reordering over TCP or UDP.",
+  blastServerCommand,
+  blastClientCommand,
+);

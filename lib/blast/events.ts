@@ -5,10 +5,9 @@
  * @module
  */
 
-import { EventOutput } from "../events/event_output.ts";
+import { type ServerLife, serverLife } from "../net/service.ts";
 import type { JsonTable } from "../events/json_lines.ts";
 import type { BaseEvent } from "../events/sink.ts";
-import { epochNow } from "../runtime/timer_loop.ts";
 import { TextLinesSink } from "../events/text_lines.ts";
 import { formatAddress } from "../runtime/transmit.ts";
 import type { ReceiverReport } from "./receiver.ts";
@@ -115,12 +114,7 @@ function figures(e: BlastClosedEvent): string {
   return text;
 }
 
-/** A blast server's event output: text lines, or `--json`. */
-export function blastOutput(json: boolean): EventOutput<BlastServerEvent> {
-  return new EventOutput<BlastServerEvent>({
-    json,
-    text: (terminal) => new BlastTextSink(terminal),
-    fields: blastJsonFields,
-    clock: epochNow,
-  });
+/** The servers' event output (text or `--json`) and their lifecycle. */
+export function blastServerLife(json: boolean): ServerLife<BlastServerEvent> {
+  return serverLife(json, (terminal) => new BlastTextSink(terminal), blastJsonFields);
 }

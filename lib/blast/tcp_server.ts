@@ -13,9 +13,8 @@
 import { errorText } from "../util/errors.ts";
 import { type TcpConnection, TcpListener } from "../net/tcp.ts";
 import { formatAddress } from "../runtime/transmit.ts";
-import { Lifecycle } from "../runtime/lifecycle.ts";
 import { epochNow } from "../runtime/timer_loop.ts";
-import { blastOutput, type BlastServerEvent } from "./events.ts";
+import { type BlastServerEvent, blastServerLife } from "./events.ts";
 import {
   type BlastServerConfig,
   type BlastServerStats,
@@ -42,8 +41,7 @@ export function runBlastTcpServer(
   config: BlastServerConfig,
   log: (line: string) => void,
 ): Promise<number> {
-  const output = blastOutput(config.json);
-  const life = new Lifecycle({ output });
+  const { life, output } = blastServerLife(config.json);
   const stats = newServerStats();
   const open = new Set<TcpConnection>();
   /** The connections' serving loops: shutdown waits for their `closed` events. */

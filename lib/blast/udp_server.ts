@@ -1,6 +1,6 @@
 /**
  * `pudp blast server --udp`: the driver around {@link BlastUdpServer}: one
- * socket, its receive loop, the {@link PumpLoop} (sends, and the machine's
+ * socket, its receive loop, the {@link BlastUdpLoop} (sends, and the machine's
  * deadlines, pacing included), the event output and the {@link Lifecycle}
  * (signals, shutdown, summary line).
  *
@@ -10,10 +10,9 @@
 import { errorText } from "../util/errors.ts";
 import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { Lifecycle } from "../runtime/lifecycle.ts";
-import { blastOutput } from "./events.ts";
+import { blastServerLife } from "./events.ts";
 import { type BlastServerConfig, blastSummaryLine } from "./server_common.ts";
-import { PumpLoop } from "./udp_pump.ts";
+import { BlastUdpLoop } from "./udp_send_loop.ts";
 import { BlastUdpServer } from "./udp_server_machine.ts";
 
 /** A run whose client is silent this long is closed. */
@@ -24,8 +23,7 @@ export function runBlastUdpServer(
   config: BlastServerConfig,
   log: (line: string) => void,
 ): Promise<number> {
-  const output = blastOutput(config.json);
-  const life = new Lifecycle({ output });
+  const { life, output } = blastServerLife(config.json);
   const machine = new BlastUdpServer({
     maxBytes: config.maxBytes,
     idleMs: IDLE_MS,
@@ -33,7 +31,7 @@ export function runBlastUdpServer(
     maxRuns: config.maxRuns,
   }, output.sink);
   const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port });
-  const driver = new PumpLoop(endpoint.socket, machine, () => life.kickOutput(), (e) => {
+  const driver = new BlastUdpLoop(endpoint.socket, machine, () => life.kickOutput(), (e) => {
     if (config.verbose) log(`cannot send: ${errorText(e)}`);
   });
   endpoint.receive((bytes, from) => {

@@ -17,6 +17,7 @@ import {
   defineCommand,
   type FlagTable,
   type FlagValues,
+  type Group,
   type RunContext,
 } from "./command_tree.ts";
 import { type ArgDef, type FlagDef, hostArg, portArg } from "./flags.ts";
@@ -72,4 +73,23 @@ export function defineClient<F extends FlagTable, const A extends readonly ArgDe
 /** Whether a streaming client shows its progress line: stderr a terminal, stdin not, no `--quiet`. */
 export function showProgress(quiet: boolean): boolean {
   return !quiet && Deno.stderr.isTerminal() && !Deno.stdin.isTerminal();
+}
+
+/**
+ * Declares a family's group (`pudp ids`, `pudp frame`…): its server and its
+ * client under one name.
+ * @param name the group's name on the command line
+ * @param summary one line for `pudp --help`
+ * @param description the first paragraph of `pudp NAME --help`
+ * @param server the family's `server` command
+ * @param client the family's `client` command
+ */
+export function defineFamily(
+  name: string,
+  summary: string,
+  description: string,
+  server: Command,
+  client: Command,
+): Group {
+  return { kind: "group", name, summary, description, children: [server, client] };
 }

@@ -37,8 +37,8 @@ function isTerminal(writer: ByteWriter): boolean {
 }
 
 /**
- * Output coalescing: a write at most every 2 ms unless 64 KiB wait. SPEC
- * wants a line on stdout within 10 ms; under load this makes one write of
+ * Output coalescing: a write at most every 2 ms unless 64 KiB wait. A
+ * line must reach stdout within 10 ms; under load this makes one write of
  * about a hundred lines instead of one per line.
  */
 const INTERVAL_MS = 2;

@@ -5,7 +5,7 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineClient, defineServer, serverArgs } from "../cli/roles.ts";
+import { defineClient, defineFamily, defineServer, serverArgs } from "../cli/roles.ts";
 import { byteSize, JSON_FLAG, LISTEN_HOST, tcpLimitFlags, tcpLimits } from "../cli/flags.ts";
 import { runFrameClient } from "./client.ts";
 import { DEFAULT_FRAME_OPTIONS, DROPPED_CHARACTERS } from "./echo_machine.ts";
@@ -93,10 +93,10 @@ connection first, or a line is longer than --max-message.`,
 });
 
 /** `pudp frame`. */
-export const frameGroup: Group = {
-  kind: "group",
-  name: "frame",
-  summary: "length-prefixed messages over TCP, answered minus 10 characters (seed 003)",
-  description: "Length-prefixed messages over TCP: a 4-byte length, then UTF-8 text.",
-  children: [frameServerCommand, frameClientCommand],
-};
+export const frameGroup: Group = defineFamily(
+  "frame",
+  "length-prefixed messages over TCP, answered minus 10 characters",
+  "Length-prefixed messages over TCP: a 4-byte length, then UTF-8 text.",
+  frameServerCommand,
+  frameClientCommand,
+);

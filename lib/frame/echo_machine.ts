@@ -1,5 +1,5 @@
 /**
- * The frame server (seed 003), as a pure state machine.
+ * The frame server, as a pure state machine.
  *
  * How this works: every connection has its own receive buffer. Bytes are
  * appended as they come, however TCP split them, and each complete message
@@ -81,7 +81,7 @@ export interface FrameServerOptions {
   maxBuffered: number;
 }
 
-/** Defaults, as in SPEC. */
+/** Defaults, as `pudp frame server --help` and docs/frame.md list them. */
 export const DEFAULT_FRAME_OPTIONS: FrameServerOptions = {
   maxMessage: 16 * 1024 * 1024,
   readSize: 1024,

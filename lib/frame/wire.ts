@@ -1,5 +1,5 @@
 /**
- * The frame protocol (seed 003): length-prefixed messages over TCP.
+ * The frame protocol of the course: length-prefixed messages over TCP.
  *
  * ```
  *  0                   1                   2                   3

@@ -1,9 +1,9 @@
 /**
- * `pudp ids client`: the driver around {@link IdsClientSession}. Over UDP a
+ * `pudp ids client`: the driver around {@link IdsClientMachine}. Over UDP a
  * socket that takes replies only from the server; over TCP one connection,
  * replies read as lines.
  *
- * How this works: the session has a deadline (the timeout, the UDP
+ * How this works: the machine has a deadline (the timeout, the UDP
  * repeats), so a {@link TimerLoop} drains it after every reply and at its
  * alarm: requests to the socket or the connection, and its result, which
  * ends the {@link Lifecycle}'s run (a signal ends it with 130/143/129).
@@ -20,7 +20,7 @@ import { TcpConnection } from "../net/tcp.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type ClientEnd, Lifecycle } from "../runtime/lifecycle.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
-import { IdsClientSession } from "./client_machine.ts";
+import { IdsClientMachine } from "./client_machine.ts";
 import { decodeLine, MAX_LINE } from "./wire.ts";
 
 /** What `pudp ids client` was asked to do. */
@@ -42,7 +42,7 @@ export async function runIdsClient(config: IdsClientConfig): Promise<ClientEnd> 
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
   const label = serverLabel(config.host, config.port);
-  const session = new IdsClientSession({
+  const machine = new IdsClientMachine({
     id: config.id,
     timeoutMs: config.timeoutMs,
     transport: config.tcp ? "tcp" : "udp",
@@ -56,12 +56,12 @@ export async function runIdsClient(config: IdsClientConfig): Promise<ClientEnd> 
   const udp = config.tcp ? undefined : UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 }, {
     onSendError: (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
   });
-  const loop = new TimerLoop(session, () => {
-    for (let data = session.pollTransmit(); data; data = session.pollTransmit()) {
+  const loop = new TimerLoop(machine, () => {
+    for (let data = machine.pollTransmit(); data; data = machine.pollTransmit()) {
       if (tcp) tcp.write(data);
       else udp!.send({ data, to: server });
     }
-    if (session.result) finish(session.result);
+    if (machine.result) finish(machine.result);
   });
   const now = loop.clock;
 
@@ -70,7 +70,7 @@ export async function runIdsClient(config: IdsClientConfig): Promise<ClientEnd> 
       finish = finishRun;
       udp?.receive((bytes, from) => {
         if (from.hostname !== server.hostname || from.port !== server.port) return;
-        session.handleReply(bytes, now());
+        machine.handleReply(bytes, now());
         loop.afterEvent();
       }, (e) => fail(`cannot receive: ${errorText(e)}`));
 
@@ -80,28 +80,28 @@ export async function runIdsClient(config: IdsClientConfig): Promise<ClientEnd> 
           rx.push(bytes);
           const line = rx.decode(decodeLine);
           if (line !== NEED_MORE) {
-            session.handleReply(line, now());
+            machine.handleReply(line, now());
             loop.afterEvent();
           }
         }).then((end) => {
-          if (end.kind === "eof" && rx.length > 0) session.handleReply(rx.takeAll(), now());
-          else if (end.kind === "eof") session.handleEnd("closed the connection");
-          else if (end.kind === "reset") session.handleEnd("reset the connection");
+          if (end.kind === "eof" && rx.length > 0) machine.handleReply(rx.takeAll(), now());
+          else if (end.kind === "eof") machine.handleEnd("closed the connection");
+          else if (end.kind === "reset") machine.handleEnd("reset the connection");
           else if (end.kind === "error") fail(`cannot read from ${label}: ${errorText(end.error)}`);
           loop.afterEvent();
         }, (e) => fail(`cannot read from ${label}: ${errorText(e)}`));
       }
 
-      session.start(now());
+      machine.start(now());
       loop.afterEvent();
     },
     async close(end) {
       loop.cancel();
       await udp?.close();
       tcp?.close();
-      // The session's own result carries the reply: the server's text, escaped on a terminal
+      // The machine's own result carries the reply: the server's text, escaped on a terminal
       // (it could drive it).
-      const reply = end === session.result ? session.result.reply : undefined;
+      const reply = end === machine.result ? machine.result.reply : undefined;
       if (reply !== undefined) {
         const text = Deno.stdout.isTerminal() ? escapeText(reply) : reply;
         await writeAll(Deno.stdout, new TextEncoder().encode(text + "\n"));

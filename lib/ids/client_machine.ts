@@ -13,7 +13,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  *
- * const client = new IdsClientSession({
+ * const client = new IdsClientMachine({
  *   id: "8877",
  *   timeoutMs: 5000,
  *   transport: "udp",
@@ -33,7 +33,7 @@ import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
 import { formatReply, formatRequest, parseReply, WireError } from "./wire.ts";
 
-/** Settings of an {@link IdsClientSession}. */
+/** Settings of an {@link IdsClientMachine}. */
 export interface IdsClientOptions {
   /** The id to ask for. */
   id: string;
@@ -57,7 +57,7 @@ export const UDP_TRIES = 4;
 const encoder = new TextEncoder();
 
 /** One ids request. */
-export class IdsClientSession {
+export class IdsClientMachine {
   readonly #timers = new TimerTable<"retry" | "deadline">();
   readonly #retry = new Timer<"retry" | "deadline">("retry");
   readonly #deadline = new Timer<"retry" | "deadline">("deadline");

@@ -5,7 +5,7 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineClient, defineServer, serverArgs } from "../cli/roles.ts";
+import { defineClient, defineFamily, defineServer, serverArgs } from "../cli/roles.ts";
 import { UsageError } from "../util/errors.ts";
 import {
   type ArgDef,
@@ -108,10 +108,10 @@ UDP the request is repeated 4 times within --timeout.`,
 });
 
 /** `pudp ids`. */
-export const idsGroup: Group = {
-  kind: "group",
-  name: "ids",
-  summary: "connection-id registry over UDP or TCP (seed 001)",
-  description: "A registry of connection ids: HELLO <id> is answered OK or RESET.",
-  children: [idsServerCommand, idsClientCommand],
-};
+export const idsGroup: Group = defineFamily(
+  "ids",
+  "connection-id registry over UDP or TCP",
+  "A registry of connection ids: HELLO <id> is answered OK or RESET.",
+  idsServerCommand,
+  idsClientCommand,
+);

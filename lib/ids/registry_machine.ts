@@ -1,5 +1,5 @@
 /**
- * The ids server (seed 001), as a pure state machine.
+ * The ids server, as a pure state machine.
  *
  * How this works: the server holds ids. A request `HELLO <id>` for an id
  * nobody holds is granted (`OK <id> <ip> <port>`) and the id is held for
@@ -90,7 +90,7 @@ export interface IdsOptions {
   errorLimits?: Partial<ErrorLimits>;
 }
 
-/** Defaults, as in SPEC and the README. */
+/** Defaults, as docs/ids.md lists them. */
 export const DEFAULT_IDS_OPTIONS: IdsOptions = {
   idTtlMs: 30_000,
   idleExitMs: 120_000,

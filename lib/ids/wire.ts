@@ -1,5 +1,5 @@
 /**
- * The ids protocol (seed 001): text requests and replies.
+ * The ids protocol of the course: text requests and replies.
  *
  * ```
  * request:  HELLO <id>                      id: 1–64 visible ASCII characters

@@ -1,5 +1,5 @@
 /**
- * `pudp impair`: the I/O driver around {@link RelaySessions}.
+ * `pudp impair`: the I/O driver around {@link RelayMachine}.
  *
  * One listening socket faces the clients; each client (flow) gets its own
  * upstream socket towards the server, so the server sees one address per
@@ -21,12 +21,7 @@ import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { machineHooks } from "../net/service.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
-import {
-  relayLogLine,
-  type RelayOptions,
-  RelaySessions,
-  type RelayStats,
-} from "./relay_session.ts";
+import { relayLogLine, RelayMachine, type RelayOptions, type RelayStats } from "./relay_machine.ts";
 
 /** What `pudp impair` was asked to do. */
 export interface RelayConfig extends RelayOptions {
@@ -73,7 +68,7 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
     }
   }
 
-  const machine = new RelaySessions(config, performance.now());
+  const machine = new RelayMachine(config, performance.now());
   const encoder = new TextEncoder();
   const upstreams = new Map<string, UdpEndpoint>();
   const life = new Lifecycle();

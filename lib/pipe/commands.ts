@@ -5,7 +5,13 @@
  */
 
 import type { Command, Group } from "../cli/command_tree.ts";
-import { defineClient, defineServer, serverArgs, showProgress } from "../cli/roles.ts";
+import {
+  defineClient,
+  defineFamily,
+  defineServer,
+  serverArgs,
+  showProgress,
+} from "../cli/roles.ts";
 import {
   byteSize,
   JSON_FLAG,
@@ -108,10 +114,10 @@ not; --quiet hides it) shows the bytes sent, the rate and the time.`,
 });
 
 /** `pudp pipe`. */
-export const pipeGroup: Group = {
-  kind: "group",
-  name: "pipe",
-  summary: "stream stdin to a server's stdout over TCP, exactly, one client at a time (seed 004)",
-  description: "Streams stdin over TCP to a server that writes each client's bytes contiguously.",
-  children: [pipeServerCommand, pipeClientCommand],
-};
+export const pipeGroup: Group = defineFamily(
+  "pipe",
+  "stream stdin to a server's stdout over TCP, exactly, one client at a time",
+  "Streams stdin over TCP to a server that writes each client's bytes contiguously.",
+  pipeServerCommand,
+  pipeClientCommand,
+);

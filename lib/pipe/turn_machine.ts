@@ -1,5 +1,5 @@
 /**
- * The pipe server (seed 004), as a pure state machine: which connection's
+ * The pipe server, as a pure state machine: which connection's
  * bytes go to stdout now, and where the others wait.
  *
  * How this works: stdout takes one connection at a time, so two clients'
@@ -85,7 +85,7 @@ export interface PipeServerOptions {
   drainTimeoutMs: number;
 }
 
-/** Defaults, as in SPEC (the disk budget's default is sized by the driver from the free space). */
+/** Defaults, as docs/pipe.md lists them (the disk budget's default is sized by the driver from the free space). */
 export const DEFAULT_PIPE_OPTIONS: PipeServerOptions = {
   holdMemory: 64 * 1024 * 1024,
   holdDisk: Infinity,

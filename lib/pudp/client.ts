@@ -1,5 +1,5 @@
 /**
- * `pudp client`: the thread-style driver around {@link ClientSession}.
+ * `pudp client`: the thread-style driver around {@link ClientMachine}.
  *
  * Two threads, each blocked on one thing: the stdin worker (see
  * {@link StdinLines}) blocks in reads of stdin and hands lines over through a
@@ -20,7 +20,7 @@ import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type ClientEnd, Lifecycle, SIGNAL_EXIT } from "../runtime/lifecycle.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
 import { StdinLines } from "../stdin/stdin_lines.ts";
-import { type ClientOptions, ClientSession } from "./client_session.ts";
+import { ClientMachine, type ClientOptions } from "./client_machine.ts";
 
 /** What `pudp client` was asked to do. */
 export interface ClientConfig extends Pick<ClientOptions, "timeoutMs" | "magic" | "window"> {
@@ -60,7 +60,7 @@ export async function runClient(
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
   const label = serverLabel(config.host, config.port);
-  const session = new ClientSession(server, {
+  const session = new ClientMachine(server, {
     sessionId: crypto.getRandomValues(new Uint32Array(1))[0],
     timeoutMs: config.timeoutMs,
     magic: config.magic,

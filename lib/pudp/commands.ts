@@ -17,10 +17,10 @@ import {
   seconds,
   switchFlag,
 } from "../cli/flags.ts";
-import { DEFAULT_CLIENT_OPTIONS } from "./client_session.ts";
+import { DEFAULT_CLIENT_OPTIONS } from "./client_machine.ts";
 import { runClient } from "./client.ts";
 import { runServer } from "./server.ts";
-import { DEFAULT_SERVER_OPTIONS } from "./server_session.ts";
+import { DEFAULT_SERVER_OPTIONS } from "./server_machine.ts";
 import { MAX_PAYLOAD } from "./wire.ts";
 
 /** `--magic`, shared by every command that speaks PUDP. */

@@ -1,5 +1,5 @@
 /**
- * `pudp server`: the event-loop driver around {@link ServerSessions}.
+ * `pudp server`: the event-loop driver around {@link ServerMachine}.
  *
  * One thread waits on everything at once: the UDP socket, stdin (EOF, or `q`
  * on a terminal), the signals of the {@link Lifecycle} and the one timer of
@@ -25,7 +25,7 @@ import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
 import { watchStdinQuit } from "../stdin/stdin_quit.ts";
 import { type ServerEvent, serverJsonFields, tableFullText } from "./server_events.ts";
-import { type ServerOptions, ServerSessions, type ServerStats } from "./server_session.ts";
+import { ServerMachine, type ServerOptions, type ServerStats } from "./server_machine.ts";
 import { ServerTextSink } from "./server_text.ts";
 
 /** What `pudp server` was asked to do. */
@@ -72,7 +72,7 @@ export function stderrNotice(e: ServerEvent, verbose: boolean): string | undefin
 export function runServer(config: ServerConfig, log: (line: string) => void): Promise<number> {
   const { life, output } = serverLife(config.json, (t) => new ServerTextSink(t), serverJsonFields);
   const sink = output.sink;
-  const machine = new ServerSessions(config, {
+  const machine = new ServerMachine(config, {
     emit(e) {
       if (e.event === "table_full" || e.event === "closed") {
         const notice = stderrNotice(e, config.verbose);

@@ -1,6 +1,6 @@
 /**
  * What the PUDP server reports, as events: the text renderer
- * ({@link ServerTextSink}) prints SPEC's stdout lines from them, and `--json`
+ * ({@link ServerTextSink}) prints the stdout lines from them, and `--json`
  * prints one object per event with the fields of {@link serverJsonFields}.
  *
  * @module

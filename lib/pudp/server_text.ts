@@ -1,5 +1,5 @@
 /**
- * The PUDP server's stdout lines (SPEC), rendered from its events.
+ * The PUDP server's stdout lines (docs/server.md), rendered from its events.
  *
  * Every line starts with the session id as `0x%08x`; most then carry the
  * sequence number in brackets. Payloads are printed as received, followed by
@@ -22,7 +22,7 @@ import type { ServerEvent } from "./server_events.ts";
 
 const LF = 0x0a;
 
-/** Renders server events as SPEC's text lines. */
+/** Renders server events as its text lines. */
 export class ServerTextSink implements OutputSink<ServerEvent> {
   readonly #out = new ByteBuffer(64 * 1024);
 

@@ -4,7 +4,7 @@
  * as a pure object.
  *
  * How this works: the server numbers every message it sends from one counter
- * shared by all sessions (SPEC). Between two replies to this client the
+ * shared by all sessions. Between two replies to this client the
  * counter moves by one, plus one for every message the server sent to
  * someone else in between. So the average gap over the last few replies is
  * the server's total message rate divided by this client's: about the number

@@ -35,7 +35,7 @@
  * @module
  */
 
-/** Magic number of PUDP (seed 000). */
+/** Magic number of PUDP, as the course's programs send it. */
 export const PUDP_MAGIC = 0xc356;
 /** Magic number of the original CSE 461 "P0P" peers, which differ only there. */
 export const P0P_MAGIC = 0xc461;

@@ -120,11 +120,16 @@ export class Lifecycle {
   /**
    * Calls `handler` on every SIGINT, SIGTERM and SIGHUP (with how many have
    * come, this one included) until the command ends. The OS handlers are
-   * installed once, by the first call.
+   * installed once, by the first call. Returns a function that removes
+   * `handler`.
    */
-  onSignal(handler: (signal: StopSignal, count: number) => void): void {
+  onSignal(handler: (signal: StopSignal, count: number) => void): () => void {
     this.#handlers.push(handler);
-    if (this.#listeners.length > 0) return;
+    const remove = () => {
+      const at = this.#handlers.indexOf(handler);
+      if (at >= 0) this.#handlers.splice(at, 1);
+    };
+    if (this.#listeners.length > 0) return remove;
     for (const signal of STOP_SIGNALS) {
       const listener = () => {
         this.signals++;
@@ -133,6 +138,7 @@ export class Lifecycle {
       Deno.addSignalListener(signal, listener);
       this.#listeners.push([signal, listener]);
     }
+    return remove;
   }
 
   /** Removes the signal handlers: nothing more will wake the command. */
@@ -161,9 +167,14 @@ export class Lifecycle {
    * the summary).
    */
   async serve(hooks: ServiceHooks, log: (line: string) => void): Promise<number> {
-    this.onSignal(() => this.stop.request());
+    const stopOnSignal = this.onSignal(() => this.stop.request());
     log(hooks.ready);
     await this.stop.requested;
+    // From here a signal is the user insisting: unless the server handles
+    // more signals itself (pipe: the second cuts, the third aborts), the
+    // handlers go, so the next one ends the process the default way.
+    stopOnSignal();
+    if (this.#handlers.length === 0) this.quiet();
     hooks.shutdown();
     await hooks.close();
     this.quiet();

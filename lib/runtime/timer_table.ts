@@ -3,7 +3,7 @@
  * a numeric clock (whatever `now` the machine is given), earliest first.
  *
  * How this works: a {@link Timer} belongs to one thing a machine keeps (a
- * session, a held datagram, "the SPEC timer") and is made once; `set` arms
+ * session, a held datagram, "the `--timeout` timer") and is made once; `set` arms
  * or moves it, `clear` disarms it, `popDue(now)` hands back, one at a time,
  * the owners of the timers that are due, and `nextAt` is what the machine's
  * `pollTimeout()` returns. The table is a binary heap that keeps each

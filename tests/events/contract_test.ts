@@ -11,7 +11,7 @@ import type { BaseEvent } from "../../lib/events/sink.ts";
 import { blastJsonFields, type BlastServerEvent } from "../../lib/blast/events.ts";
 import { type FrameEvent, frameJsonFields } from "../../lib/frame/events.ts";
 import { type IdsEvent, idsJsonFields } from "../../lib/ids/events.ts";
-import { relayJsonFields, type RelayLogRecord } from "../../lib/impair/relay_session.ts";
+import { relayJsonFields, type RelayLogRecord } from "../../lib/impair/relay_machine.ts";
 import { type PipeEvent, pipeJsonFields } from "../../lib/pipe/events.ts";
 import { type ServerEvent, serverJsonFields } from "../../lib/pudp/server_events.ts";
 

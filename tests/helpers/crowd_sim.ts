@@ -1,5 +1,5 @@
 /**
- * A crowd of real {@link ClientSession}s and one real {@link ServerSessions}
+ * A crowd of real {@link ClientMachine}s and one real {@link ServerMachine}
  * on a simulated loopback, in virtual time: the test support for pacing.
  *
  * How this works: every datagram is an event on one time line. Upward it
@@ -19,8 +19,8 @@
  * @module
  */
 
-import { ClientSession } from "../../lib/pudp/client_session.ts";
-import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { ClientMachine } from "../../lib/pudp/client_machine.ts";
+import { ServerMachine } from "../../lib/pudp/server_machine.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { unitDraw } from "../../lib/impair/fault_plan.ts";
 import type { PacingStats } from "../../lib/pudp/pacing_window.ts";
@@ -114,7 +114,7 @@ export function runCrowd(plan: CrowdPlan): CrowdRun {
   const isUp = (d: Datagram) => sameAddress(d.to, SIM_SERVER);
   const server = net.add({
     address: SIM_SERVER,
-    machine: new ServerSessions({ timeoutMs: 60_000 }, output),
+    machine: new ServerMachine({ timeoutMs: 60_000 }, output),
     // The simulator never ran the server's timers (sessions time out after 60 s).
     timers: false,
     bufferDatagrams: plan.bufferDatagrams ?? 256,
@@ -130,7 +130,7 @@ export function runCrowd(plan: CrowdPlan): CrowdRun {
     },
   });
   const peers = plan.lines.map((lines, i) => {
-    const session = new ClientSession(SIM_SERVER, {
+    const session = new ClientMachine(SIM_SERVER, {
       sessionId: i + 1,
       timeoutMs: plan.timeoutMs ?? 5_000,
       ...(plan.window !== undefined ? { window: plan.window } : {}),

@@ -43,8 +43,8 @@
  * @example
  * ```ts
  * const net = new VirtualNet({ delayMs: 0.1 });
- * const server = net.add({ address: SERVER, machine: new ServerSessions({}, sink), timers: false });
- * const client = net.add({ address: CLIENT, machine: new ClientSession(SERVER, {}) });
+ * const server = net.add({ address: SERVER, machine: new ServerMachine({}, sink), timers: false });
+ * const client = net.add({ address: CLIENT, machine: new ClientMachine(SERVER, {}) });
  * net.input(client, (now) => client.machine.start(now));
  * net.run({ untilMs: 10_000, stop: () => client.machine.result !== undefined });
  * ```

@@ -4,13 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { IdsClientSession, UDP_TRIES } from "../../lib/ids/client_machine.ts";
+import { IdsClientMachine, UDP_TRIES } from "../../lib/ids/client_machine.ts";
 
 const pure = { permissions: "none" } as const;
 const enc = (s: string) => new TextEncoder().encode(s);
 
 function client(transport: "udp" | "tcp") {
-  const c = new IdsClientSession({ id: "42", timeoutMs: 4000, transport, serverLabel: "h:9" });
+  const c = new IdsClientMachine({ id: "42", timeoutMs: 4000, transport, serverLabel: "h:9" });
   const sent = () => {
     const out: string[] = [];
     for (let d = c.pollTransmit(); d; d = c.pollTransmit()) out.push(new TextDecoder().decode(d));

@@ -143,7 +143,7 @@ Deno.test("impair: loss and duplication upstream match the server's Lost and Dup
   await Deno.remove(logPath);
 });
 
-Deno.test("impair: a reordered DATA ends the session as SPEC says; the client exits 1 with a clear message", async () => {
+Deno.test("impair: a reordered DATA ends the session as a protocol error; the client exits 1 with a clear message", async () => {
   const N = 3000;
   const faults: FaultOptions = { ...NO_FAULTS, reorder: 0.01, direction: "up", seed: 0 };
   // The first reordering well inside the transfer, when the window is open.

@@ -2,7 +2,7 @@
 """Course-style PUDP peers, for pudp's interoperability tests.
 
 These are NOT the course's reference implementations (they are not ours to
-ship). They are small models written from the course handout (seeds/000) and
+ship). They are small models written from the course handout and
 from how the reference peers were seen to behave (issue 14), so that each
 behaviour pudp must cope with is exercised for real, over loopback:
 

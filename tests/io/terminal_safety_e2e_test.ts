@@ -1,5 +1,5 @@
 /**
- * Terminal safety on every command (SPEC "Everything"): peer-supplied text a
+ * Terminal safety on every command : peer-supplied text a
  * command prints on a terminal, on stdout or stderr, has its control
  * characters escaped; on a pipe it is written as received. Run on a real
  * pseudo-terminal with util-linux `script`.

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { SHARED_BUDGET } from "../../lib/pudp/congestion_window.ts";
-import { DEFAULT_CLIENT_OPTIONS } from "../../lib/pudp/client_session.ts";
+import { DEFAULT_CLIENT_OPTIONS } from "../../lib/pudp/client_machine.ts";
 import { type CrowdPlan, type CrowdRun, runCrowd } from "../helpers/crowd_sim.ts";
 
 const pure = { permissions: "none" } as const;

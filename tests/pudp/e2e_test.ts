@@ -381,7 +381,7 @@ Deno.test("e2e: --verbose says why each session closed; the summary counts close
       out.stderr,
       /closed: 1 goodbye, 2 timeout, 1 protocol error, 0 evicted, 1 shutdown\n/,
     );
-    // stdout stays SPEC's text: no reasons there.
+    // stdout stays the documented text: no reasons there.
     assert.doesNotMatch(out.stdout, /timeout|protocol error/);
   } finally {
     socket.close();

@@ -1,6 +1,6 @@
 /**
  * Many paced clients against one server, all pure (the crowd simulator: the
- * real ClientSession and ServerSessions machines, joined by a simulated
+ * real ClientMachine and ServerMachine machines, joined by a simulated
  * server socket buffer that holds 256 datagrams, what a default Linux buffer
  * holds of small ones, and drops the rest). All clients start at the same
  * moment. Nothing may be dropped, and every line must be printed.

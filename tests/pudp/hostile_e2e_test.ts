@@ -52,7 +52,7 @@ function socketDrops(port: number): number {
 /**
  * Waits (bounded) until the server has read every queued datagram, so that
  * what is sent next is not dropped by a receive buffer still full of flood
- * (PUDP does not resend: a line lost there is lost, as SPEC says).
+ * (PUDP does not resend: a line lost there is lost, by design).
  */
 async function drained(port: number): Promise<void> {
   for (let i = 0; i < 300; i++) {

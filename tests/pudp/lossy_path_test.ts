@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { ClientSession } from "../../lib/pudp/client_session.ts";
-import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { ClientMachine } from "../../lib/pudp/client_machine.ts";
+import { ServerMachine } from "../../lib/pudp/server_machine.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import {
   decide,
@@ -43,7 +43,7 @@ export function runPath(
   serverUp = true,
 ): PathRun {
   const out = new ServerTextSink();
-  const client = new ClientSession(SERVER, { sessionId: 7, timeoutMs, window: 32 });
+  const client = new ClientMachine(SERVER, { sessionId: 7, timeoutMs, window: 32 });
   const net = new VirtualNet();
   // Each direction numbers its own datagrams for the fault plan, as the relay does.
   const counters: Record<Direction, number> = { up: 0, down: 0 };
@@ -55,7 +55,7 @@ export function runPath(
   if (serverUp) {
     net.add({
       address: SERVER,
-      machine: new ServerSessions({ timeoutMs: 60_000 }, out),
+      machine: new ServerMachine({ timeoutMs: 60_000 }, out),
       timers: false,
     });
   }

@@ -1,7 +1,7 @@
 /**
  * The server's events as `--json` renders them: every event, every close
  * reason, payloads as text or base64, from the pure machine with a fixed
- * wall clock; and the same run through the text renderer gives SPEC's lines.
+ * wall clock; and the same run through the text renderer gives the documented lines.
  */
 
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { JsonLinesSink } from "../../lib/events/json_lines.ts";
 import { EventQueue } from "../../lib/events/sink.ts";
 import type { PeerAddress } from "../../lib/runtime/transmit.ts";
 import { type ServerEvent, serverJsonFields } from "../../lib/pudp/server_events.ts";
-import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { ServerMachine } from "../../lib/pudp/server_machine.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, encode } from "../../lib/pudp/wire.ts";
 
@@ -25,7 +25,7 @@ function dgram(command: number, seq: number, payload: Uint8Array | string = "", 
 
 /** Feeds one script to a machine with the given sink. */
 function script(sink: { emit(e: ServerEvent): void }): void {
-  const s = new ServerSessions({ timeoutMs: 1000, maxGap: 5, maxSessions: 2 }, sink);
+  const s = new ServerMachine({ timeoutMs: 1000, maxGap: 5, maxSessions: 2 }, sink);
   s.handleDatagram(dgram(Command.HELLO, 0), A, 0);
   s.handleDatagram(dgram(Command.DATA, 1, "héllo"), A, 1);
   s.handleDatagram(dgram(Command.DATA, 4, new Uint8Array([0xff, 0x00, 0x41])), A, 2);
@@ -105,47 +105,51 @@ Deno.test(
   },
 );
 
-Deno.test("server events: the text renderer of the same run prints SPEC's lines only", pure, () => {
-  const sink = new ServerTextSink(false);
-  script(sink);
-  assert.equal(
-    new TextDecoder("utf-8").decode(sink.take()),
-    [
-      "0x00c0ffee [0] Session created",
-      "0x00c0ffee [1] héllo",
-      "0x00c0ffee [2] Lost packet!",
-      "0x00c0ffee [3] Lost packet!",
-      "0x00c0ffee [4] \ufffd\u0000A",
-      "0x00c0ffee [4] Duplicate packet!",
-      "0x00c0ffee [5] GOODBYE from client.",
-      "0x00c0ffee Session closed",
-      "0x00000001 [0] Session created",
-      "0x00000001 [1-8] Lost packets! (8)",
-      "0x00000001 [9] far",
-      "0x00000001 Session closed",
-      "0x00000002 [0] Session created",
-      "0x00000002 Session closed",
-      "0x00000003 [0] Session created",
-      "0x00000003 Session closed",
-      "0x00000004 [0] Session created",
-      "0x00000006 [0] Session created",
-      "0x00000006 [1] x",
-      "0x00000004 Session closed",
-      "0x00000008 [0] Session created",
-      "0x00000008 [1] y",
-      "0x00000006 Session closed",
-      "0x00000008 Session closed",
-      "",
-    ].join("\n"),
-  );
-});
+Deno.test(
+  "server events: the text renderer of the same run prints the documented lines only",
+  pure,
+  () => {
+    const sink = new ServerTextSink(false);
+    script(sink);
+    assert.equal(
+      new TextDecoder("utf-8").decode(sink.take()),
+      [
+        "0x00c0ffee [0] Session created",
+        "0x00c0ffee [1] héllo",
+        "0x00c0ffee [2] Lost packet!",
+        "0x00c0ffee [3] Lost packet!",
+        "0x00c0ffee [4] \ufffd\u0000A",
+        "0x00c0ffee [4] Duplicate packet!",
+        "0x00c0ffee [5] GOODBYE from client.",
+        "0x00c0ffee Session closed",
+        "0x00000001 [0] Session created",
+        "0x00000001 [1-8] Lost packets! (8)",
+        "0x00000001 [9] far",
+        "0x00000001 Session closed",
+        "0x00000002 [0] Session created",
+        "0x00000002 Session closed",
+        "0x00000003 [0] Session created",
+        "0x00000003 Session closed",
+        "0x00000004 [0] Session created",
+        "0x00000006 [0] Session created",
+        "0x00000006 [1] x",
+        "0x00000004 Session closed",
+        "0x00000008 [0] Session created",
+        "0x00000008 [1] y",
+        "0x00000006 Session closed",
+        "0x00000008 Session closed",
+        "",
+      ].join("\n"),
+    );
+  },
+);
 
 Deno.test(
   "server events: a queue keeps copies, so reused events and buffers cannot change them",
   pure,
   () => {
     const queue = new EventQueue<ServerEvent>();
-    const s = new ServerSessions({}, queue);
+    const s = new ServerMachine({}, queue);
     const buf = dgram(Command.HELLO, 0);
     s.handleDatagram(buf, A, 0);
     const data = dgram(Command.DATA, 1, "first");

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
-import { ServerSessions } from "../../lib/pudp/server_session.ts";
+import { ServerMachine } from "../../lib/pudp/server_machine.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, decode, encode, HEADER_SIZE, PUDP_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/runtime/transmit.ts";
@@ -92,7 +92,7 @@ Deno.test(
     fc.assert(
       fc.property(fc.array(event, { maxLength: 120, size: "max" }), (events) => {
         const output = new ServerTextSink();
-        const server = new ServerSessions(
+        const server = new ServerMachine(
           { timeoutMs: TIMEOUT_MS, maxSessions: MAX_SESSIONS },
           output,
         );
@@ -179,7 +179,7 @@ Deno.test(
   "server: a datagram shorter than a header, or of another magic, is dropped and counted",
   pure,
   () => {
-    const server = new ServerSessions({ timeoutMs: TIMEOUT_MS }, new ServerTextSink());
+    const server = new ServerMachine({ timeoutMs: TIMEOUT_MS }, new ServerTextSink());
     for (let n = 0; n < HEADER_SIZE; n++) server.handleDatagram(new Uint8Array(n), addresses[0], 0);
     server.handleDatagram(
       encode({ command: 0, seq: 0, sessionId: 1, payload: new Uint8Array() }, 0x1234),

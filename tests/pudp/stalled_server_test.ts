@@ -1,6 +1,6 @@
 /**
  * Paced clients against a server that stalls, all pure, in virtual time (the
- * crowd simulator: the real ClientSession and ServerSessions machines, a
+ * crowd simulator: the real ClientMachine and ServerMachine machines, a
  * server socket buffer that holds 256 datagrams and drops the rest, and a
  * server that now and then stops reading it for a while, as `pudp server`
  * does while its stdout is a pipe read slowly). The path loses nothing: any

@@ -3,26 +3,26 @@ import { decide, type FaultOptions, NO_FAULTS } from "../../lib/impair/fault_pla
 import {
   relayLogLine,
   type RelayLogRecord,
+  RelayMachine,
   type RelayOptions,
-  RelaySessions,
   type RelayTransmit,
   REORDER_HOLD_MS,
-} from "../../lib/impair/relay_session.ts";
+} from "../../lib/impair/relay_machine.ts";
 import { Command, encode } from "../../lib/pudp/wire.ts";
 
 const pure = { permissions: "none" } as const;
 
 const CLIENT = { hostname: "127.0.0.1", port: 5000 };
 
-function relay(o: Partial<FaultOptions & RelayOptions> = {}): RelaySessions {
-  return new RelaySessions({ ...NO_FAULTS, magic: 0xc356, maxFlows: 16, idleMs: 60_000, ...o }, 0);
+function relay(o: Partial<FaultOptions & RelayOptions> = {}): RelayMachine {
+  return new RelayMachine({ ...NO_FAULTS, magic: 0xc356, maxFlows: 16, idleMs: 60_000, ...o }, 0);
 }
 
 function data(seq: number): Uint8Array {
   return encode({ command: Command.DATA, seq, sessionId: 0xabc, payload: new Uint8Array([seq]) });
 }
 
-function drain(r: RelaySessions): { sent: RelayTransmit[]; log: RelayLogRecord[] } {
+function drain(r: RelayMachine): { sent: RelayTransmit[]; log: RelayLogRecord[] } {
   const sent: RelayTransmit[] = [];
   const log: RelayLogRecord[] = [];
   for (let t = r.pollTransmit(); t; t = r.pollTransmit()) sent.push(t);

@@ -29,7 +29,7 @@
  * ```ts
  * import { NO_FAULTS } from "./fault_plan.ts";
  *
- * const relay = new RelaySessions({ ...NO_FAULTS, magic: 0xc356, maxFlows: 10, idleMs: 30_000 }, 0);
+ * const relay = new RelayMachine({ ...NO_FAULTS, magic: 0xc356, maxFlows: 10, idleMs: 30_000 }, 0);
  * const client = { hostname: "127.0.0.1", port: 40000 };
  * relay.handleDatagram("up", new Uint8Array([1, 2, 3]), client, 0);
  * relay.pollTransmit(); // { direction: "up", flow, client, data }: send it to the server
@@ -203,7 +203,7 @@ type Due =
   | { kind: "idle"; flow: Flow };
 
 /** The relay's flows, faults and timers. */
-export class RelaySessions {
+export class RelayMachine {
   /** Counters since the start, for the summary line. */
   readonly stats: RelayStats = {
     up: emptyStats(),

@@ -1,7 +1,7 @@
 /**
  * The one send loop of a blast UDP endpoint: control datagrams first, then
  * DATA as fast as the machine hands them out, one send at a time; and
- * {@link PumpLoop}, that loop joined to the machine's {@link TimerLoop}: the
+ * {@link BlastUdpLoop}, that loop joined to the machine's {@link TimerLoop}: the
  * driver of both blast UDP machines, client and server.
  *
  * Why one loop with one send in flight: sends that overlap can reach the
@@ -18,8 +18,8 @@ import { epochNow, TimerLoop } from "../runtime/timer_loop.ts";
 import type { PeerAddress, Transmit } from "../runtime/transmit.ts";
 import { MAX_DATAGRAM } from "./wire.ts";
 
-/** What the pump takes datagrams from. */
-export interface PumpSource {
+/** What the send loop takes datagrams from. */
+export interface SendSource {
   /** The next control datagram, or undefined. */
   pollTransmit(): Transmit | undefined;
   /** The next DATA due at `now`, written into `buf`: its length and destination, or undefined. */
@@ -31,7 +31,7 @@ export interface PumpSource {
 }
 
 /** Sends a machine's datagrams on one socket. */
-export class DatagramPump {
+export class DatagramSendLoop {
   readonly #buf = new Uint8Array(MAX_DATAGRAM);
   readonly #view = new DataView(this.#buf.buffer);
   #running = false;
@@ -40,7 +40,7 @@ export class DatagramPump {
   readonly #to = { hostname: "", port: 0, transport: "udp" } as Deno.NetAddr;
 
   /**
-   * A pump of `source`'s due segments onto `socket`.
+   * A send loop of `source`'s due segments onto `socket`.
    * @param socket where to send
    * @param source the machine
    * @param clock the machine's clock
@@ -49,7 +49,7 @@ export class DatagramPump {
    */
   constructor(
     readonly socket: Deno.DatagramConn,
-    readonly source: PumpSource,
+    readonly source: SendSource,
     readonly clock: () => number,
     readonly onIdle: () => void,
     readonly onError: (e: unknown) => void,
@@ -103,21 +103,21 @@ export class DatagramPump {
 }
 
 /**
- * A blast UDP machine's pump and timer loop, wired together: after every
- * event ({@link PumpLoop.afterEvent}) the driver's `drain` runs, then the pump is
+ * A blast UDP machine's send loop and timer loop, wired together: after every
+ * event ({@link BlastUdpLoop.afterEvent}) the driver's `drain` runs, then the send loop is
  * kicked, then the alarm is set from the machine's `pollTimeout()` (its
- * pacing included); when the pump runs out of due datagrams it runs the
- * loop again. Nothing runs after {@link PumpLoop.stop}.
+ * pacing included); when the send loop runs out of due datagrams it runs the
+ * loop again. Nothing runs after {@link BlastUdpLoop.stop}.
  */
-export class PumpLoop {
+export class BlastUdpLoop {
   /** The send loop. */
-  readonly pump: DatagramPump;
+  readonly sender: DatagramSendLoop;
   /** The clock, the alarm and `afterEvent()`. */
   readonly loop: TimerLoop;
   #stopped = false;
 
   /**
-   * The pump and loop of `machine` on `socket`, on the epoch clock.
+   * The send loop and timer loop of `machine` on `socket`, on the epoch clock.
    * @param socket where to send
    * @param machine the blast machine (client or server)
    * @param drain the driver's part of the drain (events, the end of a run); may call `stop`
@@ -125,15 +125,15 @@ export class PumpLoop {
    */
   constructor(
     socket: Deno.DatagramConn,
-    machine: PumpSource & TimedMachine,
+    machine: SendSource & TimedMachine,
     drain: () => void,
     onSendError: (e: unknown) => void,
   ) {
-    this.pump = new DatagramPump(socket, machine, epochNow, this.afterEvent, onSendError);
+    this.sender = new DatagramSendLoop(socket, machine, epochNow, this.afterEvent, onSendError);
     this.loop = new TimerLoop(machine, () => {
       if (this.#stopped) return;
       drain();
-      if (!this.#stopped) this.pump.kick();
+      if (!this.#stopped) this.sender.kick();
     }, epochNow);
   }
 
@@ -151,6 +151,6 @@ export class PumpLoop {
   stop(): void {
     this.#stopped = true;
     this.loop.cancel();
-    this.pump.stop();
+    this.sender.stop();
   }
 }

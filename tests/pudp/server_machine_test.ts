@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { EventQueue } from "../../lib/events/sink.ts";
 import type { ServerEvent } from "../../lib/pudp/server_events.ts";
-import { FULL_NOTICE_MS, ServerSessions } from "../../lib/pudp/server_session.ts";
+import { FULL_NOTICE_MS, ServerMachine } from "../../lib/pudp/server_machine.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, decode, encode, type Message, P0P_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/runtime/transmit.ts";
@@ -24,9 +24,9 @@ function dgram(
 }
 
 /** A server plus helpers that drain its output as lines and its transmits as messages. */
-function harness(opts: ConstructorParameters<typeof ServerSessions>[0] = {}, escape = false) {
+function harness(opts: ConstructorParameters<typeof ServerMachine>[0] = {}, escape = false) {
   const output = new ServerTextSink(escape);
-  const server = new ServerSessions({ timeoutMs: 5000, ...opts }, output);
+  const server = new ServerMachine({ timeoutMs: 5000, ...opts }, output);
   return {
     server,
     lines(): string[] {
@@ -44,7 +44,7 @@ function harness(opts: ConstructorParameters<typeof ServerSessions>[0] = {}, esc
 }
 
 /** A harness with one session opened by A and its output drained. */
-function opened(opts: ConstructorParameters<typeof ServerSessions>[0] = {}, escape = false) {
+function opened(opts: ConstructorParameters<typeof ServerMachine>[0] = {}, escape = false) {
   const h = harness(opts, escape);
   h.server.handleDatagram(dgram(Command.HELLO, 0), A, 0);
   h.lines();
@@ -531,7 +531,7 @@ Deno.test(
   pure,
   () => {
     const events = new EventQueue<ServerEvent>();
-    const server = new ServerSessions({ timeoutMs: 600_000, maxSessions: 2 }, events);
+    const server = new ServerMachine({ timeoutMs: 600_000, maxSessions: 2 }, events);
     for (const id of [1, 2]) {
       server.handleDatagram(dgram(Command.HELLO, 0, "", id), A, 0);
       server.handleDatagram(dgram(Command.DATA, 1, "x", id), A, 0);
@@ -595,7 +595,7 @@ Deno.test("server: a recycled reply's memory is reused for the next one", pure, 
 });
 
 /** Every datagram the server would send, as copies of its bytes with the address. */
-function transmits(server: ServerSessions): { bytes: Uint8Array; to: PeerAddress }[] {
+function transmits(server: ServerMachine): { bytes: Uint8Array; to: PeerAddress }[] {
   const out = [];
   for (let t = server.pollTransmit(); t; t = server.pollTransmit()) {
     out.push({ bytes: t.data.slice(), to: t.to });
@@ -604,7 +604,7 @@ function transmits(server: ServerSessions): { bytes: Uint8Array; to: PeerAddress
 }
 
 /** A session opened by A, one DATA, then closed by A's GOODBYE (seq 2) at time 10; its reply. */
-function closedByGoodbye(opts: ConstructorParameters<typeof ServerSessions>[0] = {}) {
+function closedByGoodbye(opts: ConstructorParameters<typeof ServerMachine>[0] = {}) {
   const h = opened({ timeoutMs: 1000, ...opts });
   h.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 5);
   h.sent();
@@ -643,7 +643,7 @@ Deno.test(
     assert.equal(decode(h.server.pollTransmit()!.data).seq, decode(h.reply.bytes).seq + 1);
     // The repeat is an event (for --json), not a line.
     const events = new EventQueue<ServerEvent>();
-    const s = new ServerSessions({ timeoutMs: 1000 }, events);
+    const s = new ServerMachine({ timeoutMs: 1000 }, events);
     s.handleDatagram(dgram(Command.HELLO, 0), A, 0);
     s.handleDatagram(dgram(Command.GOODBYE, 1), A, 1);
     events.drain();
@@ -750,7 +750,7 @@ Deno.test(
   () => {
     const CAP = 8;
     const events = new EventQueue<ServerEvent>();
-    const server = new ServerSessions({ timeoutMs: 60_000, maxSessions: CAP }, events);
+    const server = new ServerMachine({ timeoutMs: 60_000, maxSessions: CAP }, events);
     const peer = (id: number) => ({ hostname: "127.0.0.1", port: 10_000 + id });
     const replies = new Map<number, Uint8Array>();
     for (let id = 1; id <= 10 * CAP; id++) {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import {
-  ClientSession,
+  ClientMachine,
   HELLO_REPEAT_MS,
   INTERRUPT_WAIT_MS,
-} from "../../lib/pudp/client_session.ts";
+} from "../../lib/pudp/client_machine.ts";
 import { FIRST_ALIVE_RTO_MS, MAX_RTO_MS, MIN_RTO_MS } from "../../lib/pudp/rtt_estimator.ts";
 import { Command, decode, encode, P0P_MAGIC } from "../../lib/pudp/wire.ts";
 import type { PeerAddress } from "../../lib/runtime/transmit.ts";
@@ -20,8 +20,8 @@ function reply(command: number, sessionId = ID, magic?: number): Uint8Array {
   return encode({ command, seq: serverSeq++, sessionId, payload: new Uint8Array() }, magic);
 }
 
-function harness(opts: Partial<ConstructorParameters<typeof ClientSession>[1]> = {}) {
-  const client = new ClientSession(SERVER, { sessionId: ID, timeoutMs: T, window: 0, ...opts });
+function harness(opts: Partial<ConstructorParameters<typeof ClientMachine>[1]> = {}) {
+  const client = new ClientMachine(SERVER, { sessionId: ID, timeoutMs: T, window: 0, ...opts });
   return {
     client,
     /** Sent messages as `COMMAND seq [payload]`. */
@@ -50,7 +50,7 @@ function harness(opts: Partial<ConstructorParameters<typeof ClientSession>[1]> =
  * Runs the client's timers, with nothing arriving, until it closes (at most
  * 1,000 of them); returns the time it closed.
  */
-function runTimers(client: ClientSession): number {
+function runTimers(client: ClientMachine): number {
   for (let i = 0; i < 1_000; i++) {
     const at = client.pollTimeout();
     assert.ok(at !== undefined, "a client waiting for its server has a timer");
@@ -61,7 +61,7 @@ function runTimers(client: ClientSession): number {
 }
 
 /** A client whose HELLO was answered at t=0, with its HELLO drained. */
-function ready(opts: Partial<ConstructorParameters<typeof ClientSession>[1]> = {}) {
+function ready(opts: Partial<ConstructorParameters<typeof ClientMachine>[1]> = {}) {
   const h = harness(opts);
   h.client.start(0);
   h.from(Command.HELLO, 0);
@@ -114,7 +114,7 @@ Deno.test("client: no HELLO reply within the timeout sends GOODBYE and fails", p
   assert.equal(h.client.state, "closed");
   assert.deepEqual(h.client.result, { code: 1, message: "no answer from example.net:9000" });
   // Without a label the address is used, IPv6 in brackets.
-  const v6 = new ClientSession({ hostname: "::1", port: 7 }, { sessionId: 1, timeoutMs: 1 });
+  const v6 = new ClientMachine({ hostname: "::1", port: 7 }, { sessionId: 1, timeoutMs: 1 });
   v6.start(0);
   v6.handleTimeout(1);
   assert.deepEqual(v6.result, { code: 1, message: "no answer from [::1]:7" });
@@ -411,7 +411,7 @@ Deno.test("client: the GOODBYE is repeated (same seq) until the server's GOODBYE
   assert.deepEqual(h.sent(), []);
 });
 
-Deno.test("pacing: the SPEC timer fires while the window waits", pure, () => {
+Deno.test("pacing: the --timeout timer fires while the window waits", pure, () => {
   const h = ready({ window: 1 });
   for (const s of ["a", "b"]) h.client.handleLine(enc.encode(s), 10);
   for (let i = 0; i < 50 && h.client.result === undefined; i++) {

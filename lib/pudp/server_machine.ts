@@ -5,12 +5,12 @@
  * now)` for every datagram, `handleTimeout(now)` when the time returned by
  * `pollTimeout()` has come, `shutdown()` on EOF or a signal — and drains
  * `pollTransmit()` for datagrams to send. What happened is reported as
- * {@link ServerEvent}s to the sink it was given (SPEC's text lines, or
+ * {@link ServerEvent}s to the sink it was given (the text lines of docs/server.md, or
  * `--json`). Nothing here reads a clock or touches a socket.
  *
  * Each session is bound to the address of its HELLO (which must carry
  * sequence number 0) and keeps the next sequence number it expects and an
- * inactivity deadline. Every arriving message is judged by the SPEC server
+ * inactivity deadline. Every arriving message is judged by the server
  * table: in order → handled by command; a gap of any size → one `lost`
  * event (the text renderer prints a line per number, or one summary line
  * beyond `--max-gap`), then handled; a repeat of the last → `Duplicate
@@ -56,7 +56,7 @@
  * import { Command, decode, encode } from "./wire.ts";
  *
  * const events = new EventQueue<ServerEvent>();
- * const server = new ServerSessions({ timeoutMs: 5000 }, events);
+ * const server = new ServerMachine({ timeoutMs: 5000 }, events);
  * const client = { hostname: "127.0.0.1", port: 40000 };
  * const hello = encode({ command: Command.HELLO, seq: 0, sessionId: 1, payload: new Uint8Array() });
  * server.handleDatagram(hello, client, 0);
@@ -102,7 +102,7 @@ import {
   writeHeader,
 } from "./wire.ts";
 
-/** Settings of a {@link ServerSessions}. */
+/** Settings of a {@link ServerMachine}. */
 export interface ServerOptions {
   /** Inactivity timeout of a session, in ms. */
   timeoutMs: number;
@@ -114,7 +114,7 @@ export interface ServerOptions {
   maxSessions: number;
 }
 
-/** Default settings, as in SPEC. */
+/** Default settings, as docs/server.md lists them. */
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   timeoutMs: 60_000,
   maxGap: 10_000,
@@ -198,7 +198,7 @@ const EMPTY = new Uint8Array(0);
 const REPLY_POOL = 1024;
 
 /** All sessions of one PUDP server. */
-export class ServerSessions {
+export class ServerMachine {
   /** The options in effect, defaults filled in. */
   readonly options: ServerOptions;
   /** Counters since the start, for the summary line. */
@@ -312,7 +312,7 @@ export class ServerSessions {
       d.seq = msg.seq;
       this.events.emit(d);
       // A repeated HELLO (nothing else received yet): its client did not
-      // hear our HELLO, so it gets it again (SPEC). It leaves the session
+      // hear our HELLO, so it gets it again. It leaves the session
       // half-open.
       if (msg.command === Command.HELLO && msg.seq === 0) {
         this.#send(session, Command.HELLO);

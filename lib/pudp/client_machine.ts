@@ -7,7 +7,7 @@
  * `pollTimeout()` has come — and drains `pollTransmit()`. When `result` is
  * set, the session is over and the driver exits with its code.
  *
- * States follow the SPEC client table:
+ * States follow the PUDP client's table:
  *
  * ```
  *   hello-wait --HELLO--> ready --DATA sent--> ready-timer --ALIVE--> ready
@@ -39,7 +39,7 @@
  *
  * Pacing: with `window` > 0 a {@link PacingWindow} bounds the DATA sent and
  * not yet answered by an ALIVE, and reopens by itself when ALIVEs are lost.
- * SPEC's `--timeout` timer runs independently of it. All deadlines (SPEC's
+ * The `--timeout` timer runs independently of it. All deadlines (the `--timeout`
  * timer, the window reopening while lines wait for it, the HELLO/GOODBYE
  * repeats) are timers in one {@link TimerTable}. The window's deadline moves
  * with the pacing state, so every event ends by bringing its timer up to
@@ -53,7 +53,7 @@
  * @example
  * ```ts
  * const server = { hostname: "127.0.0.1", port: 9000 };
- * const session = new ClientSession(server, { sessionId: 0xdecafbad, timeoutMs: 5000 });
+ * const session = new ClientMachine(server, { sessionId: 0xdecafbad, timeoutMs: 5000 });
  * session.start(0);
  * session.pollTransmit(); // the HELLO, to `server`
  * session.pollTimeout(); // when to call handleTimeout if no answer comes
@@ -73,11 +73,11 @@ import { Fifo } from "../util/fifo.ts";
 import { PacingWindow } from "./pacing_window.ts";
 import { Command, decode, encode, type Message, PUDP_MAGIC, WireError } from "./wire.ts";
 
-/** Settings of a {@link ClientSession}. */
+/** Settings of a {@link ClientMachine}. */
 export interface ClientOptions {
   /** Session id (random in the driver). */
   sessionId: number;
-  /** SPEC timer, in ms. */
+  /** The `--timeout` timer, in ms. */
   timeoutMs: number;
   /** Magic number on the wire. */
   magic: number;
@@ -106,7 +106,7 @@ export const DEFAULT_CLIENT_OPTIONS: Omit<ClientOptions, "sessionId"> = {
   highWater: 4_096,
 };
 
-/** Client states, named as in the SPEC table. */
+/** Client states. */
 export type ClientState = "hello-wait" | "ready" | "ready-timer" | "closing" | "closed";
 
 /** How the session ended: exit code and, for failures, the one-line reason. */
@@ -149,7 +149,7 @@ export interface ClientStats {
 const EOF = null;
 
 /** One PUDP client session. */
-export class ClientSession {
+export class ClientMachine {
   /** The options in effect, defaults filled in. */
   readonly options: ClientOptions;
   /** Counters since the start, for the summary line. */
@@ -171,7 +171,7 @@ export class ClientSession {
   #backlogged = false;
   readonly #tx = new Fifo<Transmit>();
   readonly #timers = new TimerTable<ClientTimer>();
-  /** SPEC's timer. */
+  /** The `--timeout` timer. */
   readonly #specTimer = new Timer<ClientTimer>("spec");
   /** When the pacing window opens by itself while lines wait for it. */
   readonly #windowTimer = new Timer<ClientTimer>("window");
@@ -266,7 +266,7 @@ export class ClientSession {
     }
     this.#queue.push(payload);
     if (this.#queue.size >= this.options.highWater) this.#backlogged = true;
-    this.#pump(now);
+    this.#sendAllowed(now);
     this.#syncWindowTimer();
   }
 
@@ -275,7 +275,7 @@ export class ClientSession {
     if (this.#eofSeen) return;
     this.#eofSeen = true;
     this.#queue.push(EOF);
-    this.#pump(now);
+    this.#sendAllowed(now);
     this.#syncWindowTimer();
   }
 
@@ -305,7 +305,7 @@ export class ClientSession {
         this.#state = "ready";
         this.#timers.clear(this.#specTimer);
         this.#timers.clear(this.#repeatTimer);
-        return this.#pump(now);
+        return this.#sendAllowed(now);
       case Command.ALIVE:
         if (this.#state === "hello-wait") return;
         this.stats.alivesReceived++;
@@ -314,7 +314,7 @@ export class ClientSession {
           this.#state = "ready";
           this.#timers.clear(this.#specTimer);
         }
-        return this.#pump(now);
+        return this.#sendAllowed(now);
       case Command.GOODBYE:
         if (this.#state === "closing") return this.#close({ code: this.#interruptCode ?? 0 });
         return this.#close({ code: 1, message: "server closed the session" });
@@ -339,12 +339,12 @@ export class ClientSession {
     this.#syncWindowTimer();
   }
 
-  /** The SPEC timer or the pacing quiet period has expired (early calls are harmless). */
+  /** The `--timeout` timer or the pacing quiet period has expired (early calls are harmless). */
   handleTimeout(now: number): void {
     for (let due = this.#timers.popDue(now); due !== undefined; due = this.#timers.popDue(now)) {
       if (due === "window") {
         this.pacing.handleTimeout(now);
-        this.#pump(now);
+        this.#sendAllowed(now);
         continue;
       }
       if (due === "repeat") {
@@ -390,7 +390,7 @@ export class ClientSession {
 
   /**
    * When the window opens by itself (quiet period, spacing), while something
-   * waits for it. After every event the queue is pumped, so a waiting queue
+   * waits for it. After every event the queue is sent from, so a waiting queue
    * means a closed window.
    */
   #windowOpensAt(): number | undefined {
@@ -400,7 +400,7 @@ export class ClientSession {
   }
 
   /** Sends what the queue holds, as far as the state and the window allow. */
-  #pump(now: number): void {
+  #sendAllowed(now: number): void {
     if (this.#state !== "ready" && this.#state !== "ready-timer") return;
     for (let item = this.#queue.peek(); item !== undefined; item = this.#queue.peek()) {
       if (item === EOF) {

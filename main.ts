@@ -16,7 +16,7 @@ import { blastGroup } from "./lib/blast/commands.ts";
 import { frameGroup } from "./lib/frame/commands.ts";
 import { idsGroup } from "./lib/ids/commands.ts";
 import { pipeGroup } from "./lib/pipe/commands.ts";
-import { impairCommand } from "./lib/impair/command.ts";
+import { impairCommand } from "./lib/impair/commands.ts";
 import { clientCommand, serverCommand } from "./lib/pudp/commands.ts";
 
 /** The program's version, from deno.json. */

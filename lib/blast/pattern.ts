@@ -11,6 +11,19 @@
  * longest chunk), so sending costs no generation and checking is one native
  * compare per chunk.
  *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const chunk = patternAt(1000, 8).slice(); // bytes 1000 to 1007 of a transfer (a copy)
+ * assert.equal(chunk[0], patternByte(1000));
+ * assert.match(new TextDecoder().decode(chunk), /^[!-~]{8}$/); // printable ASCII
+ * assert.deepEqual(patternAt(1000 + PERIOD, 8), chunk); // it repeats every PERIOD bytes
+ * assert.equal(checkPattern(chunk, 1000), undefined); // every byte right
+ * chunk[3] ^= 0xff;
+ * assert.deepEqual(checkPattern(chunk, 1000), { wrong: 1, first: 1003 });
+ * ```
+ *
  * @module
  */
 

@@ -9,6 +9,34 @@
  * performance.now()`), passed in. The measured time runs from the first
  * payload's arrival to the last one's.
  *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+
+ * import { patternAt } from "./pattern.ts";
+ * import { parseRequest, SegmentType } from "./wire.ts";
+ *
+ * const request = parseRequest("PUT bytes=15 size=29"); // 3 segments of 5 payload bytes
+ * assert.equal(request.kind, "transfer");
+ * const receiver = new SegmentReceiver(request);
+ * const data = (seq: number) => ({ type: SegmentType.Data, run: 7, seq, total: 3, sent: 1000 });
+ * receiver.handleData(data(0), patternAt(0, 5), 1001);
+ * const damaged = patternAt(10, 5).slice();
+ * damaged[2] ^= 1; // the byte at offset 12
+ * receiver.handleData(data(2), damaged, 1003); // and segment 1 never comes
+ * receiver.handleEnd(3);
+ * const report = receiver.report();
+ * assert.equal(report.bytes, 10);
+ * assert.equal(report.missing_bytes, 5);
+ * assert.equal(report.corrupt_bytes, 1);
+ * assert.equal(report.first_corrupt_at, 12);
+ * assert.deepEqual(
+ *   report.segments,
+ *   { sent: 3, received: 2, lost: 1, duplicated: 0, reordered: 0 },
+ * );
+ * assert.equal(report.complete, true); // the end marker came
+ * ```
+ *
  * @module
  */
 

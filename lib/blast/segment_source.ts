@@ -9,6 +9,33 @@
  * after the previous send), so a late send is followed by quicker ones and
  * the average rate holds.
  *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+
+ * import { checkPattern } from "./pattern.ts";
+ * import { decodeHeader, emptyHeader, parseRequest, SegmentType } from "./wire.ts";
+ *
+ * const request = parseRequest("GET count=3 interval=10 size=100"); // 76 payload bytes each
+ * assert.equal(request.kind, "transfer");
+ * const source = new SegmentSource(request, 7);
+ * const buf = new Uint8Array(100);
+ * const view = new DataView(buf.buffer);
+ * assert.equal(source.fill(buf, view, 0), 100); // segment 0, due at once
+ * assert.deepEqual(
+ *   decodeHeader(buf, emptyHeader()),
+ *   { type: SegmentType.Data, run: 7, seq: 0, total: 3, sent: 0 },
+ * );
+ * assert.equal(checkPattern(buf.subarray(24), 0), undefined); // the pattern from offset 0
+ * assert.equal(source.fill(buf, view, 5), 0); // segment 1 is not due yet
+ * assert.equal(source.dueAt(5), 10);
+ * assert.equal(source.fill(buf, view, 12), 100); // sent late...
+ * assert.equal(source.dueAt(12), 20); // ...but the schedule holds: not 22
+ * assert.equal(source.fill(buf, view, 20), 100);
+ * assert.equal(source.done, true);
+ * assert.deepEqual(source.figures, { segments: 3, bytes: 228, seconds: 0.02 });
+ * ```
+ *
  * @module
  */
 

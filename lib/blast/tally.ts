@@ -23,6 +23,28 @@
  *   jitter (RFC 3550's smoothed difference of consecutive transit times)
  *   do not depend on the offset.
  *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const tally = new SegmentTally(4); // a run that declared 4 segments: seq 0 to 3
+ * assert.equal(tally.record(0, 100, 110), true); // sent at 100 ms, arrived at 110
+ * assert.equal(tally.record(2, 120, 135), true);
+ * assert.equal(tally.record(1, 110, 140), true); // after 2: reordered
+ * assert.equal(tally.record(1, 110, 141), false); // a duplicate
+ * assert.equal(tally.record(9, 150, 160), false); // out of range: counted, not kept
+ * tally.recordEnd(4); // the end marker: 4 were sent, so seq 3 was lost
+ * assert.deepEqual(tally.counts, {
+ *   sent: 4,
+ *   received: 3,
+ *   lost: 1,
+ *   duplicated: 1,
+ *   reordered: 1,
+ *   out_of_range: 1,
+ * });
+ * assert.equal(tally.delay?.spread, 20); // transit times 10, 15 and 30 ms
+ * ```
+ *
  * @module
  */
 

@@ -40,23 +40,53 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventQueue } from "../events/sink.ts";
- * import type { BlastClientEvent } from "./udp_client_machine.ts";
+ * import {
+ *   decodeHeader,
+ *   emptyHeader,
+ *   encodeSegment,
+ *   SEGMENT_HEADER,
+ *   SegmentType,
+ * } from "./wire.ts";
  *
  * const events = new EventQueue<BlastClientEvent>();
+ * const server = { hostname: "127.0.0.1", port: 9000 };
  * const client = new BlastUdpClient({
  *   request: { kind: "echo", text: "hello" },
  *   run: 7,
  *   rounds: 1,
  *   echoIntervalMs: 1000,
  *   timeoutMs: 5000,
- *   server: { hostname: "127.0.0.1", port: 9000 },
+ *   server,
  *   serverLabel: "127.0.0.1:9000",
  * }, events);
  * client.start(0);
- * client.pollTransmit(); // the ECHO request, to 127.0.0.1:9000
- * // feed answers with handleDatagram(bytes, from, now); events.poll() gives
- * // { event: "finished", finish } when the run is over
+ * const { data, to } = client.pollTransmit()!; // the ECHO request, to the server
+ * assert.equal(to, server);
+ * const request = decodeHeader(data, emptyHeader());
+ * assert.deepEqual(request, { type: SegmentType.Request, run: 7, seq: 0, total: 0, sent: 0 });
+ * assert.equal(new TextDecoder().decode(data.subarray(SEGMENT_HEADER)), "ECHO hello");
+ *
+ * // The server echoes the text, with the request's seq and send time; it comes back at t=3 ms:
+ * const hello = new TextEncoder().encode("hello");
+ * const echo = encodeSegment({ ...request, type: SegmentType.Echo }, hello);
+ * client.handleDatagram(echo, server, 3);
+ * assert.deepEqual(events.poll(), { // the run is over
+ *   event: "finished",
+ *   peer: server,
+ *   finish: {
+ *     answered: true,
+ *     echo: {
+ *       text: "hello",
+ *       rounds: 1,
+ *       answered: 1,
+ *       requests: 1,
+ *       rtt_ms: { min: 3, avg: 3, max: 3 },
+ *       samples: [3],
+ *     },
+ *   },
+ * });
  * ```
  *
  * @module

@@ -43,17 +43,40 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventQueue } from "../events/sink.ts";
  * import type { BlastServerEvent } from "./events.ts";
  * import { encodeSegment, SegmentType } from "./wire.ts";
  *
  * const secret = new Uint8Array(32); // random in the driver
- * const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 5000, secret }, new EventQueue<BlastServerEvent>());
- * const line = new TextEncoder().encode("ECHO hello");
+ * const events = new EventQueue<BlastServerEvent>();
+ * const server = new BlastUdpServer({ maxBytes: 1e9, idleMs: 5000, secret }, events);
+ * const client = { hostname: "127.0.0.1", port: 40000 };
+ * const text = (s: string) => new TextEncoder().encode(s);
  * const header = { type: SegmentType.Request, run: 7, seq: 0, total: 0, sent: 0 };
- * const request = encodeSegment(header, line);
- * server.handleDatagram(request, { hostname: "127.0.0.1", port: 40000 }, 0);
- * server.pollTransmit(); // the echo back to the client
+ *
+ * server.handleDatagram(encodeSegment(header, text("ECHO hello")), client, 0);
+ * assert.deepEqual(server.pollTransmit(), { // the echo back to the client
+ *   data: encodeSegment({ ...header, type: SegmentType.Echo }, text("hello")),
+ *   to: client,
+ * });
+ * const echoed = { event: "echo", peer: client, run: "0x00000007", text: "hello" };
+ * assert.deepEqual(events.poll(), echoed);
+ *
+ * // A transfer without a token gets a CHALLENGE: the token to repeat the request with.
+ * server.handleDatagram(encodeSegment(header, text("GET bytes=1000")), client, 0);
+ * const token = server.tokenFor(client, 0);
+ * assert.deepEqual(server.pollTransmit(), {
+ *   data: encodeSegment({ ...header, type: SegmentType.Challenge }, text(token)),
+ *   to: client,
+ * });
+ * assert.equal(server.active, 0); // no run yet
+ * server.handleDatagram(encodeSegment(header, text(`GET bytes=1000 token=${token}`)), client, 0);
+ * assert.deepEqual(server.pollTransmit(), {
+ *   data: encodeSegment({ ...header, type: SegmentType.Accept }),
+ *   to: client,
+ * });
+ * assert.equal(server.active, 1); // the run goes: DATA from fillData()
  * ```
  *
  * @module

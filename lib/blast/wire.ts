@@ -54,15 +54,24 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const request = parseRequest("GET bytes=1000000 size=1400 rate=0");
- * formatRequest(request); // "GET bytes=1000000 size=1400 rate=0"
- * const header = { type: SegmentType.Data, run: 7, seq: 0, total: 715, sent: 0 };
+ * assert.equal(formatRequest(request), "GET bytes=1000000 size=1400 rate=0");
+ * assert.equal(request.kind, "transfer");
+ * assert.deepEqual(transferShape(request), { segments: 727, bytes: 1000000 });
+ * const header = { type: SegmentType.Data, run: 7, seq: 0, total: 727, sent: 0 };
  * const segment = encodeSegment(header, new Uint8Array(16));
- * decodeHeader(segment, emptyHeader()); // { type: 4, run: 7, seq: 0, total: 715, sent: 0 }
- * refusal(request, 1000); // "1000000 bytes is over this server's limit of 1000 bytes (--max-bytes)"
- * formatAnswer({ kind: "refused", reason: "busy" }); // "REFUSED busy"
- * parseAnswer("OK"); // { kind: "ok" }
- * parseDone<{ bytes: number }>('DONE {"bytes":5}'); // { bytes: 5 }
+ * assert.deepEqual(decodeHeader(segment, emptyHeader()), header);
+ * assert.equal(segment.length, SEGMENT_HEADER + 16);
+ * assert.equal(
+ *   refusal(request, 1000),
+ *   "1000000 bytes is over this server's limit of 1000 bytes (--max-bytes)",
+ * );
+ * assert.equal(formatAnswer({ kind: "refused", reason: "busy" }), "REFUSED busy");
+ * assert.deepEqual(parseAnswer("OK"), { kind: "ok" });
+ * assert.deepEqual(parseDone<{ bytes: number }>('DONE {"bytes":5}'), { bytes: 5 });
+ * assert.throws(() => parseRequest("GET bytes=1 count=2"), WireError);
  * ```
  *
  * @module

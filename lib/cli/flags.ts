@@ -255,7 +255,7 @@ export const LISTEN_HOST: FlagDef<string> = text(
 
 /** `--json`, on every server: one JSON object per event per line instead of text. */
 export const JSON_FLAG: FlagDef<boolean> = switchFlag(
-  "print one JSON object per event per line instead of text (fields: see the README)",
+  "print one JSON object per event per line instead of text (fields: docs/events.md)",
 );
 
 /** `--quiet`, on every client that streams: no progress line on stderr. */

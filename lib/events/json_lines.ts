@@ -35,8 +35,8 @@ export type JsonObject = Record<string, unknown>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { BaseEvent } from "./sink.ts";
- * import type { JsonTable } from "./json_lines.ts";
  *
  * type Ev =
  *   | BaseEvent & { event: "connected"; connection: number }
@@ -45,6 +45,13 @@ export type JsonObject = Record<string, unknown>;
  *   connected: (e) => ({ connection: e.connection }),
  *   closed: (e) => ({ connection: e.connection, reason: e.why }),
  * };
+ * const peer = { hostname: "::1", port: 9000 };
+ * const closed: Ev = { event: "closed", peer, connection: 3, why: "peer closed" };
+ * assert.equal(
+ *   jsonLine(table, closed, new Date(0)),
+ *   '{"event":"closed","time":"1970-01-01T00:00:00.000Z","peer":"[::1]:9000",' +
+ *     '"connection":3,"reason":"peer closed"}\n',
+ * );
  * ```
  */
 export type JsonTable<E extends BaseEvent> = {

@@ -44,6 +44,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventQueue } from "../events/sink.ts";
  * import type { FrameEvent } from "./events.ts";
  * import { encodeMessage } from "./wire.ts";
@@ -51,9 +52,12 @@
  * const server = new FrameEchoServer(DEFAULT_FRAME_OPTIONS, new EventQueue<FrameEvent>());
  * server.handleConnect(1, { hostname: "127.0.0.1", port: 40000 }, 0);
  * const message = encodeMessage(new TextEncoder().encode("0123456789hello"));
- * server.handleStreamBytes(1, message.subarray(0, 6), 0); // a part: nothing to answer yet
+ * server.handleStreamBytes(1, message.subarray(0, 6), 0);
+ * assert.equal(server.pollTransmit(), undefined); // a part: nothing to answer yet
  * server.handleStreamBytes(1, message.subarray(6), 1);
- * server.pollTransmit(); // { connection: 1, data: [0, 0, 0, 5, ..."hello"] }
+ * const hello = new TextEncoder().encode("hello"); // the text less its first 10 characters
+ * const data = Uint8Array.of(0, 0, 0, 5, ...hello); // with its length
+ * assert.deepEqual(server.pollTransmit(), { connection: 1, data });
  * ```
  *
  * @module

@@ -27,13 +27,23 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NO_FAULTS } from "./fault_plan.ts";
  *
  * const relay = new RelayMachine({ ...NO_FAULTS, magic: 0xc356, maxFlows: 10, idleMs: 30_000 }, 0);
  * const client = { hostname: "127.0.0.1", port: 40000 };
- * relay.handleDatagram("up", new Uint8Array([1, 2, 3]), client, 0);
- * relay.pollTransmit(); // { direction: "up", flow, client, data }: send it to the server
- * relay.pollLog(); // { event: "passed", peer: client, direction: "up", datagram: 0, bytes: 3 }
+ * const data = new Uint8Array([1, 2, 3]);
+ * relay.handleDatagram("up", data, client, 0);
+ * // Send it to the server, from the socket of the client's flow:
+ * const flow = "127.0.0.1:40000";
+ * assert.deepEqual(relay.pollTransmit(), { direction: "up", flow, client, data });
+ * assert.deepEqual(
+ *   relay.pollLog(),
+ *   { event: "passed", peer: client, direction: "up", datagram: 0, bytes: 3 },
+ * );
+ * assert.equal(relay.pollTimeout(), 30_000); // the flow closes if idle until then
+ * relay.handleTimeout(30_000);
+ * assert.equal(relay.pollClosedFlow(), flow);
  * ```
  *
  * @module

@@ -55,15 +55,23 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventQueue } from "../events/sink.ts";
  * import type { PipeEvent } from "./events.ts";
  *
  * const turns = new StdoutTurns(DEFAULT_PIPE_OPTIONS, new EventQueue<PipeEvent>());
  * turns.handleConnect(1, { hostname: "127.0.0.1", port: 40000 }, 0);
  * turns.handleConnect(2, { hostname: "127.0.0.1", port: 40001 }, 0);
- * turns.handleStreamBytes(2, new TextEncoder().encode("held until 1 is done"), 1);
- * turns.handleStreamBytes(1, new TextEncoder().encode("live"), 1);
- * turns.pollOp(); // { kind: "write", connection: 1, ... }: 1 streams live; 2 waits its turn
+ * const held = new TextEncoder().encode("held until 1 is done");
+ * const live = new TextEncoder().encode("live");
+ * turns.handleStreamBytes(2, held, 1);
+ * turns.handleStreamBytes(1, live, 1);
+ * // 1 streams live; 2 waits its turn
+ * assert.deepEqual(turns.pollOp(), { kind: "write", connection: 1, data: live, held: false });
+ * assert.equal(turns.pollOp(), undefined);
+ * turns.handleStreamEnd(1, 2); // 1 is done: 2's held bytes go next
+ * assert.deepEqual(turns.pollOp(), { kind: "close", connection: 1 });
+ * assert.deepEqual(turns.pollOp(), { kind: "write", connection: 2, data: held, held: true });
  * ```
  *
  * @module

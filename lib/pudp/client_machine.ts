@@ -52,15 +52,36 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Command, decode, encode } from "./wire.ts";
+ *
  * const server = { hostname: "127.0.0.1", port: 9000 };
- * const session = new ClientMachine(server, { sessionId: 0xdecafbad, timeoutMs: 5000 });
+ * const sessionId = 0xdecafbad;
+ * const session = new ClientMachine(server, { sessionId, timeoutMs: 5000 });
+ * const sent = () => {
+ *   const { data, to } = session.pollTransmit()!;
+ *   assert.equal(to, server);
+ *   return decode(data);
+ * };
+ * const reply = (command: number, seq: number, now: number) => {
+ *   const bytes = encode({ command, seq, sessionId, payload: new Uint8Array() });
+ *   session.handleDatagram(bytes, server, now);
+ * };
+ *
  * session.start(0);
- * session.pollTransmit(); // the HELLO, to `server`
- * session.pollTimeout(); // when to call handleTimeout if no answer comes
- * session.handleLine(new TextEncoder().encode("first line"), 1);
+ * assert.equal(sent().command, Command.HELLO);
+ * assert.equal(session.pollTimeout(), HELLO_REPEAT_MS); // no answer by then: HELLO again
+ * const line = new TextEncoder().encode("first line");
+ * session.handleLine(line, 1);
  * session.handleEof(2);
- * // feed the server's answers with handleDatagram(bytes, from, now); the
- * // session is over when `session.result` is set ({ code: 0 } after GOODBYE)
+ * assert.equal(session.pollTransmit(), undefined); // both wait for the server's HELLO
+ * reply(Command.HELLO, 0, 10);
+ * assert.deepEqual(sent(), { command: Command.DATA, seq: 1, sessionId, payload: line });
+ * assert.equal(session.pollTransmit(), undefined); // the window starts at one message
+ * reply(Command.ALIVE, 1, 20);
+ * assert.equal(sent().command, Command.GOODBYE);
+ * reply(Command.GOODBYE, 2, 30);
+ * assert.deepEqual(session.result, { code: 0 }); // the session is over
  * ```
  *
  * @module

@@ -24,7 +24,7 @@ import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
 import { watchStdinQuit } from "../stdin/stdin_quit.ts";
-import { type ServerEvent, serverJsonFields, tableFullText } from "./server_events.ts";
+import { type ServerEvent, serverJsonFields, tableFullText } from "./events.ts";
 import { ServerMachine, type ServerOptions, type ServerStats } from "./server_machine.ts";
 import { ServerTextSink } from "./server_text.ts";
 

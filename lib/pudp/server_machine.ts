@@ -52,7 +52,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { EventQueue } from "../events/sink.ts";
- * import type { ServerEvent } from "./server_events.ts";
+ * import type { ServerEvent } from "./events.ts";
  * import { Command, decode, encode } from "./wire.ts";
  *
  * const events = new EventQueue<ServerEvent>();
@@ -90,7 +90,7 @@ import {
   type LostEvent,
   NO_PEER,
   type ServerEvent,
-} from "./server_events.ts";
+} from "./events.ts";
 import {
   Command,
   commandName,

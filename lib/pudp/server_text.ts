@@ -18,7 +18,7 @@
 import { ByteBuffer } from "../bytes/byte_buffer.ts";
 import { appendEscaped } from "../io/terminal_text.ts";
 import type { OutputSink } from "../events/sink.ts";
-import type { ServerEvent } from "./server_events.ts";
+import type { ServerEvent } from "./events.ts";
 
 const LF = 0x0a;
 

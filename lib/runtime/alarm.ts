@@ -7,6 +7,25 @@
  * `handleTimeout` does nothing and the driver sets it again. A machine that
  * has no deadline (`undefined`) leaves a pending alarm to fire harmlessly.
  *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * let fired = 0;
+ * const alarm = new Alarm(() => performance.now(), () => fired++);
+ * const now = performance.now();
+ * alarm.set(now + 20);
+ * alarm.set(now + 1000); // later: not moved, it still goes off at +20 ms
+ * alarm.set(undefined); // no deadline: left as it is
+ * assert.equal(alarm.armed, true);
+ * await new Promise((resolve) => setTimeout(resolve, 40));
+ * assert.equal(fired, 1);
+ * assert.equal(alarm.armed, false);
+ * alarm.set(performance.now() + 10);
+ * alarm.cancel();
+ * assert.equal(alarm.armed, false);
+ * ```
+ *
  * @module
  */
 

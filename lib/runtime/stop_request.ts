@@ -2,6 +2,20 @@
  * The "stop now" latch of a long-running driver (server, relay): the first
  * request wins, and the first failure reason given is kept.
  *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const stop = new StopRequest();
+ * assert.equal(stop.stopping, false);
+ * stop.request(); // e.g. SIGINT: a stop, not a failure
+ * stop.request("socket closed"); // a failure on the way out
+ * stop.request("another");
+ * await stop.requested; // resolved at the first request
+ * assert.equal(stop.stopping, true);
+ * assert.equal(stop.failure, "socket closed"); // the first reason given is kept
+ * ```
+ *
  * @module
  */
 

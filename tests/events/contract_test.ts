@@ -13,7 +13,7 @@ import { type FrameEvent, frameJsonFields } from "../../lib/frame/events.ts";
 import { type IdsEvent, idsJsonFields } from "../../lib/ids/events.ts";
 import { relayJsonFields, type RelayLogRecord } from "../../lib/impair/relay_machine.ts";
 import { type PipeEvent, pipeJsonFields } from "../../lib/pipe/events.ts";
-import { type ServerEvent, serverJsonFields } from "../../lib/pudp/server_events.ts";
+import { type ServerEvent, serverJsonFields } from "../../lib/pudp/events.ts";
 
 const peer = { hostname: "127.0.0.1", port: 4000 };
 const bytes = new TextEncoder().encode("hi");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { EventQueue } from "../../lib/events/sink.ts";
-import type { ServerEvent } from "../../lib/pudp/server_events.ts";
+import type { ServerEvent } from "../../lib/pudp/events.ts";
 import { FULL_NOTICE_MS, ServerMachine } from "../../lib/pudp/server_machine.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, decode, encode, type Message, P0P_MAGIC } from "../../lib/pudp/wire.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { JsonLinesSink } from "../../lib/events/json_lines.ts";
 import { EventQueue } from "../../lib/events/sink.ts";
 import type { PeerAddress } from "../../lib/runtime/transmit.ts";
-import { type ServerEvent, serverJsonFields } from "../../lib/pudp/server_events.ts";
+import { type ServerEvent, serverJsonFields } from "../../lib/pudp/events.ts";
 import { ServerMachine } from "../../lib/pudp/server_machine.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, encode } from "../../lib/pudp/wire.ts";

@@ -6,18 +6,22 @@
  * {@link StdinLines}) and writes them, pausing while the server has not
  * taken what was sent; the receiver prints answers as they come. Lines may
  * be sent ahead of their answers (a pipe of many lines is one stream, not a
- * round trip each). The run succeeds once stdin has ended and every message
+ * round trip each), unless `--lockstep`: then the next message is sent only
+ * after the answer to the last, for servers that assume one message per
+ * read (course servers). The run succeeds once stdin has ended and every message
  * has its answer; the server closing or resetting the connection before
  * that is a failure, told in one line. The loops run in a
  * {@link Lifecycle}'s run: the first of them to know how it ended finishes
- * it, and a signal ends it with 130/143/129.
+ * it, and a signal ends it with 130/143/129. With `--verbose`, an answer
+ * that is not a frame message (or is cut short) has its first bytes said
+ * on stderr, escaped: what a foreign server actually answered.
  *
  * @module
  */
 
 import { type ClientEnd, Lifecycle } from "../runtime/lifecycle.ts";
 import { errorText } from "../util/errors.ts";
-import { escapeBytes } from "../io/terminal_text.ts";
+import { escapeBytes, firstBytes } from "../io/terminal_text.ts";
 import { writeAll } from "../io/write_all.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { StdinLines } from "../stdin/stdin_lines.ts";
@@ -34,6 +38,10 @@ export interface FrameClientConfig {
   bufferSize: number;
   /** The largest message sent or accepted. */
   maxMessage: number;
+  /** Send the next message only after the answer to the last (`--lockstep`). */
+  lockstep: boolean;
+  /** Say on `log` what a server answered that is not a frame message (`--verbose`). */
+  verbose: boolean;
 }
 
 /** Sending pauses while this many bytes wait to be written. */
@@ -58,8 +66,11 @@ function endText(label: string, end: (Received & { ok: false })["end"]): string 
   }
 }
 
-/** Runs the client over stdin. */
-export async function runFrameClient(config: FrameClientConfig): Promise<ClientEnd> {
+/** Runs the client over stdin; `--verbose` lines go to `log`. */
+export async function runFrameClient(
+  config: FrameClientConfig,
+  log: (line: string) => void = () => {},
+): Promise<ClientEnd> {
   const peer = await resolveHost(config.host);
   const label = serverLabel(config.host, config.port);
   const socket = await FrameSocket.connect({ hostname: peer.hostname, port: config.port }, {
@@ -67,7 +78,7 @@ export async function runFrameClient(config: FrameClientConfig): Promise<ClientE
     maxMessage: config.maxMessage,
   });
   return await new Lifecycle().run({
-    start: (finish) => startLoops(config, label, socket, finish),
+    start: (finish) => startLoops(config, label, socket, finish, log),
     close: () => socket.close(),
   });
 }
@@ -77,22 +88,44 @@ function startLoops(
   config: FrameClientConfig,
   label: string,
   socket: FrameSocket,
-  finish: (end: ClientEnd) => void,
+  finishRun: (end: ClientEnd) => void,
+  log: (line: string) => void,
 ): void {
   let sent = 0;
   let answered = 0;
   let stdinEnded = false;
+  let over = false;
+  /** Wakes the sender waiting for an answer (`--lockstep`) or the end. */
+  let wake = () => {};
+  const finish = (end: ClientEnd) => {
+    over = true;
+    wake();
+    finishRun(end);
+  };
   const finishIfDone = () => {
     if (stdinEnded && answered === sent) finish({ code: 0 });
   };
+  /** `--lockstep`: until every message sent has its answer, or the run is over. */
+  const answersIn = () =>
+    new Promise<void>((resolve) => {
+      wake = () => {
+        if (over || answered === sent) resolve();
+      };
+      wake();
+    });
 
   // The receiver: every answer, printed in order (escaped on a terminal: the server's bytes
   // could drive it).
   const terminal = Deno.stdout.isTerminal();
   (async () => {
-    for (;;) {
+    while (!socket.closed) {
       const r = await socket.receiveBytes();
       if (!r.ok) {
+        const left = socket.pending();
+        if (config.verbose && left.length > 0) {
+          const what = r.end.kind === "invalid" ? "not a frame message" : "an unfinished message";
+          log(`${label} answered ${what}: ${firstBytes(left)}`);
+        }
         if (r.end.kind === "reset" || !(stdinEnded && answered === sent)) {
           finish({ code: 1, message: endText(label, r.end) });
         }
@@ -109,6 +142,7 @@ function startLoops(
         return;
       }
       answered++;
+      wake();
       finishIfDone();
     }
   })();
@@ -134,6 +168,10 @@ function startLoops(
         sent++;
         pieces.length = 0;
         length = 0;
+        if (config.lockstep) {
+          await answersIn();
+          if (over) return;
+        }
       }
       stdin.release();
       if (socket.conn.writeError !== undefined) {

@@ -6,7 +6,14 @@
 
 import type { Command, Group } from "../cli/command_tree.ts";
 import { defineClient, defineFamily, defineServer, serverArgs } from "../cli/roles.ts";
-import { byteSize, JSON_FLAG, LISTEN_HOST, tcpLimitFlags, tcpLimits } from "../cli/flags.ts";
+import {
+  byteSize,
+  JSON_FLAG,
+  LISTEN_HOST,
+  switchFlag,
+  tcpLimitFlags,
+  tcpLimits,
+} from "../cli/flags.ts";
 import { runFrameClient } from "./client.ts";
 import { DEFAULT_FRAME_OPTIONS, DROPPED_CHARACTERS } from "./echo_machine.ts";
 import { runFrameServer } from "./server.ts";
@@ -82,14 +89,25 @@ Connects to the frame server at HOST PORT, sends each line of stdin (without
 its line ending) as one message and prints each answer on its own line on
 stdout, in order. Exits 0 once stdin has ended and every message has its
 answer; 1 with one line on stderr when the server closes or resets the
-connection first, or a line is longer than --max-message.`,
+connection first, or a line is longer than --max-message. Messages are sent
+ahead of their answers (pipelined); --lockstep sends the next one only after
+the answer to the last, for servers that assume one message per read.
+--verbose says the first bytes of an answer that is not a frame message.`,
   flags: {
     buffer: BUFFER_FLAG,
     "max-message": MAX_MESSAGE_FLAG,
+    lockstep: switchFlag("send the next message only after the answer to the last"),
   },
   args: serverArgs(),
-  run: (flags, [host, port]) =>
-    runFrameClient({ host, port, bufferSize: flags.buffer, maxMessage: flags["max-message"] }),
+  run: (flags, [host, port], context) =>
+    runFrameClient({
+      host,
+      port,
+      bufferSize: flags.buffer,
+      maxMessage: flags["max-message"],
+      lockstep: flags.lockstep,
+      verbose: context.verbose,
+    }, context.log),
 });
 
 /** `pudp frame`. */

@@ -69,6 +69,7 @@ import { NEED_MORE, ReceiveBuffer, type StreamDecoder } from "../bytes/receive_b
 import type { StreamMachine } from "../net/stream_server.ts";
 import type { PeerAddress } from "../runtime/transmit.ts";
 import { Fifo } from "../util/fifo.ts";
+import { firstBytes } from "../io/terminal_text.ts";
 import type { FrameEvent, FrameMessageEvent } from "./events.ts";
 import { announcedLength, encodeMessage, frameDecoder, HEADER_SIZE, WireError } from "./wire.ts";
 
@@ -213,7 +214,9 @@ export class FrameEchoServer implements StreamMachine {
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
       this.stats.errors++;
-      this.#close(c, `protocol error: ${e.message}`);
+      // What the peer actually sent (a foreign client may send text with no length prefix).
+      const there = c.rx.length > 0 ? ` (the bytes there: ${firstBytes(c.rx.view(), 16)})` : "";
+      this.#close(c, `protocol error: ${e.message}${there}`);
     }
     this.#wake();
   }

@@ -7,7 +7,9 @@
  * what it read past the message for the next call, so messages of any size
  * come back whole and distinct however TCP split them; when the server
  * closes or resets the connection it answers `{ payload: "", ok: false }`
- * and {@link FrameSocket.ended} says how.
+ * and {@link FrameSocket.ended} says how. Using a socket after `close()`
+ * (send or receive) throws a {@link ClosedSocketError}; a receive already
+ * waiting when it is closed answers `ok: false` (`ended`: `closed`).
  *
  * @example
  * ```ts
@@ -32,6 +34,9 @@
  * assert.deepEqual(await socket.receiveMessage(), { payload: "", ok: false });
  * assert.deepEqual(socket.ended, { kind: "eof" });
  * socket.close();
+ * // A closed socket cannot be used: send and receive throw.
+ * await assert.rejects(socket.sendMessage("too late"), ClosedSocketError);
+ * await assert.rejects(socket.receiveMessage(), /FrameSocket is closed/);
  * listener.close();
  * ```
  *
@@ -57,6 +62,19 @@ export type Received =
   | { ok: true; payload: Uint8Array }
   | { ok: false; end: ReadEnd | { kind: "invalid"; reason: string } };
 
+/** Thrown by a send or receive on a {@link FrameSocket} after its `close()`. */
+export class ClosedSocketError extends Error {
+  /** The error's name, as stack traces show it. */
+  override name = "ClosedSocketError";
+  /**
+   * The error of one call on a closed socket.
+   * @param operation what was called (`sendMessage`, `receiveMessage`…)
+   */
+  constructor(operation: string) {
+    super(`FrameSocket is closed: ${operation}() after close()`);
+  }
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -66,6 +84,7 @@ export class FrameSocket {
   readonly #rx: ReceiveBuffer;
   readonly #decode: StreamDecoder<Uint8Array>;
   #ended: Received & { ok: false } | undefined;
+  #closed = false;
 
   /** Wraps a connected TCP connection. */
   constructor(readonly conn: TcpConnection, options: FrameSocketOptions = {}) {
@@ -83,18 +102,21 @@ export class FrameSocket {
 
   /** Sends one message (text is encoded as UTF-8); resolves once it is written. */
   async sendMessage(message: string | Uint8Array): Promise<void> {
+    if (this.#closed) throw new ClosedSocketError("sendMessage");
     this.conn.write(encodeMessage(typeof message === "string" ? encoder.encode(message) : message));
     await this.conn.drained();
   }
 
   /** Receives one message as text; `ok: false` (and an empty payload) when none can come. */
   async receiveMessage(): Promise<{ payload: string; ok: boolean }> {
+    if (this.#closed) throw new ClosedSocketError("receiveMessage");
     const r = await this.receiveBytes();
     return r.ok ? { payload: decoder.decode(r.payload), ok: true } : { payload: "", ok: false };
   }
 
   /** Receives one message's payload (a copy), or why the stream has no more. */
   async receiveBytes(): Promise<Received> {
+    if (this.#closed) throw new ClosedSocketError("receiveBytes");
     if (this.#ended) return this.#ended;
     for (;;) {
       try {
@@ -120,8 +142,23 @@ export class FrameSocket {
     return this.conn.peerReset;
   }
 
-  /** Closes the connection. */
+  /**
+   * The bytes received and not taken as a message (an unfinished or bad
+   * answer: what a foreign peer actually sent), a view valid until the next
+   * receive.
+   */
+  pending(): Uint8Array {
+    return this.#rx.view();
+  }
+
+  /** Whether `close()` was called: then sending and receiving throw. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the connection; later sends and receives throw {@link ClosedSocketError}. */
   close(): void {
+    this.#closed = true;
     this.conn.close();
   }
 

@@ -35,10 +35,15 @@ export interface IdsClientConfig {
   tcp: boolean;
   /** How long to wait for the reply, in ms (`--timeout`). */
   timeoutMs: number;
+  /** Say each send (what, when, why) and each reply's first bytes on stderr (`--verbose`). */
+  verbose: boolean;
 }
 
-/** Asks for the id and prints the reply on stdout; returns how it went. */
-export async function runIdsClient(config: IdsClientConfig): Promise<ClientEnd> {
+/** Asks for the id and prints the reply on stdout; returns how it went (`--verbose` lines to `log`). */
+export async function runIdsClient(
+  config: IdsClientConfig,
+  log: (line: string) => void,
+): Promise<ClientEnd> {
   const peer = await resolveHost(config.host);
   const server = { hostname: peer.hostname, port: config.port };
   const label = serverLabel(config.host, config.port);
@@ -60,6 +65,9 @@ export async function runIdsClient(config: IdsClientConfig): Promise<ClientEnd> 
     for (let data = machine.pollTransmit(); data; data = machine.pollTransmit()) {
       if (tcp) tcp.write(data);
       else udp!.send({ data, to: server });
+    }
+    for (let note = machine.pollNote(); note !== undefined; note = machine.pollNote()) {
+      if (config.verbose) log(note);
     }
     if (machine.result) finish(machine.result);
   });

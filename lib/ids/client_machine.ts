@@ -9,6 +9,13 @@
  * → exit 1 `no answer from HOST:PORT`. Over TCP the server may close
  * without answering (`handleEnd`) → exit 1.
  *
+ * A lost OK: a server that holds the id for our address and does not
+ * recognise a repeat (the course servers) answers the repeat with RESET.
+ * So a RESET that comes after the request was sent more than once still
+ * exits 1 (the id may be someone else's), but its line says the id may be
+ * this client's own. What `--verbose` says (each send: what, when, why;
+ * each reply's first bytes, escaped) is queued as notes: `pollNote()`.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -31,6 +38,7 @@
 import type { ClientEnd } from "../runtime/lifecycle.ts";
 import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
+import { firstBytes } from "../io/terminal_text.ts";
 import { formatReply, formatRequest, parseReply, WireError } from "./wire.ts";
 
 /** Settings of an {@link IdsClientMachine}. */
@@ -62,6 +70,8 @@ export class IdsClientMachine {
   readonly #retry = new Timer<"retry" | "deadline">("retry");
   readonly #deadline = new Timer<"retry" | "deadline">("deadline");
   readonly #tx = new Fifo<Uint8Array>();
+  readonly #notes = new Fifo<string>();
+  #startedAt = 0;
   #result: IdsClientResult | undefined;
   /** Requests sent. */
   sent = 0;
@@ -76,21 +86,32 @@ export class IdsClientMachine {
 
   /** Sends the request and starts the timer. */
   start(now: number): void {
-    this.#send();
+    this.#startedAt = now;
+    this.#send(now, `to ${this.options.serverLabel} (${this.options.transport})`);
     this.#timers.set(this.#deadline, now + this.options.timeoutMs);
     if (this.options.transport === "udp") this.#scheduleRetry(now);
   }
 
   /** A reply (a datagram, or a line without its `\n`). */
-  handleReply(bytes: Uint8Array, _now: number): void {
+  handleReply(bytes: Uint8Array, now: number): void {
     if (this.#result) return;
+    this.#note(now, `reply ${firstBytes(bytes)}`);
     try {
       const reply = parseReply(bytes);
-      this.#finish({ code: reply.kind === "ok" ? 0 : 1, reply: formatReply(reply) });
+      const text = formatReply(reply);
+      if (reply.kind === "reset" && this.sent > 1) {
+        this.#finish({ code: 1, reply: text, message: this.#repeatedReset() });
+      } else this.#finish({ code: reply.kind === "ok" ? 0 : 1, reply: text });
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
+      this.#note(now, `not an OK, RESET or ERROR reply: ${e.message}`);
       this.#finish({ code: 1, message: `${this.options.serverLabel}: ${e.message}` });
     }
+  }
+
+  /** The next line for `--verbose` (what was sent, when and why; what came back). */
+  pollNote(): string | undefined {
+    return this.#notes.shift();
   }
 
   /** The TCP server closed the connection before it answered. */
@@ -103,7 +124,8 @@ export class IdsClientMachine {
   handleTimeout(now: number): void {
     for (let due = this.#timers.popDue(now); due && !this.#result; due = this.#timers.popDue(now)) {
       if (due === "retry") {
-        this.#send();
+        const waited = ((now - this.#startedAt) / 1000).toFixed(2);
+        this.#send(now, `again: no reply ${waited} s after the first`);
         this.#scheduleRetry(now);
       } else {
         this.#finish({ code: 1, message: `no answer from ${this.options.serverLabel}` });
@@ -127,10 +149,24 @@ export class IdsClientMachine {
     }
   }
 
-  #send(): void {
-    const line = formatRequest(this.options.id) + (this.options.transport === "tcp" ? "\n" : "");
+  #send(now: number, why: string): void {
+    const request = formatRequest(this.options.id);
+    const line = request + (this.options.transport === "tcp" ? "\n" : "");
     this.#tx.push(encoder.encode(line));
     this.sent++;
+    const of = this.options.transport === "udp" ? ` of ${UDP_TRIES}` : "";
+    this.#note(now, `sent '${request}' ${why} (try ${this.sent}${of})`);
+  }
+
+  /** The line of a RESET that answers a repeated request. */
+  #repeatedReset(): string {
+    return `RESET came after the request was sent ${this.sent} times: the id may be this ` +
+      `client's own (the first OK was lost, and ${this.options.serverLabel} does not ` +
+      `recognise a repeat from the holder)`;
+  }
+
+  #note(now: number, what: string): void {
+    this.#notes.push(`${((now - this.#startedAt) / 1000).toFixed(2)} s: ${what}`);
   }
 
   #finish(result: IdsClientResult): void {

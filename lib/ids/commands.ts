@@ -97,14 +97,20 @@ export const idsClientCommand: Command = defineClient({
   description: `
 Sends "HELLO <ID>" to the ids server at HOST PORT and prints its reply on
 stdout. Exits 0 on OK, 1 on RESET, ERROR or no answer within --timeout. Over
-UDP the request is repeated 4 times within --timeout.`,
+UDP the request is repeated 4 times within --timeout; a RESET that answers a
+repeated request says the id may be the client's own (its first OK was lost,
+and servers that do not recognise a repeat answer it RESET). --verbose says
+each send (what, when, why) and each reply's first bytes on stderr.`,
   flags: {
     tcp: TCP_FLAG,
     timeout: seconds("how long to wait for the reply", "5"),
   },
   args: [...serverArgs(), idArg],
-  run: (flags, [host, port, id]) =>
-    runIdsClient({ host, port, id, tcp: flags.tcp, timeoutMs: flags.timeout }),
+  run: (flags, [host, port, id], context) =>
+    runIdsClient(
+      { host, port, id, tcp: flags.tcp, timeoutMs: flags.timeout, verbose: context.verbose },
+      context.log,
+    ),
 });
 
 /** `pudp ids`. */

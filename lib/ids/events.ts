@@ -134,6 +134,25 @@ export function tableFullText(e: TableFullEvent): string {
     `until some expire`;
 }
 
+/** What each drop reason means, for {@link droppedText}. */
+const DROP_WHY: Readonly<Record<DropReason, string>> = {
+  reply: "it looks like a reply (OK, RESET, ERROR): a server never answers one",
+  "not text": "it is not printable text",
+  "rate limited": "its ERROR was over the rate limit",
+  course: "--course sends no ERROR",
+};
+
+/**
+ * The `--verbose` stderr line of a {@link DroppedEvent}: what got no reply
+ * and why, e.g. `dropped a udp message from 127.0.0.1:40000: --course sends
+ * no ERROR (it would have been "ERROR empty request")`.
+ */
+export function droppedText(e: DroppedEvent): string {
+  const would = e.error === undefined ? "" : ` (it would have been "ERROR ${e.error}")`;
+  return `dropped a ${e.transport} message from ${formatAddress(e.peer)}: ` +
+    `${DROP_WHY[e.reason]}${would}`;
+}
+
 /**
  * Renders ids events as text: `OK <id> <ip> <port>`, `RESET <id> (from PEER,
  * held by HOLDER)`, `ERROR <reason> (from PEER)`, `EXPIRED <id> (taken by

@@ -3,7 +3,8 @@
  * request per datagram) or TCP (`--tcp`: many connections, a request per
  * line). It exits 0 by itself after `--idle-exit` seconds without a request,
  * counted from the start too. A full id table is said on stderr (the first
- * time, then at most once a minute).
+ * time, then at most once a minute); with `--verbose` (text output), every
+ * message that got no reply, and why.
  *
  * How this works: the registry has deadlines (ids expire, the idle exit), so
  * a {@link TimerLoop} drains it after every datagram or stream input and at
@@ -18,7 +19,7 @@ import { listenStream, machineHooks, serverLife, type StreamListenConfig } from 
 import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { monotonicNow, TimerLoop } from "../runtime/timer_loop.ts";
-import { idsJsonFields, IdsTextSink, tableFullText } from "./events.ts";
+import { droppedText, idsJsonFields, IdsTextSink, tableFullText } from "./events.ts";
 import { IdRegistry, type IdsOptions, type IdsStats } from "./registry_machine.ts";
 
 /** What `pudp ids server` was asked to do (`limits`: TCP only). */
@@ -48,6 +49,8 @@ export function runIdsServer(
   const machine = new IdRegistry(config, {
     emit(e) {
       if (e.event === "table_full") log(tableFullText(e));
+      // --verbose says why each message got no reply (--json has it as `dropped`, `reason`).
+      if (e.event === "dropped" && config.verbose && !config.json) log(droppedText(e));
       sink.emit(e);
     },
   }, monotonicNow());

@@ -110,3 +110,24 @@ const decoder = new TextDecoder();
 export function escapeText(text: string, keepNewlines = false): string {
   return decoder.decode(escapeBytes(encoder.encode(text), keepNewlines));
 }
+
+/** How many bytes of a peer's answer {@link firstBytes} shows. */
+export const FIRST_BYTES = 32;
+
+/**
+ * The first `max` bytes of what a peer sent, escaped (always: it goes into
+ * a diagnostic line) and quoted, with the total when there was more: what a
+ * foreign peer actually answered, e.g. `'hello\x0a' (6 bytes)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(firstBytes(new TextEncoder().encode("hi\n")), "'hi\\x0a' (3 bytes)");
+ * assert.equal(firstBytes(new Uint8Array(100), 2), "'\\x00\\x00'… (100 bytes)");
+ * ```
+ */
+export function firstBytes(bytes: Uint8Array, max: number = FIRST_BYTES): string {
+  const shown = decoder.decode(escapeBytes(bytes.subarray(0, max)));
+  return `'${shown}'${bytes.length > max ? "…" : ""} (${bytes.length} bytes)`;
+}

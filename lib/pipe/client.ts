@@ -12,7 +12,12 @@
  * resetting before that is a failure (exit 1, one line). A pudp pipe server
  * that could not keep our bytes (a full disk, a broken stdout, a stop)
  * says so with a line `ERR REASON` before it closes: exit 1, `server could
- * not keep your bytes: REASON` (other bytes from a server are ignored).
+ * not keep your bytes: REASON` (other bytes from a server are ignored;
+ * `--verbose` says their first bytes, escaped). With `--timeout S` (0, the
+ * default: wait as long as it takes) a server that has not closed S seconds
+ * after our EOF is given up on: exit 1, saying the bytes sent and that the
+ * server did not close (a server that never closes, such as some netcats,
+ * would keep the client forever).
  * The loops run in a {@link Lifecycle}'s run: the first of them to know how
  * it ended finishes it, and a signal ends it with 130/143/129.
  *
@@ -22,6 +27,7 @@
 import { type ClientEnd, Lifecycle } from "../runtime/lifecycle.ts";
 import { errorText } from "../util/errors.ts";
 import { ProgressLine } from "../io/progress_line.ts";
+import { firstBytes } from "../io/terminal_text.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { type ReadEnd, TcpConnection } from "../net/tcp.ts";
 import { StdinBytes } from "../stdin/stdin_bytes.ts";
@@ -36,6 +42,8 @@ export interface PipeClientConfig {
   progress: boolean;
   /** Diagnostics on stderr (`--verbose`). */
   verbose: boolean;
+  /** Give up when the server has not closed this long after EOF, in ms; 0 = never (`--timeout`). */
+  timeoutMs: number;
 }
 
 /** The ring between the stdin worker and the socket writes. */
@@ -61,6 +69,11 @@ export class ServerReply {
     next.set(this.#bytes);
     next.set(bytes.subarray(0, next.length - this.#bytes.length), this.#bytes.length);
     this.#bytes = next;
+  }
+
+  /** The bytes kept so far (at most {@link REPLY_LIMIT}). */
+  get bytes(): Uint8Array {
+    return this.#bytes;
   }
 
   /** The reason of a refusal line, once it is complete (or `ended`: what came of it). */
@@ -104,7 +117,7 @@ export async function runPipeClient(
   return await new Lifecycle().run({
     start: (finish) => {
       progress.start();
-      startLoops(label, conn, sent, (code, message) => finish({ code, message }));
+      startLoops(config, label, conn, sent, (code, message) => finish({ code, message }), log);
     },
     close: (end) => {
       progress.stop();
@@ -116,14 +129,28 @@ export async function runPipeClient(
 
 /** Starts the reader and the writer; `finish` says how the run ended. */
 function startLoops(
+  config: PipeClientConfig,
   label: string,
   conn: TcpConnection,
   sent: { bytes: number },
-  finish: (code: number, message?: string) => void,
+  finishRun: (code: number, message?: string) => void,
+  log: (line: string) => void,
 ): void {
   let inputDone = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   // The server sends nothing but a refusal; its end of the stream is the answer.
   const reply = new ServerReply();
+  let over = false;
+  const finish = (code: number, message?: string) => {
+    if (over) return;
+    over = true;
+    clearTimeout(timer);
+    // --verbose: what a foreign server sent that is not a refusal line.
+    if (config.verbose && reply.bytes.length > 0 && reply.refusal(true) === undefined) {
+      log(`${label} sent bytes a pipe server does not send: ${firstBytes(reply.bytes)}`);
+    }
+    finishRun(code, message);
+  };
   const refused = (reason: string) => finish(1, `server could not keep your bytes: ${reason}`);
   const readEnd = conn.read((bytes) => {
     reply.add(bytes);
@@ -135,6 +162,17 @@ function startLoops(
     else if (end.kind === "eof" && inputDone) finish(0);
     else finish(1, endText(label, end, !inputDone));
   });
+  /** After EOF: `--timeout` for the server's close, the receipt. */
+  const awaitClose = () => {
+    if (config.timeoutMs <= 0 || over) return;
+    timer = setTimeout(() => {
+      finish(
+        1,
+        `sent ${sent.bytes} bytes, but server ${label} did not close within ` +
+          `${config.timeoutMs / 1000} s after EOF (--timeout): not known whether it kept them`,
+      );
+    }, config.timeoutMs);
+  };
   /** After a failed write: a moment for the refusal line that explains it. */
   const refusalOrTimeout = async () => {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -171,7 +209,8 @@ function startLoops(
     await conn.closeWrite();
     if (conn.writeError !== undefined) {
       await refusalOrTimeout();
-      finish(1, `cannot send to ${label}: ${errorText(conn.writeError)}`);
+      return finish(1, `cannot send to ${label}: ${errorText(conn.writeError)}`);
     }
+    awaitClose();
   })();
 }

@@ -102,13 +102,29 @@ half-closes and waits: exit 0 once the server closes its side, which a pudp
 pipe server does when it holds or has written every byte; exit 1 with one
 line if the server closes or resets the connection before that. Any TCP
 server works (netcat, socat), with exit 0 meaning it closed after our EOF.
+--timeout S gives up (exit 1, saying the bytes sent) when the server has not
+closed S seconds after EOF; the default, 0, waits as long as it takes (a
+pudp pipe server may rightly keep a client waiting for its turn).
 While it runs, a progress line on stderr (when that is a terminal and stdin is
 not; --quiet hides it) shows the bytes sent, the rate and the time.`,
-  flags: { quiet: QUIET_FLAG },
+  flags: {
+    quiet: QUIET_FLAG,
+    timeout: seconds(
+      "give up when the server has not closed this long after EOF; 0 = never",
+      "0",
+      true,
+    ),
+  },
   args: serverArgs(),
   run: (flags, [host, port], context) =>
     runPipeClient(
-      { host, port, progress: showProgress(flags.quiet), verbose: context.verbose },
+      {
+        host,
+        port,
+        progress: showProgress(flags.quiet),
+        verbose: context.verbose,
+        timeoutMs: flags.timeout,
+      },
       context.log,
     ),
 });

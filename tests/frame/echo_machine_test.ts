@@ -78,7 +78,11 @@ Deno.test("frame machine: a bad connection ends alone; the others go on", pure, 
   assert.deepEqual(closes(), [2, 3, 4]);
   const closed = events.drain().filter((e) => e.event === "closed");
   assert.deepEqual(closed.map((e) => [e.connection, e.reason]), [
-    [2, "protocol error: message of 1001 bytes exceeds the limit of 1000"],
+    [
+      2,
+      "protocol error: message of 1001 bytes exceeds the limit of 1000 " +
+      "(the bytes there: '\\x00\\x00\\x03\\xe9' (4 bytes))",
+    ],
     [3, "protocol error: message is not UTF-8"],
     [4, "peer closed mid-message (4 bytes of it unanswered)"],
   ]);

@@ -142,7 +142,8 @@ Deno.test("frame: clients that vanish mid-message, send bad UTF-8 or a length al
     "peer closed mid-message (12 bytes of it unanswered)",
     "peer closed mid-message (4 bytes of it unanswered)",
     "protocol error: message is not UTF-8",
-    "protocol error: message of 4096 bytes exceeds the limit of 1000",
+    "protocol error: message of 4096 bytes exceeds the limit of 1000 " +
+    "(the bytes there: '\\x00\\x00\\x10\\x00' (4 bytes))",
   ]);
 });
 

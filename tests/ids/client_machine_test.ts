@@ -63,3 +63,44 @@ Deno.test("ids client: a TCP server that closes without answering is a failure",
   c.handleEnd("closed the connection");
   assert.deepEqual(c.result, { code: 1, message: "h:9 closed the connection without answering" });
 });
+
+Deno.test(
+  "ids client: a RESET after a repeat says the id may be ours (exit 1); --verbose notes each send",
+  pure,
+  () => {
+    const { c, sent } = client("udp");
+    c.start(0);
+    assert.deepEqual(sent(), ["HELLO 42"]);
+    c.handleTimeout(1000); // the OK was lost: sent again
+    assert.deepEqual(sent(), ["HELLO 42"]);
+    c.handleReply(enc("RESET 42"), 1010);
+    assert.equal(c.result?.code, 1);
+    assert.equal(c.result?.reply, "RESET 42");
+    assert.match(c.result?.message ?? "", /sent 2 times: the id may be this client's own/);
+    const notes: string[] = [];
+    for (let n = c.pollNote(); n !== undefined; n = c.pollNote()) notes.push(n);
+    assert.deepEqual(notes, [
+      "0.00 s: sent 'HELLO 42' to h:9 (udp) (try 1 of 4)",
+      "1.00 s: sent 'HELLO 42' again: no reply 1.00 s after the first (try 2 of 4)",
+      "1.01 s: reply 'RESET 42' (8 bytes)",
+    ]);
+  },
+);
+
+Deno.test(
+  "ids client: a RESET to the only request is a plain RESET; junk is shown escaped",
+  pure,
+  () => {
+    const first = client("udp");
+    first.c.start(0);
+    first.c.handleReply(enc("RESET 42"), 5);
+    assert.deepEqual(first.c.result, { code: 1, reply: "RESET 42" });
+    const junk = client("tcp");
+    junk.c.start(0);
+    junk.c.handleReply(enc("\x1b[2Jhello"), 5);
+    assert.equal(junk.c.result?.code, 1);
+    const notes: string[] = [];
+    for (let n = junk.c.pollNote(); n !== undefined; n = junk.c.pollNote()) notes.push(n);
+    assert.equal(notes[1], "0.01 s: reply '\\x1b[2Jhello' (9 bytes)");
+  },
+);

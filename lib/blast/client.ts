@@ -5,7 +5,10 @@
  * short (the report of what was done still goes out, and the exit status is
  * 128 + the signal's number). The UDP side is the pure
  * {@link BlastUdpClient} on a socket and a {@link BlastUdpLoop}; the TCP side is a short sequence of reads and writes on
- * a {@link BlastStream}, its lines wire.ts's.
+ * a {@link BlastStream}, its lines wire.ts's (a timed run's: timed_tcp.ts).
+ * `--parallel N` starts N such runs at once and reports each and their sum
+ * (parallel.ts); `--report-every` reads their counts on a timer
+ * (interval_ticker.ts, intervals.ts).
  *
  * @module
  */
@@ -20,10 +23,12 @@ import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { ProgressLine } from "../io/progress_line.ts";
 import type { ReceiverReport } from "./receiver.ts";
 import { type BlastReport, type EchoFigures, rates, reportLines } from "./report.ts";
-import type { SenderFigures } from "./segment_source.ts";
+import { IntervalTicker, type StreamCounter } from "./interval_ticker.ts";
+import { combineReports, parallelLines } from "./parallel.ts";
 import { BlastStream, endReason, receive, sendTransfer, TOO_LONG } from "./tcp_stream.ts";
 import { BlastUdpClient, type ClientFinish } from "./udp_client_machine.ts";
 import { BlastUdpLoop } from "./udp_send_loop.ts";
+import { type Kept, timedTcpRun } from "./timed_tcp.ts";
 import {
   formatRequest,
   MAX_REQUEST_LINE,
@@ -32,6 +37,7 @@ import {
   type Request,
   WireError,
 } from "./wire.ts";
+import { foreignAnswer, isBlastDatagram } from "./classic_wire.ts";
 
 /** What `pudp blast client` was asked to do. */
 export interface BlastClientConfig {
@@ -53,6 +59,12 @@ export interface BlastClientConfig {
   json: boolean;
   /** Show the progress line (stderr is a terminal and no --quiet). */
   progress: boolean;
+  /** `--parallel N`: streams at once (transfers only; default 1). */
+  parallel?: number;
+  /** `--report-every`: the interval of the interval lines, in ms (undefined: none). */
+  reportEveryMs?: number;
+  /** `--verbose`: told the first datagram that is not blast (a foreign server's answer). */
+  foreign?: (bytes: Uint8Array) => void;
 }
 
 const encoder = new TextEncoder();
@@ -61,41 +73,72 @@ const encoder = new TextEncoder();
 export function runBlastClient(config: BlastClientConfig): Promise<ClientEnd> {
   const label = serverLabel(config.host, config.port);
   const r = config.request;
-  const moved: Moved = { bytes: 0 };
+  // --parallel N: N runs, each on its own connection or socket (parallel.ts).
+  const streams = r.kind === "transfer" ? config.parallel ?? 1 : 1;
+  const moved: Moved[] = Array.from({ length: streams }, () => ({ bytes: 0 }));
   const progress = new ProgressLine(config.progress && r.kind === "transfer", () => ({
     unit: "bytes",
-    sent: moved.bytes,
+    sent: moved.reduce((a, m) => a + m.bytes, 0),
     verb: r.kind === "transfer" && r.direction === "get" ? "received" : "sent",
   }));
-  let run: Run | undefined;
-  /** How the run ended, when it ended by itself (before any signal). */
-  let ended: ClientFinish | undefined;
+  const upload = r.kind === "transfer" && r.direction === "put";
+  const ticker = new IntervalTicker(config.reportEveryMs, moved, !config.json, upload);
+  const began = {
+    start: () => {
+      progress.start();
+      ticker.begin();
+    },
+  };
+  let runs: Run[] = [];
+  /** How each run ended, when it ended by itself (before any signal). */
+  const ended: (ClientFinish | undefined)[] = [];
   /** A failure that is not the run's (a bug): thrown after the run is closed. */
   let crash: { error: unknown } | undefined;
   /** The signal that cut the run short, if one did. */
   let signal: StopSignal | undefined;
   return new Lifecycle().run({
     start: (finish) => {
-      run = config.udp ? runUdp(config, progress, moved) : runTcp(config, progress, moved);
-      run.finish.then((f) => {
-        ended = f;
-      }, (e) => {
-        if (e instanceof ExchangeError) ended = { failure: e.message, answered: false };
-        else crash = { error: e };
-      }).finally(() => finish({ code: 0 })); // the end's code is decided in close
+      runs = moved.map((m) => config.udp ? runUdp(config, began, m) : runTcp(config, began, m));
+      let left = runs.length;
+      for (const [i, run] of runs.entries()) {
+        run.finish.then((f) => {
+          ended[i] = f;
+        }, (e) => {
+          if (e instanceof ExchangeError) ended[i] = { failure: e.message, answered: false };
+          else crash ??= { error: e };
+        }).finally(() => {
+          if (--left === 0) finish({ code: 0 }); // the end's code is decided in close
+        });
+      }
     },
     onSignal: (s, finish) => {
-      if (ended === undefined && crash === undefined) signal ??= s;
+      if (runs.some((_, i) => ended[i] === undefined) && crash === undefined) signal ??= s;
       finish({ code: SIGNAL_EXIT[s] });
     },
     close: async () => {
-      const f = signal !== undefined ? run!.interrupt() : ended;
-      await run!.close();
+      const fs = runs.map((run, i) =>
+        signal !== undefined ? ended[i] ?? run.interrupt() : ended[i]
+      );
+      await Promise.all(runs.map((run) => run.close()));
+      await ticker.end();
       progress.stop();
       if (crash !== undefined) throw crash.error;
-      const report = buildReport(config, label, f!);
+      const reports = fs.map((f) => buildReport(config, label, f!));
+      const meter = ticker.meter;
+      for (const [i, one] of reports.entries()) {
+        if (meter) one.intervals = meter.meters[i].intervals;
+      }
+      const report = reports.length === 1 ? reports[0] : combineReports(reports);
+      if (meter) {
+        if (reports.length > 1) report.intervals = meter.sums;
+        report.intervals_by = upload ? "sender" : "receiver";
+      }
       try {
-        const text = config.json ? JSON.stringify(report) + "\n" : textOf(report);
+        const text = config.json
+          ? JSON.stringify(report) + "\n"
+          : reports.length === 1
+          ? textOf(report)
+          : parallelLines(report).join("\n") + "\n";
         if (text.length > 0) await writeAll(Deno.stdout, encoder.encode(text));
       } catch (e) {
         return { code: 1, message: `cannot write to stdout: ${errorText(e)}` };
@@ -111,9 +154,13 @@ function textOf(report: BlastReport): string {
   return lines.length === 0 ? "" : lines.join("\n") + "\n";
 }
 
-/** Bytes moved so far, for the progress line. */
-interface Moved {
-  bytes: number;
+/** Bytes moved so far, for the progress line and the intervals. */
+type Moved = StreamCounter;
+
+/** Called once a run's transfer begins (after the server's answer). */
+interface Began {
+  /** The transfer begins now. */
+  start(): void;
 }
 
 /** A run in progress: how it finishes, how to cut it short, how to let go of its socket. */
@@ -152,6 +199,12 @@ export function buildReport(
   if (f.sender) report.sender = f.sender;
   if (f.echo) report.echo = f.echo;
   let error = f.failure;
+  // --time: a run the server's limit ended before its time did not do what was asked.
+  if (r.kind === "transfer" && r.timeMs !== undefined && f.sender?.limited) {
+    report.cut_by_limit = true;
+    error ??= `cut by the server's limit (--max-bytes) after ${f.sender.bytes} bytes, ` +
+      `before the ${r.timeMs / 1000} s asked`;
+  }
   if (error === undefined && receiver) {
     const outOfRange = receiver.segments?.out_of_range ?? 0;
     if (outOfRange > 0) {
@@ -169,7 +222,7 @@ export function buildReport(
 
 // ---------------------------------------------------------------- UDP
 
-function runUdp(config: BlastClientConfig, progress: ProgressLine, moved: Moved): Run {
+function runUdp(config: BlastClientConfig, progress: Began, moved: Moved): Run {
   const done = Promise.withResolvers<ClientFinish>();
   const setup = (async () => {
     const peer = await resolveHost(config.host);
@@ -185,6 +238,8 @@ function runUdp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
       server,
       serverLabel: serverLabel(config.host, config.port),
     }, { emit: (e) => finished = e.finish });
+    const tally = machine.receiver?.tally;
+    if (tally) moved.segments = () => tally.counts;
     const unreachable = (e: unknown) => {
       if (e instanceof Deno.errors.ConnectionRefused) {
         machine.handleUnreachable(errorText(e), epochNow());
@@ -201,7 +256,12 @@ function runUdp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
       moved.bytes = machine.bytesMoved;
     }, unreachable);
     const clock = driver.loop.clock;
+    let foreign = config.foreign;
     endpoint.receive((bytes, from) => {
+      if (foreign && !isBlastDatagram(bytes)) {
+        foreign(bytes); // once
+        foreign = undefined;
+      }
       machine.handleDatagram(bytes, from, clock());
       driver.afterEvent();
     }, (e) => {
@@ -232,11 +292,10 @@ function runUdp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
 
 // ---------------------------------------------------------------- TCP
 
-function runTcp(config: BlastClientConfig, progress: ProgressLine, moved: Moved): Run {
+function runTcp(config: BlastClientConfig, progress: Began, moved: Moved): Run {
   let conn: TcpConnection | undefined;
   let interrupted = false;
-  let partial: ReceiverReport | undefined;
-  let sender: SenderFigures | undefined;
+  const kept: Kept = {};
   const finish = (async (): Promise<ClientFinish> => {
     const peer = await resolveHost(config.host);
     const label = serverLabel(config.host, config.port);
@@ -255,17 +314,25 @@ function runTcp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
         answered: false,
       };
     }
+    let bound: number | undefined;
     try {
       const a = parseAnswer(answer);
       if (a.kind === "refused") return { failure: `server refused: ${a.reason}`, answered: true };
+      bound = a.bytes;
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
-      return { failure: `bad answer from ${label}: '${answer.slice(0, 60)}'`, answered: true };
+      return {
+        failure: `bad answer from ${label}: ${foreignAnswer(line, answer)}`,
+        answered: true,
+      };
     }
     progress.start();
+    if (r.timeMs !== undefined) { // --time: timed_tcp.ts
+      return await timedTcpRun(conn, stream, r, bound, moved, kept, (end) => lostText(label, end));
+    }
     if (r.direction === "get") {
       const got = await receive(stream, r, epochNow, (b) => moved.bytes = b);
-      partial = got.report;
+      kept.partial = got.report;
       if (got.end !== undefined) {
         return {
           failure: `${
@@ -287,7 +354,7 @@ function runTcp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
         ...(extra > 0 ? { failure: `server sent ${extra} bytes more than asked` } : {}),
       };
     }
-    sender = await sendTransfer(conn, r, 0, (b) => moved.bytes = b);
+    const sender = kept.sender = await sendTransfer(conn, r, 0, (b) => moved.bytes = b);
     if (conn.writeError !== undefined) {
       return {
         failure: conn.peerReset
@@ -323,8 +390,8 @@ function runTcp(config: BlastClientConfig, progress: ProgressLine, moved: Moved)
       const cut: ClientFinish = {
         failure: "interrupted",
         answered: true,
-        receiver: partial,
-        sender,
+        receiver: kept.partial,
+        sender: kept.sender,
       };
       conn?.close(); // the run's reads and writes end at once
       return cut;
@@ -379,7 +446,11 @@ async function tcpEcho(
       return { failure, answered: samples.length > 0, echo: figures() };
     }
     if (answer !== line) {
-      return { failure: `echo ${round + 1} came back different`, answered: true, echo: figures() };
+      return {
+        failure: `echo ${round + 1} came back different: ${foreignAnswer(line, answer)}`,
+        answered: true,
+        echo: figures(),
+      };
     }
     samples.push(epochNow() - sent);
   }

@@ -23,6 +23,9 @@ import {
   valueFlag,
 } from "../cli/flags.ts";
 import { runBlastClient } from "./client.ts";
+import { runClassicServer } from "./classic_server.ts";
+import { previewBytes } from "./classic_wire.ts";
+import { classicFromFlags } from "./classic_client.ts";
 import { runBlastTcpServer } from "./tcp_server.ts";
 import { runBlastUdpServer } from "./udp_server.ts";
 import { DEFAULT_MAX_RUNS } from "./udp_server_machine.ts";
@@ -30,6 +33,7 @@ import {
   DEFAULT_SIZE,
   MAX_DATAGRAM,
   MAX_REQUEST_LINE,
+  MAX_TIME_MS,
   type Request,
   SEGMENT_HEADER,
 } from "./wire.ts";
@@ -74,6 +78,9 @@ a time, and at most --max-runs go at once.`,
       1_000_000,
     ),
     json: JSON_FLAG,
+    classic: switchFlag(
+      "speak the 2015 program's protocol (bare text, one request per connection or datagram)",
+    ),
     ...tcpLimitFlags(),
   },
   run(flags, listen, context) {
@@ -84,6 +91,7 @@ a time, and at most --max-runs go at once.`,
       limits: tcpLimits(flags),
       maxRuns: flags["max-runs"],
     };
+    if (flags.classic) return runClassicServer(config, context.log);
     return flags.udp
       ? runBlastUdpServer(config, context.log)
       : runBlastTcpServer(config, context.log);
@@ -119,6 +127,12 @@ One run against the blast server at HOST PORT, over TCP (default) or UDP
                      they arrive (--upload: this client sends them)
   --count N          the server sends N segments, one every --interval MS,
                      each with a sequence number and its send time
+  --time SECONDS     a transfer that runs this long (like iperf3 -t), ended
+                     early, and failed, by the server's --max-bytes
+As iperf3 users expect, --report-every S prints a line per interval
+(--json: intervals; on --upload they count what this client sent), and
+--parallel N runs N streams at once, each with its own connection or
+socket, and reports each one and their sum (exit 0 only if all succeed).
 Prints the report on stdout: bytes, seconds, MB/s and Mbit/s as the receiver
 measured them, and for segments the counts received, lost, duplicated and
 reordered and the one-way delay. --json prints it as one object. While it
@@ -165,16 +179,39 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
     timeout: seconds("UDP: give up after this long without an answer, data or report", "5"),
     json: switchFlag("print the report as one JSON object (like iperf3 -J) instead of text"),
     quiet: QUIET_FLAG,
+    classic: switchFlag(
+      "speak the 2015 program's protocol: --echo, --bytes or --count/--interval/--size",
+    ),
+    time: optionalFlag(
+      "SECONDS",
+      "transfer for this long instead of a count of bytes (like iperf3 -t), within --max-bytes",
+      (text, name) => secondsIn(text, name, 0.001, MAX_TIME_MS / 1000),
+    ),
+    "report-every": optionalFlag(
+      "SECONDS",
+      "print a line per interval of this many seconds (like iperf3 -i); --json: intervals",
+      (text, name) => secondsIn(text, name, 0.1, 86_400),
+    ),
+    parallel: count(
+      "streams at once, each on its own connection or socket (like iperf3 -P)",
+      "1",
+      1,
+      128,
+    ),
   },
   args: serverArgs(),
-  run(flags, [host, port]) {
+  run(flags, [host, port], context) {
+    if (flags.classic) return classicFromFlags(flags, host, port, context);
     const modes = [
       flags.echo !== undefined,
       flags.bytes !== undefined,
       flags.count !== undefined && flags.echo === undefined,
+      flags.time !== undefined,
     ]
       .filter((m) => m).length;
-    if (modes !== 1) throw new UsageError("give one of --echo TEXT, --bytes N and --count N");
+    if (modes !== 1) {
+      throw new UsageError("give one of --echo TEXT, --bytes N, --count N and --time SECONDS");
+    }
     let request: Request;
     if (flags.echo !== undefined) {
       if (flags.upload) throw new UsageError("--upload goes with --bytes or --count, not --echo");
@@ -189,8 +226,14 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
         size: flags.size,
         rate: flags.rate,
       };
+      if (flags.time !== undefined) request.timeMs = flags.time;
+    }
+    if (request.kind === "echo" && (flags.parallel > 1 || flags["report-every"] !== undefined)) {
+      throw new UsageError("--parallel and --report-every go with a transfer, not --echo");
     }
     return runBlastClient({
+      parallel: flags.parallel,
+      reportEveryMs: flags["report-every"],
       host,
       port,
       udp: flags.udp,
@@ -200,9 +243,21 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
       timeoutMs: flags.timeout,
       json: flags.json,
       progress: !flags.quiet && Deno.stderr.isTerminal(),
+      foreign: context.verbose
+        ? (bytes) => context.log(`answer that is not blast: '${previewBytes(bytes)}'`)
+        : undefined,
     });
   },
 });
+
+/** `--time` and `--report-every`: seconds from `min` to `max`, in whole ms. */
+function secondsIn(text: string, name: string, min: number, max: number): number {
+  const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+  if (!(value >= min) || value > max) {
+    throw new UsageError(`bad --${name} '${text}': expected seconds from ${min} to ${max}`);
+  }
+  return Math.round(value * 1000);
+}
 
 /** `pudp blast`. */
 export const blastGroup: Group = defineFamily(

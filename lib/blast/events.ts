@@ -60,12 +60,25 @@ export interface BlastClosedEvent extends BaseEvent {
   received?: ReceiverReport;
 }
 
+/** Something that is not a request was dropped (reported once per peer address). */
+export interface BlastDroppedEvent extends BaseEvent {
+  /** The event's kind: `dropped` in `--json` output. */
+  event: "dropped";
+  /** Why: `not blast`, `not a classic request: …`, `a blast request, not classic`. */
+  reason: string;
+  /** Its first bytes, escaped as on a terminal (`\xHH`). */
+  first_bytes: string;
+  /** What it looks like, and what to try: `looks like a classic blast request: try --classic`. */
+  hint?: string;
+}
+
 /** Everything `pudp blast server` reports. */
 export type BlastServerEvent =
   | BlastRequestEvent
   | BlastRefusedEvent
   | BlastEchoEvent
-  | BlastClosedEvent;
+  | BlastClosedEvent
+  | BlastDroppedEvent;
 
 /**
  * The `--json` fields of each server event (besides event, time and peer):
@@ -77,12 +90,16 @@ export const blastJsonFields: JsonTable<BlastServerEvent> = {
   refused: (e) => ({ run: e.run, reason: e.reason }),
   echo: (e) => ({ run: e.run, text: e.text }),
   closed: (e) => ({ run: e.run, reason: e.reason, sent: e.sent, received: e.received }),
+  dropped: (e) => ({ reason: e.reason, first_bytes: e.first_bytes, hint: e.hint }),
 };
 
 /** The text lines of `pudp blast server`. */
 export class BlastTextSink extends TextLinesSink<BlastServerEvent> {
   /** Renders one event (the {@link EventSink} interface). */
   emit(e: BlastServerEvent): void {
+    if (e.event === "dropped") {
+      return this.line(droppedText(e));
+    }
     const who = `${formatAddress(e.peer)} ${e.run}`;
     switch (e.event) {
       case "request":
@@ -95,6 +112,12 @@ export class BlastTextSink extends TextLinesSink<BlastServerEvent> {
         return this.line(`${who}: closed (${e.reason})${figures(e)}`);
     }
   }
+}
+
+/** A `dropped` event as one line (also the `--verbose` line on stderr). */
+export function droppedText(e: BlastDroppedEvent): string {
+  const hint = e.hint === undefined ? "" : ` (${e.hint})`;
+  return `${formatAddress(e.peer)}: dropped (${e.reason}): '${e.first_bytes}'${hint}`;
 }
 
 function figures(e: BlastClosedEvent): string {

@@ -90,8 +90,11 @@ export abstract class PatternReceiver {
   /** Payload bytes received. */
   bytes = 0;
 
-  /** A receiver that expects `expectedBytes` bytes of the pattern in all. */
-  constructor(readonly expectedBytes: number) {}
+  /**
+   * A receiver that expects `expectedBytes` bytes of the pattern in all (a
+   * timed run's bound, until its sender says how many it sent).
+   */
+  constructor(public expectedBytes: number) {}
 
   /** Checks `payload` against the pattern at stream `offset`, and counts it as arrived at `now`. */
   protected arrived(payload: Uint8Array, offset: number, now: number): void {
@@ -211,9 +214,15 @@ export class SegmentReceiver extends PatternReceiver {
     return true;
   }
 
-  /** The end marker arrived. */
+  /**
+   * The end marker arrived: `total` segments were sent. A timed run's
+   * (`--time`) expected bytes become those segments' (they are all whole).
+   */
   handleEnd(total: number): void {
     this.tally.recordEnd(total);
+    if (this.request.timeMs !== undefined) {
+      this.expectedBytes = Math.min(total, this.#segments) * this.#per;
+    }
   }
 
   /** Whether the end marker came and every segment with it. */
@@ -224,8 +233,14 @@ export class SegmentReceiver extends PatternReceiver {
   /** The report so far. */
   report(): ReceiverReport {
     const counts = this.tally.counts;
+    const figures = this.byteFigures();
+    if (this.request.timeMs !== undefined && !this.tally.ended) {
+      // A timed run cut short has no count yet: what arrived and the gaps seen, a lower bound.
+      figures.missing_bytes = counts.lost * this.#per;
+      figures.expected_bytes = figures.bytes + figures.missing_bytes;
+    }
     return {
-      ...this.byteFigures(),
+      ...figures,
       segments: counts,
       delay_ms: this.tally.delay ?? null,
       complete: this.tally.ended,

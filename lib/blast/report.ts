@@ -5,8 +5,11 @@
  * @module
  */
 
+import type { IntervalFigures } from "./intervals.ts";
 import type { ReceiverReport } from "./receiver.ts";
 import type { SenderFigures } from "./segment_source.ts";
+import type { ClassicFigures } from "./classic_receiver.ts";
+import type { SegmentCounts } from "./tally.ts";
 
 /** Round trips of an echo run. */
 export interface EchoFigures {
@@ -48,8 +51,37 @@ export interface BlastReport {
   sender?: SenderFigures;
   /** For an echo. */
   echo?: EchoFigures;
+  /**
+   * `--report-every`: the run's intervals (with `--parallel`, their sums);
+   * `intervals_by` says whose count they are.
+   */
+  intervals?: IntervalFigures[];
+  /** `receiver` (a download: the client counts what arrives), or `sender` (an upload: what the client sent). */
+  intervals_by?: "receiver" | "sender";
+  /** `--parallel N`: the number of streams (present when N > 1). */
+  parallel?: number;
+  /** `--parallel N`: all streams' figures added up (the top rates are the sum's). */
+  sum?: StreamsSum;
+  /** `--parallel N`: each stream's own report. */
+  streams?: BlastReport[];
+  /** `--classic`: the 2015 protocol's request and how its end was known. */
+  classic?: ClassicFigures;
+  /** `--time`: present (true) when the server's `--max-bytes` ended the run before its time. */
+  cut_by_limit?: boolean;
   /** Why the run failed, when it did (also the one line on stderr). */
   error?: string;
+}
+
+/** The sum of N streams (`--parallel`). */
+export interface StreamsSum {
+  /** Payload bytes received, all streams. */
+  bytes: number;
+  /** Payload bytes the streams should have had. */
+  expected_bytes: number;
+  /** The longest stream's measured time, in seconds. */
+  seconds: number;
+  /** UDP: the segment counts added up (`sent` only when every stream's end marker came). */
+  segments?: Omit<SegmentCounts, "out_of_range">;
 }
 
 /** MB/s and Mbit/s of `bytes` in `seconds` (null for no time). */
@@ -78,10 +110,11 @@ export function reportLines(r: BlastReport): string[] {
           } ms`,
       );
     }
+    if (r.classic) lines.push(classicLine(r.classic));
     return lines;
   }
   const rx = r.receiver;
-  if (!rx) return lines;
+  if (!rx) return r.classic ? [...lines, classicLine(r.classic)] : lines;
   const verb = r.mode === "download" ? "received" : "sent";
   const who = r.measured_by === "server" ? ", measured by the server" : "";
   const rate = r.mb_per_s === null
@@ -113,5 +146,14 @@ export function reportLines(r: BlastReport): string[] {
     ? `pattern: every byte that arrived is right`
     : `pattern: ${rx.corrupt_bytes} bytes wrong, the first at offset ${rx.first_corrupt_at}`;
   lines.push(rx.missing_bytes > 0 ? `${checked}; ${rx.missing_bytes} bytes missing` : checked);
+  if (r.classic) lines.push(classicLine(r.classic));
   return lines;
+}
+
+/** The `--classic` line: the request, and how the end was known. */
+function classicLine(c: ClassicFigures): string {
+  const notice = c.notice === undefined ? "" : c.notice ? ", file_prepared" : ", no file_prepared";
+  const chunks = c.chunks === undefined ? "" : `, ${c.chunks} reads or datagrams`;
+  const extra = c.extra_bytes ? `, ${c.extra_bytes} bytes extra` : "";
+  return `classic: '${c.request}'${notice}${chunks}${extra}, end: ${c.end}`;
 }

@@ -34,6 +34,13 @@
  * assert.equal(source.fill(buf, view, 20), 100);
  * assert.equal(source.done, true);
  * assert.deepEqual(source.figures, { segments: 3, bytes: 228, seconds: 0.02 });
+ *
+ * // --time: a timed run (bounded to 1000 segments) sends until its time is up.
+ * const timed = new SegmentSource({ ...request, count: 1000, timeMs: 25 }, 7);
+ * for (const t of [0, 10, 20, 30]) timed.fill(buf, view, t); // the last one is too late
+ * assert.equal(timed.done, true);
+ * assert.equal(timed.total, 3); // the END marker says 3
+ * assert.equal(timed.limited, false); // its time ended it, not the bound
  * ```
  *
  * @module
@@ -58,14 +65,24 @@ export interface SenderFigures {
   bytes: number;
   /** First send to last, in seconds. */
   seconds: number;
+  /**
+   * A timed run (`--time`) that reached its bound, the server's
+   * `--max-bytes`, before its time: present (true) only then.
+   */
+  limited?: boolean;
 }
 
 /** The segments of one transfer, in order. */
 export class SegmentSource {
-  /** Segments in the transfer. */
-  readonly total: number;
-  /** Pattern bytes in the transfer. */
+  /**
+   * Segments in the transfer. A timed one (`timeMs`) starts at its bound
+   * and ends, when its time is up, at the segments sent.
+   */
+  total: number;
+  /** Pattern bytes in the transfer (at most). */
   readonly totalBytes: number;
+  readonly #timeMs: number | undefined;
+  #timeUp = false;
   readonly #per: number;
   readonly #gapMs: number;
   readonly #header: SegmentHeader;
@@ -90,6 +107,25 @@ export class SegmentSource {
       ? (request.size * 8 * 1000) / request.rate
       : 0;
     this.#header = { type: SegmentType.Data, run, seq: 0, total: this.total, sent: 0 };
+    this.#timeMs = request.timeMs;
+  }
+
+  /** A timed run: at most `segments` in all (the bound the server's answer said). */
+  limit(segments: number): void {
+    this.total = Math.min(this.total, segments);
+  }
+
+  /** A timed run that reached its bound before its time was up. */
+  get limited(): boolean {
+    return this.#timeMs !== undefined && this.done && !this.#timeUp;
+  }
+
+  /** A timed run whose time is up at `now` ends here: the segments sent are all it has. */
+  #checkTime(now: number): void {
+    if (this.#timeMs === undefined || this.#start === undefined || this.done) return;
+    if (now - this.#start < this.#timeMs) return;
+    this.#timeUp = true;
+    this.total = this.#next;
   }
 
   /** Whether every segment has been handed out. */
@@ -106,7 +142,9 @@ export class SegmentSource {
   dueAt(now: number): number | undefined {
     if (this.done) return undefined;
     if (this.#start === undefined || this.#gapMs === 0) return now;
-    return this.#start + this.#next * this.#gapMs;
+    const due = this.#start + this.#next * this.#gapMs;
+    // A timed run ends on time, not a gap later.
+    return this.#timeMs === undefined ? due : Math.min(due, this.#start + this.#timeMs);
   }
 
   /**
@@ -115,6 +153,7 @@ export class SegmentSource {
    * returns its length, or 0 when none is due.
    */
   fill(buf: Uint8Array, view: DataView, now: number): number {
+    this.#checkTime(now);
     const due = this.dueAt(now);
     if (due === undefined || due > now) return 0;
     this.#start ??= now;
@@ -131,10 +170,12 @@ export class SegmentSource {
 
   /** The sender's figures so far. */
   get figures(): SenderFigures {
-    return {
+    const figures: SenderFigures = {
       segments: this.#next,
       bytes: this.#bytesSent,
       seconds: this.#start === undefined ? 0 : (this.#lastAt - this.#start) / 1000,
     };
+    if (this.limited) figures.limited = true;
+    return figures;
   }
 }

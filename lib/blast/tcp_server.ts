@@ -15,6 +15,8 @@ import { type TcpConnection, TcpListener } from "../net/tcp.ts";
 import { formatAddress } from "../runtime/transmit.ts";
 import { epochNow } from "../runtime/timer_loop.ts";
 import { type BlastServerEvent, blastServerLife } from "./events.ts";
+import { serveTimedTcp } from "./timed_tcp.ts";
+import { looksClassic, previewBytes } from "./classic_wire.ts";
 import {
   type BlastServerConfig,
   type BlastServerStats,
@@ -32,6 +34,17 @@ import {
 } from "./wire.ts";
 
 const encoder = new TextEncoder();
+
+/** `--verbose`: how long a request's start may wait for its newline before it is said, in ms. */
+export const NO_NEWLINE_MS = 1_000;
+
+/** The `--verbose` line about bytes still without their newline. */
+function noNewlineText(conn: TcpConnection, bytes: Uint8Array): string {
+  const hint = looksClassic(bytes) ? " (looks like a classic blast request: try --classic)" : "";
+  return `${formatAddress(conn.peer)} #${conn.id}: no newline after ${NO_NEWLINE_MS / 1000} s: '${
+    previewBytes(bytes)
+  }'${hint}`;
+}
 
 /** Longest wait at shutdown for the runs to log how they ended, in ms. */
 const SHUTDOWN_WAIT_MS = 2_000;
@@ -55,7 +68,10 @@ export function runBlastTcpServer(
     if (life.stop.stopping) return conn.close();
     conn.conn.setNoDelay(true); // paced segments go when written
     open.add(conn);
-    const done = serveConnection(conn, config.maxBytes, stats, emit).finally(() => {
+    const quiet = config.verbose
+      ? (bytes: Uint8Array) => log(noNewlineText(conn, bytes))
+      : undefined;
+    const done = serveConnection(conn, config.maxBytes, stats, emit, quiet).finally(() => {
       open.delete(conn);
       serving.delete(done);
       conn.close();
@@ -89,6 +105,7 @@ async function serveConnection(
   maxBytes: number,
   stats: BlastServerStats,
   emit: (e: BlastServerEvent) => void,
+  noNewline?: (bytes: Uint8Array) => void,
 ): Promise<void> {
   const peer = conn.peer;
   const run = `#${conn.id}`;
@@ -96,7 +113,12 @@ async function serveConnection(
   const closed = (reason: string, extra: Partial<BlastServerEvent> = {}) =>
     emit({ event: "closed", peer, run, reason, ...extra } as BlastServerEvent);
   for (;;) {
+    // --verbose: bytes without their newline after a quiet pause (a classic client?) are said.
+    const quiet = noNewline && setTimeout(() => {
+      if (stream.buffered.length > 0) noNewline(stream.buffered);
+    }, NO_NEWLINE_MS);
     const line = await stream.readLine(MAX_REQUEST_LINE);
+    clearTimeout(quiet);
     if (typeof line !== "string") {
       return closed(line === TOO_LONG ? "request line too long" : endReason(line));
     }
@@ -117,6 +139,12 @@ async function serveConnection(
     }
     stats.runs++;
     emit({ event: "request", peer, run, request: line });
+    if (request.timeMs !== undefined) { // --time: timed_tcp.ts
+      const end = await serveTimedTcp(conn, stream, request, maxBytes);
+      stats.bytesSent += end.sent?.bytes ?? 0;
+      stats.bytesReceived += end.received?.bytes ?? 0;
+      return closed(end.reason, { sent: end.sent, received: end.received });
+    }
     conn.write(encoder.encode(formatAnswer({ kind: "ok" }) + "\n"));
     if (request.direction === "get") {
       const started = epochNow();

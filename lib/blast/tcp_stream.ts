@@ -50,6 +50,11 @@ export class BlastStream {
   /** Reads lines and segments from `conn`. */
   constructor(readonly conn: TcpConnection) {}
 
+  /** What arrived and was not read yet (a view): a line's start while its newline has not come. */
+  get buffered(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
   /** The next line (without "\n" or "\r\n"), how the stream ended, or TOO_LONG past `max` bytes. */
   async readLine(max: number): Promise<string | ReadEnd | typeof TOO_LONG> {
     for (;;) {
@@ -86,6 +91,20 @@ export class BlastStream {
     if (typeof n !== "number") return n;
     this.#filled = n === this.#buf.length;
     return this.#buf.subarray(0, n);
+  }
+
+  /**
+   * Gives back `rest`, the tail of the view the last {@link readChunk}
+   * returned (nothing read since): the next read returns it first.
+   */
+  unread(rest: Uint8Array): void {
+    if (rest.length === 0) return;
+    const at = rest.byteOffset - this.#buf.byteOffset;
+    if (rest.buffer !== this.#buf.buffer || at < 0 || at + rest.length > this.#buf.length) {
+      throw new RangeError("unread: not the last chunk's bytes");
+    }
+    this.#start = at;
+    this.#end = at + rest.length;
   }
 
   /** A bigger buffer (4×, at most {@link CHUNK}) with what this one holds. */

@@ -22,6 +22,10 @@
  *   deadline like the others, so the driver's one alarm wakes the sending);
  *   after the last, the END goes at once and every `RETRY_MS` until the
  *   server's REPORT comes, for `timeoutMs`.
+ * - A timed run (`--time`, `time=MS`): the receiver or source starts with
+ *   the largest count and the bound comes from the server (an upload stops
+ *   at the ACCEPT's total, a download's END says how many went); the
+ *   source stops sending when its time is up (segment_source.ts).
  * - Echo: each round sends `ECHO text` (again every RETRY_MS, each send a
  *   new seq) until an ECHO with a seq of this round comes back; its round
  *   trip is now less the send time it carries. Rounds follow one another
@@ -159,6 +163,13 @@ export interface BlastClientEvent {
 
 type State = "requesting" | "transfer" | "ending" | "lingering" | "done";
 
+/**
+ * A timed run's segment count before the server's ACCEPT gives its bound:
+ * the largest (the receiver's bitmap grows with the segments that come, not
+ * with this).
+ */
+const MAX_TIMED_COUNT = 0xffff_fffe;
+
 /** What each timer is for (bits, so that all due at once are handled in one order). */
 const ACK = 1, LINGER = 2, ROUND = 4, SILENCE = 8, RETRY = 16, PACE = 32;
 
@@ -207,8 +218,10 @@ export class BlastUdpClient {
     this.#filled = { length: 0, to: options.server };
     const r = options.request;
     if (r.kind === "transfer") {
-      if (r.direction === "get") this.receiver = new SegmentReceiver(r);
-      else this.source = new SegmentSource(r, options.run);
+      // --time: the bound is the server's (its ACCEPT says it); until then, the largest count.
+      const t = r.timeMs === undefined ? r : { ...r, bytes: undefined, count: MAX_TIMED_COUNT };
+      if (r.direction === "get") this.receiver = new SegmentReceiver(t);
+      else this.source = new SegmentSource(t, options.run);
     }
   }
 
@@ -252,6 +265,9 @@ export class BlastUdpClient {
         this.#sendRequest(now);
       }
       return;
+    }
+    if (h.type === SegmentType.Accept && this.source && request.timeMs !== undefined) {
+      this.source.limit(h.total); // a timed upload: at most what the server's limit holds
     }
     if (
       h.type === SegmentType.Accept || h.type === SegmentType.Data || h.type === SegmentType.End

@@ -14,6 +14,7 @@ import { blastServerLife } from "./events.ts";
 import { type BlastServerConfig, blastSummaryLine } from "./server_common.ts";
 import { BlastUdpLoop } from "./udp_send_loop.ts";
 import { BlastUdpServer } from "./udp_server_machine.ts";
+import { withDroppedLog } from "./classic_server.ts";
 
 /** A run whose client is silent this long is closed. */
 const IDLE_MS = 30_000;
@@ -29,7 +30,7 @@ export function runBlastUdpServer(
     idleMs: IDLE_MS,
     secret: crypto.getRandomValues(new Uint8Array(32)),
     maxRuns: config.maxRuns,
-  }, output.sink);
+  }, withDroppedLog(output.sink, config.verbose, log));
   const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port });
   const driver = new BlastUdpLoop(endpoint.socket, machine, () => life.kickOutput(), (e) => {
     if (config.verbose) log(`cannot send: ${errorText(e)}`);

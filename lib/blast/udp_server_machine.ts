@@ -31,6 +31,10 @@
  * - PUT: DATA goes to a {@link SegmentReceiver}. At END the REPORT goes
  *   back (after `LINGER_MS` when segments are missing, for late ones);
  *   every later END gets the same REPORT again.
+ * - A timed run (`time=MS`, `--time`) is bounded by `maxBytes`
+ *   (`timedBound` in wire.ts): its ACCEPT's seq and total are the most
+ *   segments it may have; a GET ends its time or at that bound (then its
+ *   `closed` reason is {@link CUT_BY_LIMIT}), its END saying how many went.
  * - A run whose client is silent for `idleMs` is closed; a finished run is
  *   remembered for `idleMs` more, so that late copies of its REQUEST or END
  *   are answered and start nothing.
@@ -89,6 +93,8 @@ import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { Fifo } from "../util/fifo.ts";
 import type { BlastServerEvent } from "./events.ts";
 import { SegmentReceiver } from "./receiver.ts";
+import { OncePerPeer } from "./classic_udp_machine.ts";
+import { looksClassic, previewBytes } from "./classic_wire.ts";
 import { SegmentSource } from "./segment_source.ts";
 import { type BlastServerStats, newServerStats } from "./server_common.ts";
 import {
@@ -104,8 +110,12 @@ import {
   type SegmentHeader,
   SegmentType,
   type SegmentTypeCode,
+  timedBound,
   WireError,
 } from "./wire.ts";
+
+/** The `closed` reason of a timed run (`--time`) that this server's `--max-bytes` ended. */
+export const CUT_BY_LIMIT = "cut by --max-bytes";
 
 /** Most times the END of a GET is sent without an acknowledgement. */
 export const END_TRIES = 25;
@@ -159,6 +169,10 @@ interface Run {
   /** The REPORT, once made (PUT). */
   report?: Uint8Array;
   finished: boolean;
+  /** The ACCEPT's seq and total: a timed run's bound in segments (`--time`), else 0. */
+  acceptSeq: number;
+  /** A timed PUT whose client's END says this server's limit ended it. */
+  limited?: boolean;
   timer: Timer<RunDue>;
   retry: Timer<RunDue>;
 }
@@ -211,13 +225,26 @@ export class BlastUdpServer {
     );
   }
 
+  /** A datagram that is not blast: `dropped`, once per address (with a hint when it is classic). */
+  #foreign(bytes: Uint8Array, from: PeerAddress): void {
+    if (!this.#foreignPeers.first(from)) return;
+    this.sink.emit({
+      event: "dropped",
+      peer: { hostname: from.hostname, port: from.port },
+      reason: "not blast",
+      first_bytes: previewBytes(bytes),
+      ...(looksClassic(bytes) ? { hint: "looks like a classic blast request: try --classic" } : {}),
+    });
+  }
+  readonly #foreignPeers = new OncePerPeer();
+
   /** A datagram from `from` (a view: copied where kept). */
   handleDatagram(bytes: Uint8Array, from: PeerAddress, now: number): void {
     let h: SegmentHeader;
     try {
       h = decodeHeader(bytes, this.#header);
     } catch (e) {
-      if (e instanceof WireError) return; // not blast: dropped
+      if (e instanceof WireError) return this.#foreign(bytes, from); // not blast: dropped
       throw e;
     }
     const key = `${formatAddress(from)}/${h.run}`;
@@ -227,7 +254,7 @@ export class BlastUdpServer {
       if (run) {
         if (!run.finished) {
           this.#timers.set(run.timer, now + this.#silence(run));
-          this.#send(run, SegmentType.Accept, 0, now);
+          this.#send(run, SegmentType.Accept, run.acceptSeq, now);
         }
         return;
       }
@@ -247,12 +274,14 @@ export class BlastUdpServer {
           this.#out.push({ data: run.report, to: run.peer });
         } else {
           run.receiver.handleEnd(h.total);
+          // --time: the client's END says whether this server's limit ended its sending.
+          run.limited = run.acceptSeq > 0 && /"limited":true/.test(decoder.decode(body));
           if (run.receiver.complete) this.#report(run, now);
           else if (!run.retry.armed) this.#timers.set(run.retry, now + LINGER_MS);
         }
       }
     } else if (run.source && h.type === SegmentType.EndAck && !run.finished) {
-      this.#close(run, "complete", now);
+      this.#close(run, run.source.limited ? CUT_BY_LIMIT : "complete", now);
     }
   }
 
@@ -270,7 +299,10 @@ export class BlastUdpServer {
       const run = this.#sending[this.#turn];
       const length = run.source!.fill(buf, view, now);
       if (length === 0) {
-        this.#turn++;
+        if (run.source!.done) { // a timed run whose time is up
+          this.#sending.splice(this.#turn, 1);
+          this.#sendEnd(run, now);
+        } else this.#turn++;
         continue;
       }
       this.stats.bytesSent += length - SEGMENT_HEADER;
@@ -400,14 +432,17 @@ export class BlastUdpServer {
       this.#refuse(id, name, peer, reason, received, now);
       return;
     }
-    const run = { key, name, id, peer, endTries: 0, finished: false } as Run;
+    // --time: the run may move what the limit holds, and the ACCEPT says how many segments.
+    const bounded = timedBound(request, this.options.maxBytes, true);
+    const acceptSeq = request.timeMs === undefined ? 0 : bounded.count!;
+    const run = { key, name, id, peer, endTries: 0, finished: false, acceptSeq } as Run;
     run.timer = new Timer<RunDue>({ kind: "idle", run });
     run.retry = new Timer<RunDue>({ kind: "retry", run });
     if (request.direction === "get") {
-      run.source = new SegmentSource(request, id);
+      run.source = new SegmentSource(bounded, id);
       this.#sending.push(run);
     } else {
-      run.receiver = new SegmentReceiver(request);
+      run.receiver = new SegmentReceiver(bounded);
     }
     this.#runs.set(key, run);
     this.#byAddress.set(address, run);
@@ -415,7 +450,7 @@ export class BlastUdpServer {
     this.#timers.set(run.timer, now + this.#silence(run));
     const line = decoder.decode(body).replace(/ token=[0-9a-f]*/, "");
     this.sink.emit({ event: "request", peer, run: name, request: line });
-    this.#send(run, SegmentType.Accept, 0, now);
+    this.#send(run, SegmentType.Accept, acceptSeq, now);
     if (run.source?.done) {
       this.#sending.pop();
       this.#sendEnd(run, now);
@@ -476,7 +511,7 @@ export class BlastUdpServer {
       encoder.encode(JSON.stringify(report)),
     );
     this.#out.push({ data: run.report, to: run.peer });
-    this.#close(run, "complete", now);
+    this.#close(run, run.limited ? CUT_BY_LIMIT : "complete", now);
   }
 
   #close(run: Run, reason: string, now: number): void {

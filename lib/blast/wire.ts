@@ -10,6 +10,16 @@
  *     PUT bytes=N [size=S] [rate=R]       the client sends N pattern bytes
  *     GET count=N interval=MS [size=S]    the server sends N segments, one every MS
  *     PUT count=N interval=MS [size=S]    the client does
+ *     GET|PUT time=MS [size=S] [rate=R]   for MS ms, at most the server's limit
+ *
+ * A timed request (`time=MS`, `--time`) is never refused for its size: the
+ * server bounds it by its `--max-bytes` ({@link timedBound}) and says the
+ * bound in its answer (TCP: `OK bytes=N`; UDP: the ACCEPT's total is the
+ * most segments the run may have). Over TCP its data is the pattern, then
+ * `\n` and `DONE <sender's figures as JSON>` (the pattern has no line end),
+ * so the receiver knows the end from the sender; over UDP the END marker
+ * says how many segments went. A sender that reaches the bound before the
+ * time says `"limited":true` in its figures.
  *
  * A TCP server answers `OK` or `REFUSED <reason>` on a line
  * ({@link formatAnswer}, {@link parseAnswer}); a receiving server ends a PUT
@@ -72,6 +82,14 @@
  * assert.deepEqual(parseAnswer("OK"), { kind: "ok" });
  * assert.deepEqual(parseDone<{ bytes: number }>('DONE {"bytes":5}'), { bytes: 5 });
  * assert.throws(() => parseRequest("GET bytes=1 count=2"), WireError);
+ *
+ * // --time: the server bounds a timed request by its limit, and says the bound.
+ * const timed = parseRequest("GET time=1000 size=1400 rate=0");
+ * assert.equal(timed.kind === "transfer" && timed.timeMs, 1000);
+ * assert.equal(formatRequest(timed), "GET time=1000 size=1400 rate=0");
+ * assert.equal(refusal(timed, 1000), undefined); // never over the limit: bounded by it
+ * assert.equal(timed.kind === "transfer" && timedBound(timed, 14_000, true).count, 10);
+ * assert.deepEqual(parseAnswer("OK bytes=14000"), { kind: "ok", bytes: 14000 });
  * ```
  *
  * @module
@@ -224,6 +242,12 @@ export interface TransferRequest {
   rate: number;
   /** UDP: the server's CHALLENGE token (hex), once the client has one; absent before. */
   token?: string;
+  /**
+   * A timed transfer (`time=MS`): how long the sender sends, in ms. Then
+   * `bytes` and `count` are undefined on the wire; a side that runs it sets
+   * the bound ({@link timedBound}: `bytes` over TCP, `count` over UDP).
+   */
+  timeMs?: number;
 }
 
 /** An echo request. */
@@ -241,7 +265,9 @@ export type Request = TransferRequest | EchoRequest;
 export function formatRequest(r: Request): string {
   if (r.kind === "echo") return `ECHO ${r.text}`;
   const verb = r.direction === "get" ? "GET" : "PUT";
-  const amount = r.bytes !== undefined
+  const amount = r.timeMs !== undefined
+    ? `time=${r.timeMs}${r.intervalMs > 0 ? ` interval=${r.intervalMs}` : ""}`
+    : r.bytes !== undefined
     ? `bytes=${r.bytes}`
     : `count=${r.count} interval=${r.intervalMs}`;
   const token = r.token === undefined ? "" : ` token=${r.token}`;
@@ -251,7 +277,10 @@ export function formatRequest(r: Request): string {
 /** Default segment size: fits a 1,500-byte MTU with IPv6 and UDP headers to spare. */
 export const DEFAULT_SIZE = 1400;
 
-const KEYS = new Set(["bytes", "count", "interval", "size", "rate"]);
+const KEYS = new Set(["bytes", "count", "interval", "size", "rate", "time"]);
+
+/** The longest timed transfer (`time=MS`): a day. */
+export const MAX_TIME_MS = 86_400_000;
 
 /** Parses a request line (without its line end); throws WireError `bad request: …`. */
 export function parseRequest(line: string): Request {
@@ -292,8 +321,9 @@ export function parseRequest(line: string): Request {
   const size = whole("size", SEGMENT_HEADER, MAX_DATAGRAM) ?? DEFAULT_SIZE;
   const rate = whole("rate", 0, Number.MAX_SAFE_INTEGER) ?? 0;
   const intervalMs = values.get("interval") ?? 0;
-  if ((bytes === undefined) === (count === undefined)) {
-    throw new WireError("bad request: give one of bytes= and count=");
+  const timeMs = whole("time", 1, MAX_TIME_MS);
+  if ([bytes, count, timeMs].filter((v) => v !== undefined).length !== 1) {
+    throw new WireError("bad request: give one of bytes=, count= and time=");
   }
   if (intervalMs > 3_600_000) throw new WireError("bad request: interval over an hour");
   const direction = verb === "GET" ? "get" : "put";
@@ -307,6 +337,7 @@ export function parseRequest(line: string): Request {
     rate,
   };
   if (token !== undefined) request.token = token;
+  if (timeMs !== undefined) request.timeMs = timeMs;
   return request;
 }
 
@@ -334,6 +365,7 @@ export function transferShape(r: TransferRequest): { segments: number; bytes: nu
  */
 export function requestBytes(r: Request): number {
   if (r.kind === "echo") return new TextEncoder().encode(r.text).length;
+  if (r.timeMs !== undefined) return 0; // bounded by the limit itself: timedBound()
   if (r.count !== undefined) return r.count * r.size;
   return r.bytes!;
 }
@@ -355,7 +387,9 @@ export function refusal(request: Request, maxBytes: number): string | undefined 
     if (request.size < SEGMENT_HEADER) {
       return `size=${request.size} is smaller than the ${SEGMENT_HEADER}-byte segment header`;
     }
-    if (request.bytes !== undefined && request.bytes > 0 && request.size <= SEGMENT_HEADER) {
+    const payload = request.timeMs !== undefined ||
+      (request.bytes !== undefined && request.bytes > 0);
+    if (payload && request.size <= SEGMENT_HEADER) {
       return `size=${request.size} leaves no room for payload after the ${SEGMENT_HEADER}-byte header`;
     }
     if (request.count !== undefined) {
@@ -374,17 +408,38 @@ export function refusal(request: Request, maxBytes: number): string | undefined 
     : overLimitText(bytes, maxBytes);
 }
 
-/** A TCP server's answer to a transfer request. */
-export type Answer = { kind: "ok" } | { kind: "refused"; reason: string };
+/**
+ * The most a timed request may move on a server whose limit is `maxBytes`:
+ * the request with `bytes` set to the limit (TCP, `udp` false), or `count`
+ * to the whole segments of `size` it holds (UDP; headers included, as
+ * {@link requestBytes} counts them). Other requests are returned as they are.
+ */
+export function timedBound(r: TransferRequest, maxBytes: number, udp: boolean): TransferRequest {
+  if (r.timeMs === undefined) return r;
+  return udp
+    ? { ...r, bytes: undefined, count: Math.min(Math.floor(maxBytes / r.size), 0xffff_fffe) }
+    : { ...r, bytes: maxBytes, count: undefined };
+}
 
-/** The answer as its line (no line end): `OK` or `REFUSED <reason>`. */
+/**
+ * A TCP server's answer to a transfer request; for a timed one, `bytes` is
+ * the most the run may move (`OK bytes=N`).
+ */
+export type Answer = { kind: "ok"; bytes?: number } | { kind: "refused"; reason: string };
+
+/** The answer as its line (no line end): `OK`, `OK bytes=N` or `REFUSED <reason>`. */
 export function formatAnswer(a: Answer): string {
-  return a.kind === "ok" ? "OK" : `REFUSED ${a.reason}`;
+  if (a.kind === "refused") return `REFUSED ${a.reason}`;
+  return a.bytes === undefined ? "OK" : `OK bytes=${a.bytes}`;
 }
 
 /** Parses an answer line (without its line end); throws WireError for anything else. */
 export function parseAnswer(line: string): Answer {
   if (line === "OK") return { kind: "ok" };
+  const bound = /^OK bytes=(\d{1,16})$/.exec(line);
+  if (bound && Number.isSafeInteger(Number(bound[1]))) {
+    return { kind: "ok", bytes: Number(bound[1]) };
+  }
   if (line.startsWith("REFUSED")) return { kind: "refused", reason: line.slice(8) };
   throw new WireError(`bad answer: '${clip(line)}'`);
 }

@@ -18,7 +18,7 @@ import {
   seconds,
   text,
 } from "../cli/flags.ts";
-import { MAGIC_FLAG } from "../pudp/commands.ts";
+import { MAGIC_FLAG, WIRE_VERSION_FLAG } from "../pudp/commands.ts";
 import { runRelay } from "./relay.ts";
 
 /** `pudp impair LISTEN_PORT HOST PORT`. */
@@ -61,6 +61,7 @@ N)" on stderr). Runs until SIGINT/SIGTERM, then prints a summary to stderr.`,
     ),
     host: LISTEN_HOST,
     magic: MAGIC_FLAG,
+    "wire-version": WIRE_VERSION_FLAG,
     "max-flows": count("most clients at once; more are refused", "1024", 1, 100_000),
     idle: seconds("forget a client after this long without a datagram", "60"),
   },
@@ -80,6 +81,7 @@ N)" on stderr). Runs until SIGINT/SIGTERM, then prints a summary to stderr.`,
       seed: flags.seed ?? crypto.getRandomValues(new Uint32Array(1))[0],
       logPath: flags.log,
       magic: flags.magic,
+      version: flags["wire-version"],
       maxFlows: flags["max-flows"],
       idleMs: flags.idle,
       verbose: context.verbose,

@@ -69,6 +69,8 @@ export const REORDER_HOLD_MS = 100;
 export interface RelayOptions extends FaultOptions {
   /** PUDP magic used to describe datagrams in the log. */
   magic: number;
+  /** PUDP version byte used to describe datagrams in the log (default 1, `--wire-version`). */
+  version?: number;
   /** Most clients relayed at once; datagrams from more are refused. */
   maxFlows: number;
   /** A flow with no datagram either way for this long is closed. */
@@ -371,7 +373,7 @@ export class RelayMachine {
     if (delayMs !== undefined) record.delayMs = Math.round(delayMs * 1000) / 1000;
     if (overtakenBy !== undefined) record.overtakenBy = overtakenBy;
     try {
-      decodeHeader(bytes, this.options.magic, this.#header);
+      decodeHeader(bytes, this.options.magic, this.#header, this.options.version);
       const h = this.#header;
       record.pudp = {
         command: commandName(h.command),

@@ -23,7 +23,8 @@ import { StdinLines } from "../stdin/stdin_lines.ts";
 import { ClientMachine, type ClientOptions } from "./client_machine.ts";
 
 /** What `pudp client` was asked to do. */
-export interface ClientConfig extends Pick<ClientOptions, "timeoutMs" | "magic" | "window"> {
+export interface ClientConfig
+  extends Pick<ClientOptions, "timeoutMs" | "magic" | "version" | "window"> {
   /** The server's host name or address, as the user wrote it. */
   host: string;
   /** The server's port. */
@@ -64,6 +65,7 @@ export async function runClient(
     sessionId: crypto.getRandomValues(new Uint32Array(1))[0],
     timeoutMs: config.timeoutMs,
     magic: config.magic,
+    version: config.version,
     window: config.window,
     highWater: Math.max(MIN_HIGH_WATER, 4 * config.window),
     quitOnQ: Deno.stdin.isTerminal(),
@@ -94,6 +96,9 @@ export async function runClient(
   let wakeStdin: (() => void) | undefined;
   const loop = new TimerLoop(session, () => {
     for (let t = session.pollTransmit(); t; t = session.pollTransmit()) endpoint.send(t);
+    for (let n = session.pollNotice(); n; n = session.pollNotice()) {
+      if (config.verbose || !n.verboseOnly) log(n.line);
+    }
     if (session.result) finish(session.result);
     if (wakeStdin && (session.wantsLines || session.result)) {
       const wake = wakeStdin;

@@ -4,8 +4,10 @@
  * How this works: the driver feeds events in — `start(now)` once,
  * `handleLine(payload, now)` per stdin line, `handleEof(now)`,
  * `handleDatagram(bytes, from, now)`, `handleTimeout(now)` when the time from
- * `pollTimeout()` has come — and drains `pollTransmit()`. When `result` is
- * set, the session is over and the driver exits with its code.
+ * `pollTimeout()` has come — and drains `pollTransmit()` and `pollNotice()`
+ * (what to say about answers that did not decode: another PUDP variant's,
+ * with the flags that would talk to it). When `result` is set, the session
+ * is over and the driver exits with its code.
  *
  * States follow the PUDP client's table:
  *
@@ -92,7 +94,18 @@ import { Timer, TimerTable } from "../runtime/timer_table.ts";
 import { isQuitLine } from "../stdin/line_splitter.ts";
 import { Fifo } from "../util/fifo.ts";
 import { PacingWindow } from "./pacing_window.ts";
-import { Command, decode, encode, type Message, PUDP_MAGIC, WireError } from "./wire.ts";
+import { firstBytes } from "../io/terminal_text.ts";
+import {
+  Command,
+  decode,
+  encode,
+  foreignHeader,
+  type Message,
+  PUDP_MAGIC,
+  variantHint,
+  VERSION,
+  WireError,
+} from "./wire.ts";
 
 /** Settings of a {@link ClientMachine}. */
 export interface ClientOptions {
@@ -102,6 +115,8 @@ export interface ClientOptions {
   timeoutMs: number;
   /** Magic number on the wire. */
   magic: number;
+  /** Version byte on the wire (`--wire-version`). */
+  version: number;
   /** Most DATA messages without an ALIVE; 0 sends unpaced (classic). */
   window: number;
   /** Most payload bytes without an ALIVE (one message is always allowed). */
@@ -121,6 +136,7 @@ export interface ClientOptions {
 export const DEFAULT_CLIENT_OPTIONS: Omit<ClientOptions, "sessionId"> = {
   timeoutMs: 5_000,
   magic: PUDP_MAGIC,
+  version: VERSION,
   window: 32,
   windowBytes: 64 * 1024,
   quitOnQ: false,
@@ -136,6 +152,18 @@ export interface ClientResult {
   code: number;
   /** One line for stderr, when the session failed. */
   message?: string;
+}
+
+/**
+ * Something the driver says on stderr about the server's answers that did
+ * not decode: once, when they are PUDP of another variant, the hint (always
+ * said); once, the first bytes of the first such answer (`--verbose`).
+ */
+export interface ClientNotice {
+  /** The line, without the program's prefix; peer bytes in it are escaped. */
+  line: string;
+  /** Said only with `--verbose`. */
+  verboseOnly: boolean;
 }
 
 /** Longest wait for the server's GOODBYE after an interrupt, in ms. */
@@ -206,6 +234,12 @@ export class ClientMachine {
   #interruptCode: number | undefined;
   /** When the HELLO was sent (first round-trip sample). */
   #helloAt = 0;
+  /** What to say about answers that did not decode (at most two, ever). */
+  readonly #notices = new Fifo<ClientNotice>();
+  /** The hint about another PUDP variant has been given. */
+  #hintGiven = false;
+  /** The first bytes of an answer that did not decode have been shown. */
+  #bytesShown = false;
 
   /**
    * A session that has not started: call `start(now)`.
@@ -312,9 +346,9 @@ export class ClientMachine {
     if (from.port !== this.server.port || from.hostname !== this.server.hostname) return;
     let msg: Message;
     try {
-      msg = decode(bytes, this.options.magic);
+      msg = decode(bytes, this.options.magic, this.options.version);
     } catch (e) {
-      if (e instanceof WireError) return;
+      if (e instanceof WireError) return this.#undecodable(bytes);
       throw e;
     }
     if (msg.sessionId !== this.options.sessionId) return;
@@ -387,6 +421,38 @@ export class ClientMachine {
       }
     }
     this.#syncWindowTimer();
+  }
+
+  /**
+   * An answer from the server's address that did not decode: the first time
+   * it is PUDP of another variant, a notice with the hint; the first time at
+   * all (an empty datagram aside), a `--verbose` notice with its first bytes.
+   */
+  #undecodable(bytes: Uint8Array): void {
+    if (bytes.length === 0 || (this.#hintGiven && this.#bytesShown)) return;
+    const { magic, version } = this.options;
+    if (!this.#hintGiven) {
+      const foreign = foreignHeader(bytes, magic, version);
+      if (foreign !== undefined) {
+        this.#hintGiven = true;
+        this.#notices.push({
+          line: `the server answers in another PUDP: ${variantHint(foreign, magic, version)}`,
+          verboseOnly: false,
+        });
+      }
+    }
+    if (!this.#bytesShown) {
+      this.#bytesShown = true;
+      this.#notices.push({
+        line: `an answer that does not decode: ${firstBytes(bytes)}`,
+        verboseOnly: true,
+      });
+    }
+  }
+
+  /** The next thing to say about the server's answers (see {@link ClientNotice}), or undefined. */
+  pollNotice(): ClientNotice | undefined {
+    return this.#notices.shift();
   }
 
   /** The earliest time `handleTimeout` has work to do, or undefined (a pure query). */
@@ -489,6 +555,7 @@ export class ClientMachine {
     const data = encode(
       { command, seq: this.#nextSeq, sessionId: this.options.sessionId, payload },
       this.options.magic,
+      this.options.version,
     );
     this.#nextSeq = (this.#nextSeq + 1) >>> 0;
     this.#tx.push({ data, to: this.server });

@@ -21,12 +21,20 @@ import { DEFAULT_CLIENT_OPTIONS } from "./client_machine.ts";
 import { runClient } from "./client.ts";
 import { runServer } from "./server.ts";
 import { DEFAULT_SERVER_OPTIONS } from "./server_machine.ts";
-import { MAX_PAYLOAD } from "./wire.ts";
+import { MAX_PAYLOAD, VERSION } from "./wire.ts";
 
 /** `--magic`, shared by every command that speaks PUDP. */
 export const MAGIC_FLAG: FlagDef<number> = magic(
   "magic number (0xC461 talks to CSE 461 P0P peers)",
   "0xC356",
+);
+
+/** `--wire-version`, next to `--magic` on every command that speaks PUDP: the version byte. */
+export const WIRE_VERSION_FLAG: FlagDef<number> = count(
+  "version byte sent and expected (2 talks to the 0xE86D peers, with --magic 0xE86D)",
+  String(VERSION),
+  0,
+  0xff,
 );
 
 /** `pudp server PORT`. */
@@ -46,8 +54,10 @@ stderr). The server stops at EOF on stdin, at a line "q" when stdin is a
 terminal, or on SIGINT/SIGTERM/SIGHUP, saying GOODBYE to every session, and
 prints a summary line to stderr, with the sessions closed by each reason
 (goodbye, timeout, protocol error, evicted, shutdown); --verbose says each close
-and why. While 4 MiB of output wait for a slow stdout reader, it stops reading
-clients.`,
+and why, and why it dropped datagrams (once per client and reason). A client
+that speaks another PUDP variant (--magic, --wire-version) is named on stderr
+with the flags that would talk to it, once. While 4 MiB of output wait for a
+slow stdout reader, it stops reading clients.`,
   flags: {
     host: LISTEN_HOST,
     timeout: seconds(
@@ -65,6 +75,7 @@ clients.`,
       1,
     ),
     magic: MAGIC_FLAG,
+    "wire-version": WIRE_VERSION_FLAG,
     "no-stdin": switchFlag("leave stdin alone (for service managers and background jobs)"),
     json: JSON_FLAG,
   },
@@ -75,6 +86,7 @@ clients.`,
       maxGap: flags["max-gap"],
       maxSessions: flags["max-sessions"],
       magic: flags.magic,
+      version: flags["wire-version"],
       readStdin: !flags["no-stdin"],
     }, context.log),
 });
@@ -94,7 +106,9 @@ UTF-8 characters (a piece may be a few bytes shorter, never inside a character).
 On SIGINT, SIGTERM or SIGHUP it says GOODBYE, waits up to 1 s for the answer,
 and exits 130, 143 or 129. While it runs, a progress line on stderr (when that
 is a terminal and stdin is not; --quiet hides it) shows the lines sent and
-acknowledged (ALIVEs received), the rate and the time.`,
+acknowledged (ALIVEs received), the rate and the time. A server that answers
+in another PUDP variant (--magic, --wire-version) is named on stderr with the
+flags that would talk to it, once.`,
   flags: {
     timeout: seconds(
       "how long to wait for the server",
@@ -114,6 +128,7 @@ acknowledged (ALIVEs received), the rate and the time.`,
       MAX_PAYLOAD,
     ),
     magic: MAGIC_FLAG,
+    "wire-version": WIRE_VERSION_FLAG,
     bind: optionalFlag(
       "ADDR",
       "send from this local address (like nc -s): one of 127.0.0.0/8, an interface's address",
@@ -129,6 +144,7 @@ acknowledged (ALIVEs received), the rate and the time.`,
       timeoutMs: flags.timeout,
       window: flags.window,
       magic: flags.magic,
+      version: flags["wire-version"],
       keepNewlines: flags["keep-newlines"],
       maxPayload: flags["max-payload"],
       bind: flags.bind,

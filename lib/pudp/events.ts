@@ -8,7 +8,8 @@
 
 import type { BaseEvent } from "../events/sink.ts";
 import { type JsonTable, payloadFields } from "../events/json_lines.ts";
-import type { PeerAddress } from "../runtime/transmit.ts";
+import { formatAddress, type PeerAddress } from "../runtime/transmit.ts";
+import type { ForeignReason } from "./wire.ts";
 
 /** Why a session ended. */
 export type CloseReason =
@@ -18,9 +19,14 @@ export type CloseReason =
   | "shutdown"
   | `protocol error: ${string}`;
 
-/** Why a datagram was dropped without reaching a session. */
+/**
+ * Why a datagram was dropped without reaching a session: `other magic` and
+ * `other version` are PUDP of another variant ({@link ForeignReason}),
+ * `not PUDP` anything else that does not decode.
+ */
 export type DropReason =
   | "not PUDP"
+  | ForeignReason
   | "unknown session"
   | "wrong address"
   | "HELLO seq not 0"
@@ -113,6 +119,18 @@ export interface DroppedEvent extends BaseEvent {
   reason: DropReason;
   /** The session id it named, when it decoded. */
   session?: string;
+  /**
+   * The first drop of its client and reason (within a bounded memory and
+   * budget: drop_notices.ts): said on stderr (always when it has a
+   * `hint`, else with `--verbose`). Not in `--json`.
+   */
+  first?: boolean;
+  /**
+   * On the first drop of a client for `other magic` or `other version`: what
+   * it looks like and the flags that would talk to it (`looks like P0P
+   * (magic 0xC461): try --magic 0xC461`).
+   */
+  hint?: string;
 }
 
 /**
@@ -155,7 +173,7 @@ export const serverJsonFields: JsonTable<ServerEvent> = {
   goodbye: (e) => ({ session: e.session, seq: e.seq }),
   goodbye_repeated: (e) => ({ session: e.session, seq: e.seq }),
   closed: (e) => ({ session: e.session, reason: e.reason }),
-  dropped: (e) => ({ session: e.session, reason: e.reason }),
+  dropped: (e) => ({ session: e.session, reason: e.reason, hint: e.hint }),
   table_full: (e) => ({ limit: e.limit, action: e.action }),
 };
 
@@ -165,6 +183,19 @@ export function tableFullText(e: TableFullEvent): string {
     (e.action === "evicting"
       ? "evicting the oldest half-open session for each new HELLO"
       : "dropping new HELLOs (every session has sent data)");
+}
+
+/**
+ * The stderr line of the first {@link DroppedEvent} of a client and reason:
+ * `dropped from 127.0.0.1:40000: other magic: looks like P0P (magic 0xC461):
+ * try --magic 0xC461`, `dropped from 127.0.0.1:40000: unknown session
+ * 0x00000abc`.
+ */
+export function droppedText(e: DroppedEvent): string {
+  const what = e.session === undefined ? e.reason : `${e.reason} ${e.session}`;
+  return `dropped from ${formatAddress(e.peer)}: ${what}${
+    e.hint === undefined ? "" : `: ${e.hint}`
+  }`;
 }
 
 /** The peer of events about nobody yet. */

@@ -7,8 +7,9 @@
  * datagrams to the socket's sender (overlapped: replies need no order). The
  * machine's events go to a text or `--json` sink, whose bytes the server's
  * event output writes to stdout (a failed write stops the server); a full
- * session table, and with `--verbose` every close and its reason, are also
- * said on stderr.
+ * session table, the first drop of a client that speaks another PUDP variant
+ * (with the flags that would talk to it), and with `--verbose` every close
+ * and the first drop of each client and reason, are also said on stderr.
  *
  * Backpressure: while more than {@link OUTPUT_HIGH_WATER} bytes of output
  * wait for stdout, the socket is not read; reading resumes at
@@ -24,7 +25,7 @@ import { formatAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
 import { watchStdinQuit } from "../stdin/stdin_quit.ts";
-import { type ServerEvent, serverJsonFields, tableFullText } from "./events.ts";
+import { droppedText, type ServerEvent, serverJsonFields, tableFullText } from "./events.ts";
 import { ServerMachine, type ServerOptions, type ServerStats } from "./server_machine.ts";
 import { ServerTextSink } from "./server_text.ts";
 
@@ -58,14 +59,24 @@ export function summaryLine(s: ServerStats): string {
 
 /**
  * The stderr side of the server's events: the first full session table (then
- * at most once a minute), and with `verbose` every close with its reason.
+ * at most once a minute); the first drop of a client that speaks another
+ * PUDP variant, with the hint; and with `verbose` every close with its
+ * reason and the first drop of each client and reason (bounded: see
+ * drop_notices.ts).
  */
 export function stderrNotice(e: ServerEvent, verbose: boolean): string | undefined {
-  if (e.event === "table_full") return tableFullText(e);
-  if (verbose && e.event === "closed") {
-    return `${e.session} closed (${e.reason}), client ${formatAddress(e.peer)}`;
+  switch (e.event) {
+    case "table_full":
+      return tableFullText(e);
+    case "dropped":
+      return e.first && (verbose || e.hint !== undefined) ? droppedText(e) : undefined;
+    case "closed":
+      return verbose
+        ? `${e.session} closed (${e.reason}), client ${formatAddress(e.peer)}`
+        : undefined;
+    default:
+      return undefined;
   }
-  return undefined;
 }
 
 /** Runs the server until EOF/`q` on stdin or a signal. Returns the exit status. */
@@ -74,7 +85,9 @@ export function runServer(config: ServerConfig, log: (line: string) => void): Pr
   const sink = output.sink;
   const machine = new ServerMachine(config, {
     emit(e) {
-      if (e.event === "table_full" || e.event === "closed") {
+      if (
+        e.event === "table_full" || e.event === "closed" || (e.event === "dropped" && e.first)
+      ) {
         const notice = stderrNotice(e, config.verbose);
         if (notice !== undefined) log(notice);
       }

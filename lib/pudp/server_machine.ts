@@ -25,6 +25,14 @@
  * HELLO dropped. Hitting the cap is reported as a `table_full` event, the
  * first time and then at most once per {@link FULL_NOTICE_MS}.
  *
+ * A dropped datagram is a `dropped` event with its reason. The first drop
+ * of each client and reason is marked `first` (a bounded memory and a
+ * global budget, {@link DropNotices}: the driver says it on stderr, so a
+ * flood cannot flood it); when a datagram that does not decode is PUDP of
+ * another variant (another magic or version: {@link foreignHeader}, checked
+ * on the drop path only), that first drop carries a hint naming the flags
+ * that would talk to its sender.
+ *
  * Closed by GOODBYE, a session is remembered for `--timeout` more (TCP's
  * TIME_WAIT): its id, client address, the seq of the GOODBYE that closed it
  * and the seq of the GOODBYE reply. A client whose reply was lost repeats its
@@ -95,12 +103,16 @@ import {
   Command,
   commandName,
   decodeHeader,
+  foreignHeader,
   type Header,
   HEADER_SIZE,
   PUDP_MAGIC,
+  variantHint,
+  VERSION,
   WireError,
   writeHeader,
 } from "./wire.ts";
+import { DropNotices } from "./drop_notices.ts";
 
 /** Settings of a {@link ServerMachine}. */
 export interface ServerOptions {
@@ -110,6 +122,8 @@ export interface ServerOptions {
   maxGap: number;
   /** Magic number on the wire. */
   magic: number;
+  /** Version byte on the wire (`--wire-version`). */
+  version: number;
   /** Most sessions open at once; beyond, a HELLO evicts the oldest half-open one or is dropped. */
   maxSessions: number;
 }
@@ -119,6 +133,7 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   timeoutMs: 60_000,
   maxGap: 10_000,
   magic: PUDP_MAGIC,
+  version: VERSION,
   maxSessions: 100_000,
 };
 
@@ -154,6 +169,17 @@ export interface ServerStats {
    */
   repeatedGoodbyes: number;
 }
+
+/** The bit of each drop reason in {@link DropNotices}. */
+const DROP_REASON_BIT: Record<DropReason, number> = {
+  "not PUDP": 0,
+  "other magic": 1,
+  "other version": 2,
+  "unknown session": 3,
+  "wrong address": 4,
+  "HELLO seq not 0": 5,
+  "session table full": 6,
+};
 
 /** Least time between two `table_full` events, in ms. */
 export const FULL_NOTICE_MS = 60_000;
@@ -225,6 +251,8 @@ export class ServerMachine {
   readonly #goodbyeClosed = new Map<number, Session>();
   /** The half-open sessions, oldest first (a Map keeps insertion order). */
   readonly #halfOpen = new Map<number, Session>();
+  /** Which drops are the first of their client and reason (bounded). */
+  readonly #notices = new DropNotices();
   /** When the last `table_full` event was reported. */
   #fullNoticeAt = -Infinity;
   /** One inactivity timer per session. */
@@ -283,23 +311,23 @@ export class ServerMachine {
   handleDatagram(bytes: Uint8Array, from: PeerAddress, now: number): void {
     const msg = this.#header;
     try {
-      decodeHeader(bytes, this.options.magic, msg);
+      decodeHeader(bytes, this.options.magic, msg, this.options.version);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
-      return this.#drop(from, "not PUDP");
+      return this.#dropUndecodable(bytes, from, now);
     }
     const session = this.#sessions.get(msg.sessionId);
     if (session === undefined) {
       if (msg.command === Command.HELLO) {
-        if (msg.seq !== 0) this.#drop(from, "HELLO seq not 0", msg.sessionId);
+        if (msg.seq !== 0) this.#drop(from, "HELLO seq not 0", now, msg.sessionId);
         else this.#create(msg, from, now);
       } else if (msg.command !== Command.GOODBYE || !this.#repeatGoodbye(msg, from, now)) {
-        this.#drop(from, "unknown session", msg.sessionId);
+        this.#drop(from, "unknown session", now, msg.sessionId);
       }
       return;
     }
     if (session.peer.port !== from.port || session.peer.hostname !== from.hostname) {
-      return this.#drop(from, "wrong address", msg.sessionId);
+      return this.#drop(from, "wrong address", now, msg.sessionId);
     }
     this.stats.messages++;
     this.#touch(session, now);
@@ -426,7 +454,7 @@ export class ServerMachine {
     if (this.#sessions.size >= this.options.maxSessions) {
       const oldest = this.#halfOpen.values().next().value;
       this.#noticeFull(from, now, oldest === undefined ? "dropping" : "evicting");
-      if (oldest === undefined) return this.#drop(from, "session table full", msg.sessionId);
+      if (oldest === undefined) return this.#drop(from, "session table full", now, msg.sessionId);
       this.stats.evicted++;
       this.#send(oldest, Command.GOODBYE);
       this.#close(oldest, "evicted");
@@ -458,13 +486,38 @@ export class ServerMachine {
     this.events.emit({ event: "table_full", peer: from, limit: this.#sessions.size, action });
   }
 
-  #drop(from: PeerAddress, reason: DropReason, sessionId?: number): void {
+  /**
+   * A datagram that did not decode: PUDP of another variant (said with a
+   * hint, the first time for its client) or not PUDP at all. Only here, on
+   * the drop path, are its bytes compared with the known variants.
+   */
+  #dropUndecodable(bytes: Uint8Array, from: PeerAddress, now: number): void {
+    const { magic, version } = this.options;
+    const foreign = foreignHeader(bytes, magic, version);
+    if (foreign === undefined) return this.#drop(from, "not PUDP", now);
+    this.#drop(from, foreign.reason, now, undefined, () => variantHint(foreign, magic, version));
+  }
+
+  /**
+   * Counts a dropped datagram and reports it; `hint`, when given, is made
+   * only for the first drop of its client and reason (see {@link DropNotices}).
+   */
+  #drop(
+    from: PeerAddress,
+    reason: DropReason,
+    now: number,
+    sessionId?: number,
+    hint?: () => string,
+  ): void {
     this.stats.dropped++;
+    const first = this.#notices.first(from, DROP_REASON_BIT[reason], now);
     this.events.emit({
       event: "dropped",
       peer: from,
       reason,
       session: sessionId === undefined ? undefined : hexSessionId(sessionId),
+      first,
+      hint: first && hint !== undefined ? hint() : undefined,
     });
   }
 
@@ -546,7 +599,7 @@ export class ServerMachine {
   #reply(session: Session, command: number, seq: number): void {
     const reply = this.#replyPool.pop() ?? { data: new Uint8Array(HEADER_SIZE), to: session.peer };
     reply.to = session.peer;
-    writeHeader(reply.data, command, seq, session.id, this.options.magic);
+    writeHeader(reply.data, command, seq, session.id, this.options.magic, this.options.version);
     this.#tx.push(reply);
   }
 }

@@ -580,3 +580,50 @@ Deno.test(
     assert.equal(end?.answered, true);
   },
 );
+
+/** A timed request (`--time`): `timeMs` long, a segment every ms. */
+const timed = (direction: "get" | "put", timeMs: number): TransferRequest => ({
+  kind: "transfer",
+  direction,
+  bytes: undefined,
+  count: undefined,
+  intervalMs: 1,
+  size: 100,
+  rate: 0,
+  timeMs,
+});
+
+for (const direction of ["get", "put"] as const) {
+  Deno.test(
+    `blast udp machines: a timed ${direction} runs its time; the END says how many went, every one counted`,
+    pure,
+    () => {
+      const { finish, events } = run(timed(direction, 100), () => "pass");
+      assert.equal(finish.failure, undefined);
+      const s = finish.receiver!.segments!;
+      assert.ok(s.sent! >= 95 && s.sent! <= 101, `about 100 segments in 100 ms: ${s.sent}`);
+      assert.equal(s.received, s.sent);
+      assert.equal(s.lost, 0);
+      assert.equal(finish.receiver!.expected_bytes, s.sent! * 76);
+      assert.equal(finish.receiver!.missing_bytes, 0);
+      assert.equal(finish.receiver!.complete, true);
+      assert.equal(finish.sender!.limited, undefined);
+      assert.equal((events.at(-1) as { reason: string }).reason, "complete");
+    },
+  );
+
+  Deno.test(
+    `blast udp machines: a timed ${direction} stops at the server's --max-bytes and says it was cut`,
+    pure,
+    () => {
+      // 2,000 bytes hold 20 segments of 100: the run ends there, long before its second.
+      const { finish, events } = run(timed(direction, 1000), () => "pass", undefined, 2000);
+      assert.equal(finish.receiver!.segments!.sent, 20);
+      assert.equal(finish.receiver!.segments!.received, 20);
+      assert.equal(finish.receiver!.expected_bytes, 20 * 76);
+      assert.equal(finish.sender!.limited, true);
+      const closed = events.at(-1) as { event: string; reason: string };
+      assert.deepEqual([closed.event, closed.reason], ["closed", "cut by --max-bytes"]);
+    },
+  );
+}

@@ -324,3 +324,357 @@ Deno.test("wireshark: ids requests and replies decode over UDP and over TCP", as
     ], transport);
   }
 });
+
+/** Runs `pudp blast client ARGS` to completion; asserts exit 0. */
+async function blastClient(args: string[]) {
+  await using client = spawnCli(["blast", "client", ...args]);
+  const out = await client.exit(30_000);
+  assert.equal(out.code, 0, `blast client ${args.join(" ")}: ${out.stderr}`);
+  return out;
+}
+
+/** Decoded rows as records: field name → its occurrences in the packet (aggregated with |). */
+async function records(
+  capture: Capture,
+  display: string,
+  fields: string[],
+): Promise<Record<string, string[]>[]> {
+  const rows = await capture.fields(display, fields);
+  return rows.map((r) =>
+    Object.fromEntries(fields.map((f, i) => [f, (r[i] ?? "") === "" ? [] : r[i].split("|")]))
+  );
+}
+
+/** The segment type names a packet's Info column gives (`DATA run=0x…`), in order. */
+const typeNames = (r: Record<string, string[]>) =>
+  [...r["_ws.col.Info"].join("|").matchAll(/(\w+) run=0x[0-9a-f]{8}/g)].map((m) => m[1]);
+
+const BLAST_FIELDS = [
+  "_ws.col.Info",
+  "udp.srcport",
+  "udp.dstport",
+  "tcp.stream",
+  "tcp.dstport",
+  "pudp_blast.magic",
+  "pudp_blast.type",
+  "pudp_blast.run",
+  "pudp_blast.seq",
+  "pudp_blast.total",
+  "pudp_blast.body_length",
+  "pudp_blast.sent",
+  "pudp_blast.age",
+  "pudp_blast.verb",
+  "pudp_blast.line",
+  "pudp_blast.request",
+  "pudp_blast.text",
+  "pudp_blast.count",
+  "pudp_blast.size",
+  "pudp_blast.bytes",
+  "pudp_blast.token",
+  "pudp_blast.reason",
+  "pudp_blast.report",
+  "pudp_blast.pattern_length",
+  "_ws.expert.message",
+];
+
+Deno.test("wireshark: a real pudp blast run decodes: TCP lines and segments, UDP header and control datagrams", async () => {
+  await using tcpServer = (await startListening(["blast", "server", "--host", "127.0.0.1", "0"]))
+    .process;
+  const tcpPort = Number(tcpServer.stderr.text.match(/listening on \S+:(\d+)/)![1]);
+  await using udpServer = (await startListening([
+    "blast",
+    "server",
+    "--udp",
+    "--host",
+    "127.0.0.1",
+    "0",
+  ])).process;
+  const udpPort = Number(udpServer.stderr.text.match(/listening on \S+:(\d+)/)![1]);
+  // TCP by the port (-d, as a non-default port needs); UDP by its magic alone.
+  await using capture = await Capture.start(`tcp port ${tcpPort} or udp port ${udpPort}`, [
+    "-d",
+    `tcp.port==${tcpPort},pudp_blast`,
+  ]);
+  const tcp = ["127.0.0.1", String(tcpPort)];
+  const udp = ["127.0.0.1", String(udpPort), "--udp"];
+  await blastClient([...tcp, "--echo", "hello", "--count", "2"]);
+  await blastClient([...tcp, "--count", "3", "--size", "100"]);
+  await blastClient([...tcp, "--count", "2", "--size", "100", "--upload"]);
+  await blastClient([...tcp, "--bytes", "3000"]);
+  await blastClient([...udp, "--echo", "hi"]);
+  await blastClient([...udp, "--count", "4", "--size", "100"]);
+  await blastClient([...udp, "--count", "3", "--size", "100", "--upload"]);
+  await capture.waitFor((t) => / REPORT run=0x/.test(t), "the UDP upload's REPORT");
+  await capture.stop();
+
+  const all = await records(capture, "pudp_blast", BLAST_FIELDS);
+  for (const r of all) assert.deepEqual(r["_ws.expert.message"], [], `no expert info: ${r}`);
+  for (const r of all) {
+    for (const m of r["pudp_blast.magic"]) assert.equal(m, "0xb1a5");
+  }
+
+  // --- TCP: one connection per run, in order.
+  const tcpRows = all.filter((r) => r["tcp.stream"].length > 0);
+  const streams = [...new Set(tcpRows.map((r) => r["tcp.stream"][0]))];
+  assert.equal(streams.length, 4, `tcp streams: ${streams}`);
+  const side = (stream: string, toServer: boolean) =>
+    tcpRows.filter((r) =>
+      r["tcp.stream"][0] === stream && (r["tcp.dstport"][0] === String(tcpPort)) === toServer
+    );
+  const flat = (rows: Record<string, string[]>[], field: string) => rows.flatMap((r) => r[field]);
+  const [echoS, getS, putS, bytesS] = streams;
+
+  // echo: the line both ways, twice
+  assert.deepEqual(flat(side(echoS, true), "pudp_blast.line"), ["ECHO hello", "ECHO hello"]);
+  assert.deepEqual(flat(side(echoS, false), "pudp_blast.line"), ["ECHO hello", "ECHO hello"]);
+  assert.deepEqual(flat(side(echoS, false), "pudp_blast.text"), ["hello", "hello"]);
+  assert.deepEqual(flat(side(echoS, true), "pudp_blast.verb"), ["ECHO", "ECHO"]);
+
+  // GET count=3 size=100: the request's fields, OK, then 3 DATA segments of one run
+  const get = side(getS, true);
+  assert.deepEqual(flat(get, "pudp_blast.line"), ["GET count=3 interval=0 size=100 rate=0"]);
+  assert.deepEqual(flat(get, "pudp_blast.verb"), ["GET"]);
+  assert.deepEqual(flat(get, "pudp_blast.count"), ["3"]);
+  assert.deepEqual(flat(get, "pudp_blast.size"), ["100"]);
+  const got = side(getS, false);
+  assert.deepEqual(flat(got, "pudp_blast.verb"), ["OK"]);
+  assert.deepEqual(got.flatMap(typeNames), ["DATA", "DATA", "DATA"]);
+  assert.deepEqual(flat(got, "pudp_blast.type"), ["4", "4", "4"]);
+  assert.deepEqual(flat(got, "pudp_blast.seq"), ["0", "1", "2"]);
+  assert.deepEqual(flat(got, "pudp_blast.total"), ["3", "3", "3"]);
+  assert.deepEqual(flat(got, "pudp_blast.body_length"), ["76", "76", "76"]);
+  assert.equal(new Set(flat(got, "pudp_blast.run")).size, 1);
+
+  // PUT count=2: OK, the client's 2 segments, the server's DONE report
+  const put = side(putS, true);
+  assert.deepEqual(flat(put, "pudp_blast.verb"), ["PUT"]);
+  assert.deepEqual(flat(put, "pudp_blast.seq"), ["0", "1"]);
+  assert.deepEqual(flat(put, "pudp_blast.total"), ["2", "2"]);
+  assert.equal(new Set(flat(put, "pudp_blast.run")).size, 1);
+  const done = side(putS, false);
+  assert.deepEqual(flat(done, "pudp_blast.verb"), ["OK", "DONE"]);
+  const report = JSON.parse(flat(done, "pudp_blast.report")[0]);
+  assert.equal(report.bytes, 152);
+  assert.deepEqual(report.segments.received, 2);
+
+  // GET bytes=3000: OK and 3000 pattern bytes, however TCP cut them
+  assert.deepEqual(flat(side(bytesS, true), "pudp_blast.bytes"), ["3000"]);
+  const pattern = flat(side(bytesS, false), "pudp_blast.pattern_length").map(Number);
+  assert.equal(pattern.reduce((a, b) => a + b, 0), 3000);
+
+  // --- UDP: one client port per run, found by the magic alone.
+  const udpRows = all.filter((r) => r["udp.srcport"].length > 0);
+  const clientPort = (r: Record<string, string[]>) =>
+    r["udp.srcport"][0] === String(udpPort) ? r["udp.dstport"][0] : r["udp.srcport"][0];
+  const runs = [...new Set(udpRows.map(clientPort))].map((p) =>
+    udpRows.filter((r) => clientPort(r) === p)
+  );
+  assert.equal(runs.length, 3);
+  const fromServer = (r: Record<string, string[]>) => r["udp.srcport"][0] === String(udpPort);
+  const one = (r: Record<string, string[]>, f: string) => r[f].join("|");
+  for (const run of runs) {
+    // every datagram of a run carries the run id of its first REQUEST
+    assert.equal(typeNames(run[0])[0], "REQUEST");
+    assert.deepEqual([...new Set(run.map((r) => one(r, "pudp_blast.run")))], [
+      one(run[0], "pudp_blast.run"),
+    ]);
+    for (const r of run) {
+      const age = Number(one(r, "pudp_blast.age"));
+      assert.ok(age > -1000 && age < 10_000, `capture time − send time ${age} ms`);
+    }
+  }
+  const [echoRun, getRun, putRun] = runs;
+  const named = (run: Record<string, string[]>[], name: string) =>
+    run.filter((r) => typeNames(r)[0] === name);
+
+  // echo: REQUEST "ECHO hi", answered by ECHO with the request's seq and send time
+  assert.deepEqual([...new Set(echoRun.flatMap(typeNames))], ["REQUEST", "ECHO"]);
+  const echoRequest = named(echoRun, "REQUEST")[0];
+  const echo = named(echoRun, "ECHO")[0];
+  assert.equal(one(echoRequest, "pudp_blast.request"), "ECHO hi");
+  assert.equal(one(echoRequest, "pudp_blast.text"), "hi");
+  assert.equal(one(echo, "pudp_blast.text"), "hi");
+  assert.equal(one(echo, "pudp_blast.type"), "8");
+  assert.equal(one(echo, "pudp_blast.seq"), one(echoRequest, "pudp_blast.seq"));
+  assert.equal(one(echo, "pudp_blast.sent"), one(echoRequest, "pudp_blast.sent"));
+
+  // GET: REQUEST, CHALLENGE, REQUEST with its token, ACCEPT, DATA 0..3, END, END_ACK
+  const getNames = getRun.flatMap(typeNames).filter((n) => n !== "ACK");
+  assert.deepEqual([...new Set(getNames)], [
+    "REQUEST",
+    "CHALLENGE",
+    "ACCEPT",
+    "DATA",
+    "END",
+    "END_ACK",
+  ]);
+  const requests = named(getRun, "REQUEST");
+  assert.equal(one(requests[0], "pudp_blast.request"), "GET count=4 interval=0 size=100 rate=0");
+  assert.deepEqual(requests[0]["pudp_blast.token"], []);
+  const token = one(named(getRun, "CHALLENGE")[0], "pudp_blast.token");
+  assert.match(token, /^[0-9a-f]{32}$/);
+  const withToken = requests.find((r) => r["pudp_blast.token"].length > 0)!;
+  assert.equal(one(withToken, "pudp_blast.token"), token);
+  assert.equal(one(withToken, "pudp_blast.count"), "4");
+  assert.ok(Number(one(withToken, "pudp_blast.seq")) > 0, "a repeated REQUEST counts up");
+  const data = named(getRun, "DATA");
+  assert.ok(data.every(fromServer));
+  assert.deepEqual(data.map((r) => one(r, "pudp_blast.seq")), ["0", "1", "2", "3"]);
+  assert.deepEqual(new Set(data.map((r) => one(r, "pudp_blast.total"))), new Set(["4"]));
+  assert.deepEqual(new Set(data.map((r) => one(r, "pudp_blast.body_length"))), new Set(["76"]));
+  const sent = data.map((r) => Number(one(r, "pudp_blast.sent")));
+  assert.deepEqual(sent, [...sent].sort((a, b) => a - b), "send times never go back");
+  const end = named(getRun, "END")[0];
+  assert.equal(one(end, "pudp_blast.seq"), "4");
+  assert.equal(JSON.parse(one(end, "pudp_blast.report")).segments, 4);
+  const endAck = named(getRun, "END_ACK")[0];
+  assert.ok(!fromServer(endAck));
+  assert.deepEqual([one(endAck, "pudp_blast.seq"), one(endAck, "pudp_blast.total")], ["4", "4"]);
+  assert.equal(one(endAck, "pudp_blast.body_length"), "0");
+
+  // PUT: the client's DATA 0..2, its END, and the server's REPORT
+  assert.deepEqual(
+    [...new Set(putRun.flatMap(typeNames))],
+    ["REQUEST", "CHALLENGE", "ACCEPT", "DATA", "END", "REPORT"],
+  );
+  const up = named(putRun, "DATA");
+  assert.ok(up.every((r) => !fromServer(r)));
+  assert.deepEqual(up.map((r) => one(r, "pudp_blast.seq")), ["0", "1", "2"]);
+  const received = JSON.parse(one(named(putRun, "REPORT")[0], "pudp_blast.report"));
+  assert.equal(received.bytes, 3 * 76);
+
+  // Types by name in the tree and in display filters.
+  const verbose = await capture.tshark([
+    "-Y",
+    'pudp_blast.type == "CHALLENGE"',
+    "-O",
+    "pudp_blast",
+  ]);
+  assert.match(verbose, /Magic: blast \(0xb1a5\)/);
+  assert.match(verbose, /Type: CHALLENGE \(9\)/);
+  assert.match(verbose, /Token: [0-9a-f]{32}/);
+  assert.match(verbose, /\[Sent at: .* UTC\]/);
+  assert.equal(verbose.match(/Type: CHALLENGE/g)!.length, 2);
+});
+
+Deno.test("wireshark: classic blast requests and answers (bare text) decode on the blast port, over UDP and TCP", async () => {
+  // A stand-in classic server of the test's own: the dissector needs no server.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const server = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
+  const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    await using capture = await Capture.start(`port ${port}`, ["-o", `pudp_blast.port:${port}`]);
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
+    const exchange = async (request: Uint8Array, answer?: string) => {
+      await client.send(request, to);
+      const [, from] = await server.receive(new Uint8Array(256));
+      if (answer !== undefined) await server.send(encoder.encode(answer), from);
+      if (answer !== undefined) await client.receive(new Uint8Array(256));
+    };
+    await exchange(encoder.encode("1000"), "file_prepared");
+    await exchange(encoder.encode("stream-10-3-100"));
+    await exchange(encoder.encode("hello world"), "HELLO WORLD");
+    await exchange(Uint8Array.of(0, 1, 0xff, 0x41)); // not text, not a blast header
+    for (const [request, answer] of [["12345", "file_prepared"], ["say hi", "SAY HI"]]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const accepted = await listener.accept();
+      await conn.write(encoder.encode(request));
+      const buf = new Uint8Array(64);
+      const n = (await accepted.read(buf))!;
+      assert.equal(decoder.decode(buf.subarray(0, n)), request);
+      await accepted.write(encoder.encode(answer));
+      await conn.read(buf);
+      accepted.close();
+      conn.close();
+    }
+    await capture.waitFor((t) => t.includes('classic echo-reply "SAY HI"'), "the last answer");
+    await capture.stop();
+
+    const rows = await capture.fields("pudp_blast", [
+      "_ws.col.Protocol",
+      "udp.dstport",
+      "tcp.dstport",
+      "pudp_blast.classic.kind",
+      "pudp_blast.classic.n",
+      "pudp_blast.classic.ms",
+      "pudp_blast.classic.count",
+      "pudp_blast.classic.size",
+      "pudp_blast.classic.text",
+      "pudp_blast.type",
+    ]);
+    const way = (r: string[]) =>
+      `${r[1] ? "udp" : "tcp"} ${(r[1] || r[2]) === String(port) ? "→" : "←"}`;
+    assert.deepEqual(rows.map((r) => [way(r), ...r.slice(3)]), [
+      ["udp →", "file", "1000", "", "", "", "1000", ""],
+      ["udp ←", "file_prepared", "", "", "", "", "file_prepared", ""],
+      ["udp →", "stream", "", "10", "3", "100", "stream-10-3-100", ""],
+      ["udp →", "echo", "", "", "", "", "hello world", ""],
+      ["udp ←", "echo-reply", "", "", "", "", "HELLO WORLD", ""],
+      ["tcp →", "file", "12345", "", "", "", "12345", ""],
+      ["tcp ←", "file_prepared", "", "", "", "", "file_prepared", ""],
+      ["tcp →", "echo", "", "", "", "", "say hi", ""],
+      ["tcp ←", "echo-reply", "", "", "", "", "SAY HI", ""],
+    ]);
+    for (const r of rows) assert.equal(r[0], "blast");
+    // the probe's text on another port is not blast; nor are the 4 binary bytes
+    const summary = await capture.tshark(["-Y", "pudp_blast"]);
+    assert.doesNotMatch(summary, /probe/);
+    assert.match(summary, /classic stream "stream-10-3-100"/);
+  } finally {
+    client.close();
+    server.close();
+    listener.close();
+  }
+});
+
+Deno.test("wireshark: a real pudp blast --classic run decodes as classic requests and answers", async () => {
+  const listening = (args: string[]) => startListening(["blast", "server", "--classic", ...args]);
+  await using tcpServer = (await listening(["--host", "127.0.0.1", "0"])).process;
+  const tcpPort = Number(tcpServer.stderr.text.match(/listening on \S+:(\d+)/)![1]);
+  await using udpServer = (await listening(["--udp", "--host", "127.0.0.1", "0"])).process;
+  const udpPort = Number(udpServer.stderr.text.match(/listening on \S+:(\d+)/)![1]);
+  await using capture = await Capture.start(`tcp port ${tcpPort} or udp port ${udpPort}`, [
+    "-d",
+    `tcp.port==${tcpPort},pudp_blast`,
+    "-d",
+    `udp.port==${udpPort},pudp_blast`,
+  ]);
+  const tcp = ["--classic", "127.0.0.1", String(tcpPort)];
+  const udp = ["--classic", "127.0.0.1", String(udpPort), "--udp"];
+  await blastClient([...tcp, "--echo", "hello"]);
+  await blastClient([...tcp, "--bytes", "3000"]);
+  await blastClient([...udp, "--count", "3", "--interval", "10", "--size", "100"]);
+  await capture.waitFor((t) => (t.match(/classic fill len=100/g) ?? []).length === 3, "3 chunks");
+  await capture.stop();
+
+  const rows = await capture.fields("pudp_blast", [
+    "tcp.stream",
+    "pudp_blast.classic.kind",
+    "pudp_blast.classic.text",
+    "pudp_blast.classic.fill",
+    "pudp_blast.classic.n",
+    "pudp_blast.classic.count",
+  ]);
+  // TCP fill bytes may come in any number of segments: add them up per connection.
+  const merged: string[][] = [];
+  for (const r of rows) {
+    const last = merged.at(-1);
+    if (r[1] === "fill" && r[0] !== "" && last?.[1] === "fill" && last[0] === r[0]) {
+      last[3] = String(Number(last[3]) + Number(r[3]));
+    } else {
+      merged.push([...r]);
+    }
+  }
+  assert.deepEqual(merged.map((r) => r.slice(1)), [
+    ["echo", "hello", "", "", ""],
+    ["echo-reply", "HELLO", "", "", ""],
+    ["file", "3000", "", "3000", ""],
+    ["file_prepared", "file_prepared", "", "", ""],
+    ["fill", "", "3000", "", ""],
+    ["stream", "stream-10-3-100", "", "", "3"],
+    ["fill", "", "100", "", ""],
+    ["fill", "", "100", "", ""],
+    ["fill", "", "100", "", ""],
+  ]);
+});

@@ -103,6 +103,13 @@ const blast: Family<BlastServerEvent> = {
       reason: "complete",
       sent: { segments: 1, bytes: 1, seconds: 0 },
     },
+    dropped: {
+      event: "dropped",
+      peer,
+      reason: "not blast",
+      first_bytes: "hello",
+      hint: "looks like a classic blast request: try --classic",
+    },
   },
 };
 

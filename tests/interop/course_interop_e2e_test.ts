@@ -172,3 +172,38 @@ Deno.test("interop: a course server's session timeout ends an idle pudp client: 
   assert.match(result.stderr, /server closed the session/);
   assert.match(await server.stop(), /\[1\] typed by hand\n0x[0-9a-f]{8} Session closed\n/);
 });
+
+Deno.test("interop: --magic 0xE86D --wire-version 2 talks to peers of that variant both ways", async () => {
+  const variant = ["--magic", "0xE86D", "--wire-version", "2"];
+  const server = await startServer(variant);
+  await using _ = server.process;
+  const client = await courseClient(server.port, "v2\n", variant);
+  assert.equal(client.code, 0, client.stderr);
+  const out = await stopServer(server);
+  assert.match(out.stdout, /^0x[0-9a-f]{8} \[1\] v2$/m);
+  const course = await courseServer(variant);
+  const ours = await runClient(course.port, "v2\n", [...variant, "--keep-newlines"]);
+  assert.equal(ours.code, 0, ours.stderr);
+  assert.match(await course.stop(), /^0x[0-9a-f]{8} \[1\] v2$/m);
+});
+
+Deno.test("interop: a pudp server without the flags names the variant a course peer speaks, once", async () => {
+  const server = await startServer();
+  await using _ = server.process;
+  const client = await courseClient(server.port, "a\nb\nc\n", [
+    "--magic",
+    "0xE86D",
+    "--wire-version",
+    "2",
+    "--timeout",
+    "0.5",
+  ]);
+  assert.equal(client.code, 1, "nothing answers it");
+  const out = await stopServer(server);
+  const hints = out.stderr.split("\n").filter((l) => l.includes("looks like"));
+  assert.equal(hints.length, 1, out.stderr);
+  assert.match(
+    hints[0],
+    /looks like PUDP v2 \(magic 0xE86D, version 2\): try --magic 0xE86D --wire-version 2$/,
+  );
+});

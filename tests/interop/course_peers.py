@@ -20,8 +20,11 @@ behaviour pudp must cope with is exercised for real, over loopback:
           server dies with a traceback, exit 1.
 
 Usage:
-  course_peers.py client HOST PORT [--magic N] [--timeout S] [--goodbye-first]
-  course_peers.py server PORT [--magic N] [--timeout S] [--bufsize N] [--strict-decode]
+  course_peers.py client HOST PORT [--magic N] [--wire-version N] [--timeout S] [--goodbye-first]
+  course_peers.py server PORT [--magic N] [--wire-version N] [--timeout S] [--bufsize N]
+                  [--strict-decode]
+--magic and --wire-version model the other variants course peers speak
+(0xC461 "P0P"; 0xE86D with version 2).
 The server prints "listening on 127.0.0.1:PORT" to stderr and stops at EOF
 on stdin.
 """
@@ -38,17 +41,18 @@ import time
 
 HELLO, DATA, ALIVE, GOODBYE = 0, 1, 2, 3
 HEADER = struct.Struct("!HBBII")
+VERSION = 1  # the version byte sent and expected (--wire-version)
 
 
 def pack(magic, command, seq, session, payload=b""):
-    return HEADER.pack(magic, 1, command, seq, session) + payload
+    return HEADER.pack(magic, VERSION, command, seq, session) + payload
 
 
 def unpack(magic, datagram):
     if len(datagram) < HEADER.size:
         return None
     m, version, command, seq, session = HEADER.unpack_from(datagram)
-    if m != magic or version != 1:
+    if m != magic or version != VERSION:
         return None
     return command, seq, session, datagram[HEADER.size:]
 
@@ -161,11 +165,14 @@ def main():
     parser.add_argument("role", choices=["client", "server"])
     parser.add_argument("rest", nargs="+")
     parser.add_argument("--magic", type=lambda s: int(s, 0), default=0xC356)
+    parser.add_argument("--wire-version", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--bufsize", type=int, default=1460)
     parser.add_argument("--goodbye-first", action="store_true")
     parser.add_argument("--strict-decode", action="store_true")
     args = parser.parse_args()
+    global VERSION
+    VERSION = args.wire_version
     if args.role == "client":
         args.host, args.port = args.rest[0], int(args.rest[1])
         return run_client(args)

@@ -495,3 +495,62 @@ Deno.test(
     assert.equal(runTimers(e.client), 10 + INTERRUPT_WAIT_MS);
   },
 );
+
+Deno.test(
+  "client: a server answering in another variant is named once, with the hint and its first bytes",
+  pure,
+  () => {
+    const h = harness();
+    h.client.start(0);
+    h.client.handleDatagram(new Uint8Array(), SERVER, 1); // empty: nothing to say
+    assert.equal(h.client.pollNotice(), undefined);
+    for (let i = 0; i < 3; i++) {
+      h.client.handleDatagram(reply(Command.HELLO, ID, P0P_MAGIC), SERVER, 2);
+    }
+    assert.deepEqual(h.client.pollNotice(), {
+      line: "the server answers in another PUDP: looks like P0P (magic 0xC461): try --magic 0xC461",
+      verboseOnly: false,
+    });
+    const bytes = h.client.pollNotice();
+    assert.equal(bytes?.verboseOnly, true);
+    assert.match(
+      bytes!.line,
+      /^an answer that does not decode: '\\xc4a\\x01\\x00.*' \(12 bytes\)$/,
+    );
+    assert.equal(h.client.pollNotice(), undefined, "once");
+    h.client.handleDatagram(reply(Command.HELLO, ID, 0xe86d), SERVER, 3);
+    assert.equal(h.client.pollNotice(), undefined, "once, whatever comes next");
+    assert.equal(h.client.state, "hello-wait");
+  },
+);
+
+Deno.test(
+  "client: an answer that is not PUDP shows its first bytes (--verbose) and no hint",
+  pure,
+  () => {
+    const h = harness();
+    h.client.start(0);
+    h.client.handleDatagram(enc.encode("\x1b]0;hi\x07 not pudp"), SERVER, 1);
+    assert.deepEqual(h.client.pollNotice(), {
+      line: "an answer that does not decode: '\\x1b]0;hi\\x07 not pudp' (16 bytes)",
+      verboseOnly: true,
+    });
+    // A later P0P answer still gets its hint.
+    h.client.handleDatagram(reply(Command.HELLO, ID, P0P_MAGIC), SERVER, 2);
+    assert.equal(h.client.pollNotice()?.verboseOnly, false);
+    assert.equal(h.client.pollNotice(), undefined);
+  },
+);
+
+Deno.test("client: the version is a setting (--wire-version)", pure, () => {
+  const h = harness({ magic: 0xe86d, version: 2 });
+  h.client.start(0);
+  const t = h.client.pollTransmit()!;
+  assert.deepEqual([...t.data.subarray(0, 3)], [0xe8, 0x6d, 2]);
+  h.client.handleDatagram(
+    encode({ command: Command.HELLO, seq: 0, sessionId: ID, payload: new Uint8Array() }, 0xe86d, 2),
+    SERVER,
+    1,
+  );
+  assert.equal(h.client.state, "ready");
+});

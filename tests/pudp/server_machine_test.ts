@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { EventQueue } from "../../lib/events/sink.ts";
-import type { ServerEvent } from "../../lib/pudp/events.ts";
+import type { DroppedEvent, ServerEvent } from "../../lib/pudp/events.ts";
+import { DROP_NOTICE_LIMITS, DropNotices } from "../../lib/pudp/drop_notices.ts";
 import { FULL_NOTICE_MS, ServerMachine } from "../../lib/pudp/server_machine.ts";
 import { ServerTextSink } from "../../lib/pudp/server_text.ts";
 import { Command, decode, encode, type Message, P0P_MAGIC } from "../../lib/pudp/wire.ts";
@@ -777,3 +778,136 @@ Deno.test(
     assert.equal(server.pollTimeout(), undefined);
   },
 );
+
+/** A server whose events are kept; `dropped()` drains its dropped events. */
+function eventHarness(opts: ConstructorParameters<typeof ServerMachine>[0] = {}) {
+  const events = new EventQueue<ServerEvent>();
+  const server = new ServerMachine({ timeoutMs: 5000, ...opts }, events);
+  return {
+    server,
+    dropped(): DroppedEvent[] {
+      const out: DroppedEvent[] = [];
+      for (let e = events.poll(); e; e = events.poll()) if (e.event === "dropped") out.push(e);
+      return out;
+    },
+  };
+}
+
+Deno.test(
+  "server: another variant's datagrams are dropped with a hint, on the first of each client only",
+  pure,
+  () => {
+    const h = eventHarness();
+    for (let i = 0; i < 5; i++) {
+      h.server.handleDatagram(dgram(Command.HELLO, 0, "", ID, P0P_MAGIC), A, i);
+    }
+    const p0p = "looks like P0P (magic 0xC461): try --magic 0xC461";
+    assert.deepEqual(
+      h.dropped().map((e) => [e.reason, e.first, e.hint]),
+      [["other magic", true, p0p], ...Array(4).fill(["other magic", false, undefined])],
+    );
+    const v2 = encode(
+      { command: Command.DATA, seq: 1, sessionId: ID, payload: new Uint8Array(3) },
+      0xe86d,
+      2,
+    );
+    h.server.handleDatagram(v2, B, 10);
+    h.server.handleDatagram(v2, B, 11);
+    assert.deepEqual(h.dropped().map((e) => [e.reason, e.first, e.hint]), [
+      [
+        "other magic",
+        true,
+        "looks like PUDP v2 (magic 0xE86D, version 2): try --magic 0xE86D --wire-version 2",
+      ],
+      ["other magic", false, undefined],
+    ]);
+    const version2 = dgram(Command.HELLO, 0);
+    version2[2] = 2;
+    h.server.handleDatagram(version2, A, 20);
+    const [e] = h.dropped();
+    assert.deepEqual([e.reason, e.first, e.hint], [
+      "other version",
+      true,
+      "looks like PUDP (version 2): try --wire-version 2",
+    ]);
+    assert.equal(h.server.stats.dropped, 8);
+    assert.equal(h.server.pollTransmit(), undefined, "never an answer to what does not decode");
+  },
+);
+
+Deno.test("server: not PUDP, and other reasons, are first once per client and reason", pure, () => {
+  const h = eventHarness();
+  const noise = new TextEncoder().encode("hello there, server");
+  h.server.handleDatagram(noise, A, 0);
+  h.server.handleDatagram(noise, A, 1);
+  h.server.handleDatagram(dgram(Command.DATA, 1, "x"), A, 2); // unknown session
+  h.server.handleDatagram(dgram(Command.DATA, 2, "x"), A, 3);
+  h.server.handleDatagram(noise, B, 4);
+  assert.deepEqual(h.dropped().map((e) => [e.reason, e.first, e.hint, e.peer.port]), [
+    ["not PUDP", true, undefined, A.port],
+    ["not PUDP", false, undefined, A.port],
+    ["unknown session", true, undefined, A.port],
+    ["unknown session", false, undefined, A.port],
+    ["not PUDP", true, undefined, B.port],
+  ]);
+});
+
+Deno.test("server: a flood from many addresses gets a bounded number of first drops", pure, () => {
+  const h = eventHarness();
+  const p0p = dgram(Command.HELLO, 0, "", ID, P0P_MAGIC);
+  const peers = 5_000;
+  for (let i = 0; i < peers; i++) {
+    h.server.handleDatagram(p0p, { hostname: "10.0.0.1", port: 1 + i }, 0);
+  }
+  const drops = h.dropped();
+  assert.equal(drops.length, peers, "every drop is an event (and counted)");
+  assert.equal(drops.filter((e) => e.first).length, DROP_NOTICE_LIMITS.burst);
+  // Ten seconds later: ten more, one a second.
+  for (let i = 0; i < peers; i++) {
+    h.server.handleDatagram(p0p, { hostname: "10.0.0.2", port: 1 + i }, 10_000);
+  }
+  assert.equal(h.dropped().filter((e) => e.first).length, 10);
+});
+
+Deno.test("drop notices: the memory of clients is capped, the oldest forgotten first", pure, () => {
+  const notices = new DropNotices({ maxPeers: 3, burst: 1_000, refillMs: 1 });
+  for (let i = 0; i < 100; i++) {
+    assert.equal(notices.first({ hostname: "10.0.0.1", port: i }, 0, i), true);
+    assert.ok(notices.size <= 3);
+  }
+  assert.equal(notices.size, 3);
+  assert.equal(notices.first({ hostname: "10.0.0.1", port: 99 }, 0, 200), false, "remembered");
+  assert.equal(notices.first({ hostname: "10.0.0.1", port: 0 }, 0, 200), true, "forgotten");
+  assert.equal(notices.first({ hostname: "10.0.0.1", port: 99 }, 3, 201), true, "another reason");
+  assert.equal(notices.size, 3);
+});
+
+Deno.test("drop notices: the budget refills one per interval, up to its burst", pure, () => {
+  const notices = new DropNotices({ maxPeers: 100, burst: 2, refillMs: 1000 });
+  const peer = (port: number) => ({ hostname: "10.0.0.1", port });
+  assert.deepEqual([1, 2, 3].map((p) => notices.first(peer(p), 0, 0)), [true, true, false]);
+  assert.equal(notices.first(peer(3), 0, 999), false);
+  assert.equal(notices.first(peer(3), 0, 1000), true, "a refused notice is not remembered");
+  assert.deepEqual(
+    [4, 5, 6].map((p) => notices.first(peer(p), 0, 60_000)),
+    [true, true, false],
+    "never more than the burst after a long quiet",
+  );
+});
+
+Deno.test("server: the version is a setting (--wire-version)", pure, () => {
+  const h = harness({ magic: 0xe86d, version: 2 });
+  const hello = encode(
+    { command: Command.HELLO, seq: 0, sessionId: ID, payload: new Uint8Array() },
+    0xe86d,
+    2,
+  );
+  h.server.handleDatagram(hello, A, 0);
+  assert.deepEqual(h.lines(), [`${HEX} [0] Session created`]);
+  const out = [];
+  for (let t = h.server.pollTransmit(); t; t = h.server.pollTransmit()) out.push(t.data);
+  assert.equal(out.length, 1);
+  assert.deepEqual(decode(out[0], 0xe86d, 2).command, Command.HELLO);
+  h.server.handleDatagram(dgram(Command.HELLO, 0, "", ID + 1, 0xe86d), A, 1); // version 1
+  assert.equal(h.server.stats.dropped, 1);
+});

@@ -6,11 +6,15 @@ import {
   decode,
   encode,
   encodeInto,
+  foreignHeader,
   HEADER_SIZE,
+  KNOWN_VARIANTS,
   MAX_PAYLOAD,
   type Message,
   P0P_MAGIC,
   PUDP_MAGIC,
+  variantHint,
+  VERSION,
   WireError,
 } from "../../lib/pudp/wire.ts";
 
@@ -195,4 +199,105 @@ Deno.test("wire: datagrams from encode never share bytes", pure, () => {
     assert.equal(msg.payload.length, i % 300);
     assert.ok(msg.payload.every((b) => b === (i & 0xff)));
   }
+});
+
+Deno.test("wire: the version is a parameter (--wire-version); another version throws", pure, () => {
+  const m: Message = { command: Command.DATA, seq: 7, sessionId: 9, payload: Uint8Array.of(1) };
+  const bytes = encode(m, 0xe86d, 2);
+  assert.deepEqual([...bytes.subarray(0, 4)], [0xe8, 0x6d, 2, Command.DATA]);
+  assert.deepEqual(decode(bytes, 0xe86d, 2), m);
+  assert.throws(() => decode(bytes, 0xe86d), WireError);
+  assert.throws(() => encode(m, PUDP_MAGIC, 256), WireError);
+});
+
+/** A header of `magic` and `version` for `command`, and `extra` payload bytes. */
+function header(
+  magic: number,
+  version: number,
+  command: number = Command.HELLO,
+  extra = 0,
+): Uint8Array {
+  return encode(
+    { command: Command.DATA, seq: 0, sessionId: 1, payload: new Uint8Array(extra) },
+    magic,
+    version,
+  ).map((b, i) => i === 3 ? command : b);
+}
+
+/** The hint a server speaking `magic` and `version` gives for `bytes`, or undefined. */
+function hintFor(bytes: Uint8Array, magic = PUDP_MAGIC, version = VERSION): string | undefined {
+  const foreign = foreignHeader(bytes, magic, version);
+  return foreign && `${foreign.reason}: ${variantHint(foreign, magic, version)}`;
+}
+
+Deno.test("wire: the known variants are the handout's, P0P and 0xE86D version 2", pure, () => {
+  assert.deepEqual(
+    KNOWN_VARIANTS.map((v) => [v.magic, v.version]),
+    [[0xc356, 1], [0xc461, 1], [0xe86d, 2]],
+  );
+});
+
+Deno.test(
+  "wire: a known variant's header gets its name and the flags that talk to it",
+  pure,
+  () => {
+    assert.equal(
+      hintFor(header(P0P_MAGIC, 1)),
+      "other magic: looks like P0P (magic 0xC461): try --magic 0xC461",
+    );
+    assert.equal(
+      hintFor(header(0xe86d, 2, Command.DATA, 5)),
+      "other magic: looks like PUDP v2 (magic 0xE86D, version 2): try --magic 0xE86D --wire-version 2",
+    );
+    // The other way round: the handout's peers, seen by a pudp running --magic 0xC461.
+    assert.equal(
+      hintFor(header(PUDP_MAGIC, 1), P0P_MAGIC),
+      "other magic: looks like the handout's PUDP (magic 0xC356): try --magic 0xC356",
+    );
+    assert.equal(
+      hintFor(header(PUDP_MAGIC, 1), PUDP_MAGIC, 2),
+      "other version: looks like the handout's PUDP (version 1): try --wire-version 1",
+    );
+  },
+);
+
+Deno.test("wire: an unknown PUDP-shaped header is named by what differs", pure, () => {
+  assert.equal(
+    hintFor(header(PUDP_MAGIC, 2)),
+    "other version: looks like PUDP (version 2): try --wire-version 2",
+  );
+  assert.equal(
+    hintFor(header(0xabcd, 1, Command.GOODBYE)),
+    "other magic: looks like PUDP (magic 0xABCD): try --magic 0xABCD",
+  );
+  assert.equal(
+    hintFor(header(0x0123, 3, Command.DATA, 40)),
+    "other magic: looks like PUDP (magic 0x0123, version 3): try --magic 0x0123 --wire-version 3",
+  );
+});
+
+Deno.test("wire: what is not PUDP-shaped, or ours, or short, gets no hint", pure, () => {
+  const text = new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n");
+  assert.equal(hintFor(text), undefined);
+  assert.equal(hintFor(header(PUDP_MAGIC, 1)), undefined, "ours decodes: not foreign");
+  assert.equal(hintFor(header(P0P_MAGIC, 1).subarray(0, 11)), undefined, "too short");
+  assert.equal(hintFor(new Uint8Array()), undefined);
+  assert.equal(hintFor(header(0xabcd, 1, 7)), undefined, "no such command");
+  assert.equal(hintFor(header(0xabcd, 1, Command.HELLO, 3)), undefined, "a HELLO is 12 bytes");
+  assert.equal(hintFor(header(0xabcd, 0)), undefined, "version 0: not plausible");
+  assert.equal(hintFor(header(0xabcd, 200)), undefined, "version 200: not plausible");
+});
+
+Deno.test("wire: property: random bytes are foreign only when PUDP-shaped", pure, () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 40 }), (bytes) => {
+      const foreign = foreignHeader(bytes, PUDP_MAGIC, VERSION);
+      if (foreign === undefined) return;
+      assert.ok(bytes.length >= HEADER_SIZE && bytes[3] <= Command.GOODBYE);
+      assert.match(
+        variantHint(foreign, PUDP_MAGIC, VERSION),
+        /^looks like .+ \((magic 0x[0-9A-F]{4}|version \d+)(, version \d+)?\): try --/,
+      );
+    }),
+  );
 });

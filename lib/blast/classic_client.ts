@@ -42,25 +42,12 @@ import {
   previewBytes,
 } from "./classic_wire.ts";
 import { endReason } from "./tcp_stream.ts";
+import { type BaseFlags, type BlastRunBase, runBase } from "./client.ts";
 
 /** What `pudp blast client --classic` was asked to do. */
-export interface ClassicClientConfig {
-  /** The server's host, as the user wrote it. */
-  host: string;
-  /** The server's port. */
-  port: number;
-  /** Over UDP instead of TCP. */
-  udp: boolean;
+export interface ClassicClientConfig extends BlastRunBase {
   /** The request. */
   request: ClassicRequest;
-  /** Echo rounds. */
-  rounds: number;
-  /** ms between echo rounds. */
-  echoIntervalMs: number;
-  /** The longest silence, in ms. */
-  timeoutMs: number;
-  /** The report as one JSON object. */
-  json: boolean;
   /** More on stderr: what a foreign server answered. */
   verbose: boolean;
   /** Where the verbose lines go. */
@@ -68,23 +55,11 @@ export interface ClassicClientConfig {
 }
 
 /** The client flags `--classic` reads (the rest must be at their defaults). */
-export interface ClassicFlags {
-  /** `--udp`. */
-  udp: boolean;
-  /** `--echo TEXT`. */
-  echo?: string;
+export interface ClassicFlags extends BaseFlags {
   /** `--bytes N`. */
   bytes?: number;
-  /** `--count N`. */
-  count?: number;
-  /** `--interval MS`. */
-  interval: number;
   /** `--size BYTES`. */
   size: number;
-  /** `--timeout` in ms. */
-  timeout: number;
-  /** `--json`. */
-  json: boolean;
   /** `--upload`. */
   upload: boolean;
   /** `--rate`. */
@@ -139,14 +114,8 @@ export function classicFromFlags(
     request = { kind: "stream", intervalMs: flags.interval, count: flags.count!, size: flags.size };
   }
   return runClassicClient({
-    host,
-    port,
-    udp: flags.udp,
+    ...runBase(flags, host, port),
     request,
-    rounds: flags.echo !== undefined ? flags.count ?? 1 : 1,
-    echoIntervalMs: flags.interval,
-    timeoutMs: flags.timeout,
-    json: flags.json,
     verbose: context.verbose,
     log: context.log,
   });

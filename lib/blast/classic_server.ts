@@ -12,28 +12,23 @@
  * closed. A request over `--max-bytes` is `refused`: the connection is
  * closed without an answer (the classic protocol has no refusal).
  *
- * UDP: {@link ClassicUdpServer} on a {@link BlastUdpLoop}. The server warns
+ * UDP: {@link ClassicUdpServer} on a `BlastUdpLoop`. The server warns
  * on stderr when it listens on an address other than loopback: classic UDP
  * cannot check that a requester receives at its address.
+ *
+ * Both run on the drivers of server_drivers.ts ({@link runTcpServer},
+ * {@link runUdpServer}).
  *
  * @module
  */
 
 import { errorText } from "../util/errors.ts";
-import { type TcpConnection, TcpListener } from "../net/tcp.ts";
-import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { formatAddress } from "../runtime/transmit.ts";
+import type { TcpConnection } from "../net/tcp.ts";
 import { epochNow } from "../runtime/timer_loop.ts";
 import { endReason, WRITE_AHEAD } from "./tcp_stream.ts";
-import { type BlastServerEvent, blastServerLife, droppedText } from "./events.ts";
-import type { EventSink } from "../events/sink.ts";
-import {
-  type BlastServerConfig,
-  type BlastServerStats,
-  blastSummaryLine,
-  newServerStats,
-} from "./server_common.ts";
-import { BlastUdpLoop } from "./udp_send_loop.ts";
+import { type BlastServerEvent, droppedText } from "./events.ts";
+import type { BlastServerConfig, BlastServerStats } from "./server_common.ts";
+import { runTcpServer, runUdpServer } from "./server_drivers.ts";
 import { ClassicUdpServer } from "./classic_udp_machine.ts";
 import { DEFAULT_MAX_RUNS } from "./udp_server_machine.ts";
 import {
@@ -50,9 +45,6 @@ import {
 } from "./classic_wire.ts";
 
 const encoder = new TextEncoder();
-
-/** Longest wait at shutdown for the runs to log how they ended, in ms. */
-const SHUTDOWN_WAIT_MS = 2_000;
 /** Largest write of a file's bytes. */
 const WRITE_CHUNK = 256 * 1024;
 
@@ -64,21 +56,6 @@ export function classicUdpWarning(host: string): string | undefined {
     `${host}, limits --max-bytes and --max-runs (use --host 127.0.0.1 for local tests)`;
 }
 
-/** `sink`, and with `--verbose` each `dropped` event also as a line on stderr. */
-export function withDroppedLog(
-  sink: EventSink<BlastServerEvent>,
-  verbose: boolean,
-  log: (line: string) => void,
-): EventSink<BlastServerEvent> {
-  if (!verbose) return sink;
-  return {
-    emit(e) {
-      sink.emit(e);
-      if (e.event === "dropped") log(droppedText(e));
-    },
-  };
-}
-
 /** Runs the classic server (`--classic`, TCP or `--udp`) until SIGINT/SIGTERM/SIGHUP. */
 export function runClassicServer(
   config: BlastServerConfig,
@@ -88,74 +65,26 @@ export function runClassicServer(
 }
 
 function runClassicUdp(config: BlastServerConfig, log: (line: string) => void): Promise<number> {
-  const { life, output } = blastServerLife(config.json);
-  const machine = new ClassicUdpServer({
-    maxBytes: config.maxBytes,
-    maxRuns: config.maxRuns ?? DEFAULT_MAX_RUNS,
-  }, withDroppedLog(output.sink, config.verbose, log));
-  const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port });
-  const driver = new BlastUdpLoop(endpoint.socket, machine, () => life.kickOutput(), (e) => {
-    if (config.verbose) log(`cannot send: ${errorText(e)}`);
-  });
-  endpoint.receive((bytes, from) => {
-    if (life.stop.stopping) return;
-    machine.handleDatagram(bytes, from, driver.loop.clock());
-    driver.afterEvent();
-  }, (e) => life.stop.request(`cannot receive: ${errorText(e)}`));
-  const warning = classicUdpWarning(config.host);
-  if (warning !== undefined) log(warning);
-  return life.serve({
-    ready: `listening on ${formatAddress(endpoint.address)} (udp, classic)`,
-    shutdown: () => {
-      machine.shutdown();
-      driver.afterEvent();
-    },
-    close: async () => {
-      driver.stop();
-      await endpoint.close();
-    },
-    summary: () => blastSummaryLine(machine.stats),
-  }, log);
+  return runUdpServer(
+    config,
+    log,
+    "udp, classic",
+    (sink) =>
+      new ClassicUdpServer({
+        maxBytes: config.maxBytes,
+        maxRuns: config.maxRuns ?? DEFAULT_MAX_RUNS,
+      }, sink),
+    classicUdpWarning(config.host),
+  );
 }
 
 function runClassicTcp(config: BlastServerConfig, log: (line: string) => void): Promise<number> {
-  const { life, output } = blastServerLife(config.json);
-  const stats = newServerStats();
-  const open = new Set<TcpConnection>();
-  const serving = new Set<Promise<void>>();
-  const emit = (e: BlastServerEvent) => {
-    output.sink.emit(e);
-    life.kickOutput();
-  };
-  const listener = TcpListener.listen({ hostname: config.host, port: config.port }, config.limits);
-  listener.accept((conn) => {
-    if (life.stop.stopping) return conn.close();
-    conn.conn.setNoDelay(true);
-    open.add(conn);
-    const done = serveClassic(conn, config, stats, emit, log).finally(() => {
-      open.delete(conn);
-      serving.delete(done);
-      conn.close();
-    });
-    serving.add(done);
-  }, (e) => {
-    if (config.verbose) log(`cannot accept: ${errorText(e)}`);
-  }, log);
-  return life.serve({
-    ready: `listening on ${formatAddress(listener.address)} (tcp, classic)`,
-    shutdown: () => {},
-    close: async () => {
-      await listener.close();
-      for (const conn of open) conn.close();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.allSettled([...serving]),
-        new Promise((r) => timer = setTimeout(r, SHUTDOWN_WAIT_MS)),
-      ]);
-      clearTimeout(timer);
-    },
-    summary: () => blastSummaryLine(stats),
-  }, log);
+  return runTcpServer(
+    config,
+    log,
+    "tcp, classic",
+    (conn, stats, emit) => serveClassic(conn, config, stats, emit, log),
+  );
 }
 
 /** Serves one classic connection: one request, its answer, the close. */

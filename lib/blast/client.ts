@@ -39,24 +39,57 @@ import {
 } from "./wire.ts";
 import { foreignAnswer, isBlastDatagram } from "./classic_wire.ts";
 
-/** What `pudp blast client` was asked to do. */
-export interface BlastClientConfig {
+/** What every blast client run takes from the command line, `--classic` or not. */
+export interface BlastRunBase {
   /** The server's host name or address, as the user wrote it. */
   host: string;
   /** The server's port. */
   port: number;
   /** Over UDP (`--udp`) instead of TCP. */
   udp: boolean;
-  /** What to ask the server for: an echo or a transfer. */
-  request: Request;
   /** Echo rounds. */
   rounds: number;
   /** ms between echo rounds. */
   echoIntervalMs: number;
-  /** The longest silence before the run ends (UDP), in ms. */
+  /** The longest silence before the run ends, in ms. */
   timeoutMs: number;
-  /** One JSON object per event per line (`--json`) instead of text. */
+  /** `--json`: the output as JSON instead of text. */
   json: boolean;
+}
+
+/** The client flags {@link runBase} reads. */
+export interface BaseFlags {
+  /** `--udp`. */
+  udp: boolean;
+  /** `--echo TEXT`. */
+  echo?: string;
+  /** `--count N`: with `--echo`, the rounds. */
+  count?: number;
+  /** `--interval MS`. */
+  interval: number;
+  /** `--timeout` in ms. */
+  timeout: number;
+  /** `--json`. */
+  json: boolean;
+}
+
+/** The {@link BlastRunBase} of `flags` and the server's `host` and `port`. */
+export function runBase(flags: BaseFlags, host: string, port: number): BlastRunBase {
+  return {
+    host,
+    port,
+    udp: flags.udp,
+    rounds: flags.echo !== undefined ? flags.count ?? 1 : 1,
+    echoIntervalMs: flags.interval,
+    timeoutMs: flags.timeout,
+    json: flags.json,
+  };
+}
+
+/** What `pudp blast client` was asked to do. */
+export interface BlastClientConfig extends BlastRunBase {
+  /** What to ask the server for: an echo or a transfer. */
+  request: Request;
   /** Show the progress line (stderr is a terminal and no --quiet). */
   progress: boolean;
   /** `--parallel N`: streams at once (transfers only; default 1). */

@@ -22,7 +22,7 @@ import {
   tcpLimits,
   valueFlag,
 } from "../cli/flags.ts";
-import { runBlastClient } from "./client.ts";
+import { runBase, runBlastClient } from "./client.ts";
 import { runClassicServer } from "./classic_server.ts";
 import { previewBytes } from "./classic_wire.ts";
 import { classicFromFlags } from "./classic_client.ts";
@@ -232,16 +232,10 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
       throw new UsageError("--parallel and --report-every go with a transfer, not --echo");
     }
     return runBlastClient({
+      ...runBase(flags, host, port),
       parallel: flags.parallel,
       reportEveryMs: flags["report-every"],
-      host,
-      port,
-      udp: flags.udp,
       request,
-      rounds: flags.echo !== undefined ? flags.count ?? 1 : 1,
-      echoIntervalMs: flags.interval,
-      timeoutMs: flags.timeout,
-      json: flags.json,
       progress: !flags.quiet && Deno.stderr.isTerminal(),
       foreign: context.verbose
         ? (bytes) => context.log(`answer that is not blast: '${previewBytes(bytes)}'`)

@@ -49,7 +49,14 @@
  * @module
  */
 
-import { type BlastReport, rates, reportLines, type StreamsSum } from "./report.ts";
+import {
+  type BlastReport,
+  rates,
+  reportLines,
+  segmentsLine,
+  type StreamsSum,
+  transferLine,
+} from "./report.ts";
 
 /** The report of N streams: each one's, and their sum (the rates at the top are the sum's). */
 export function combineReports(streams: BlastReport[]): BlastReport {
@@ -110,24 +117,7 @@ export function parallelLines(r: BlastReport): string[] {
   }
   const sum = r.sum;
   if (!sum) return lines;
-  const verb = r.mode === "download" ? "received" : "sent";
-  const who = r.measured_by === "server" ? ", measured by the server" : "";
-  const rate = r.mb_per_s === null
-    ? "too short to time"
-    : `${r.mb_per_s.toFixed(2)} MB/s, ${r.mbit_per_s!.toFixed(2)} Mbit/s`;
-  lines.push(
-    `${streamTag("sum")} ${verb} ${sum.bytes} of ${sum.expected_bytes} bytes ${
-      r.mode === "download" ? "from" : "to"
-    } ${r.server} (${r.transport}) in ${sum.seconds.toFixed(3)} s: ${rate}${who}`,
-  );
-  if (sum.segments) {
-    const s = sum.segments;
-    const sent = s.sent === undefined ? "no end marker" : `${s.sent} sent`;
-    const pct = s.sent ? ` (${((100 * s.lost) / s.sent).toFixed(2)}%)` : "";
-    lines.push(
-      `${streamTag("sum")} segments: ${sent}, ${s.received} received, ${s.lost} lost${pct}, ` +
-        `${s.duplicated} duplicated, ${s.reordered} reordered`,
-    );
-  }
+  lines.push(`${streamTag("sum")} ${transferLine(r, sum)}`);
+  if (sum.segments) lines.push(`${streamTag("sum")} ${segmentsLine(sum.segments)}`);
   return lines;
 }

@@ -115,26 +115,8 @@ export function reportLines(r: BlastReport): string[] {
   }
   const rx = r.receiver;
   if (!rx) return r.classic ? [...lines, classicLine(r.classic)] : lines;
-  const verb = r.mode === "download" ? "received" : "sent";
-  const who = r.measured_by === "server" ? ", measured by the server" : "";
-  const rate = r.mb_per_s === null
-    ? "too short to time"
-    : `${r.mb_per_s.toFixed(2)} MB/s, ${r.mbit_per_s!.toFixed(2)} Mbit/s`;
-  lines.push(
-    `${verb} ${rx.bytes} of ${rx.expected_bytes} bytes ${
-      r.mode === "download" ? "from" : "to"
-    } ${r.server} (${r.transport}) in ${rx.seconds.toFixed(3)} s: ${rate}${who}`,
-  );
-  if (rx.segments) {
-    const s = rx.segments;
-    const sent = s.sent === undefined ? "no end marker" : `${s.sent} sent`;
-    const pct = s.sent ? ` (${((100 * s.lost) / s.sent).toFixed(2)}%)` : "";
-    lines.push(
-      `segments: ${sent}, ${s.received} received, ${s.lost} lost${pct}, ` +
-        `${s.duplicated} duplicated, ${s.reordered} reordered` +
-        (s.out_of_range ? `, ${s.out_of_range} out of range (dropped)` : ""),
-    );
-  }
+  lines.push(transferLine(r, rx));
+  if (rx.segments) lines.push(segmentsLine(rx.segments));
   if (rx.delay_ms) {
     const d = rx.delay_ms;
     lines.push(
@@ -148,6 +130,34 @@ export function reportLines(r: BlastReport): string[] {
   lines.push(rx.missing_bytes > 0 ? `${checked}; ${rx.missing_bytes} bytes missing` : checked);
   if (r.classic) lines.push(classicLine(r.classic));
   return lines;
+}
+
+/**
+ * The line of what was moved: `received B of E bytes from SERVER (tcp) in
+ * S s: RATE`; the figures are `moved`'s (a receiver's, or `--parallel`'s
+ * sum), the rate, direction and server `r`'s.
+ */
+export function transferLine(
+  r: BlastReport,
+  moved: { bytes: number; expected_bytes: number; seconds: number },
+): string {
+  const verb = r.mode === "download" ? "received" : "sent";
+  const who = r.measured_by === "server" ? ", measured by the server" : "";
+  const rate = r.mb_per_s === null
+    ? "too short to time"
+    : `${r.mb_per_s.toFixed(2)} MB/s, ${r.mbit_per_s!.toFixed(2)} Mbit/s`;
+  return `${verb} ${moved.bytes} of ${moved.expected_bytes} bytes ${
+    r.mode === "download" ? "from" : "to"
+  } ${r.server} (${r.transport}) in ${moved.seconds.toFixed(3)} s: ${rate}${who}`;
+}
+
+/** The line of the segment counts: `segments: N sent, N received, N lost (P%), …`. */
+export function segmentsLine(s: SegmentCounts): string {
+  const sent = s.sent === undefined ? "no end marker" : `${s.sent} sent`;
+  const pct = s.sent ? ` (${((100 * s.lost) / s.sent).toFixed(2)}%)` : "";
+  return `segments: ${sent}, ${s.received} received, ${s.lost} lost${pct}, ` +
+    `${s.duplicated} duplicated, ${s.reordered} reordered` +
+    (s.out_of_range ? `, ${s.out_of_range} out of range (dropped)` : "");
 }
 
 /** The `--classic` line: the request, and how the end was known. */

@@ -4,25 +4,22 @@
  * answer `OK` (or `REFUSED <reason>` and close), then send the pattern or
  * segments and close (GET), or receive and check them and answer `DONE
  * <report>` (PUT); the lines are wire.ts's. What happens is reported as
- * {@link BlastServerEvent}s. The {@link Lifecycle} gives signals, the
+ * {@link BlastServerEvent}s. The TCP driver of server_drivers.ts
+ * ({@link runTcpServer}) accepts and gives the `Lifecycle`: signals, the
  * ordered shutdown and the summary; there are no deadlines, so no timer.
  *
  * @module
  */
 
 import { errorText } from "../util/errors.ts";
-import { type TcpConnection, TcpListener } from "../net/tcp.ts";
+import type { TcpConnection } from "../net/tcp.ts";
 import { formatAddress } from "../runtime/transmit.ts";
 import { epochNow } from "../runtime/timer_loop.ts";
-import { type BlastServerEvent, blastServerLife } from "./events.ts";
+import type { BlastServerEvent } from "./events.ts";
 import { serveTimedTcp } from "./timed_tcp.ts";
 import { looksClassic, previewBytes } from "./classic_wire.ts";
-import {
-  type BlastServerConfig,
-  type BlastServerStats,
-  blastSummaryLine,
-  newServerStats,
-} from "./server_common.ts";
+import type { BlastServerConfig, BlastServerStats } from "./server_common.ts";
+import { runTcpServer } from "./server_drivers.ts";
 import { BlastStream, endReason, receive, sendTransfer, TOO_LONG } from "./tcp_stream.ts";
 import {
   formatAnswer,
@@ -46,57 +43,17 @@ function noNewlineText(conn: TcpConnection, bytes: Uint8Array): string {
   }'${hint}`;
 }
 
-/** Longest wait at shutdown for the runs to log how they ended, in ms. */
-const SHUTDOWN_WAIT_MS = 2_000;
-
 /** Runs the TCP server until SIGINT/SIGTERM/SIGHUP. */
 export function runBlastTcpServer(
   config: BlastServerConfig,
   log: (line: string) => void,
 ): Promise<number> {
-  const { life, output } = blastServerLife(config.json);
-  const stats = newServerStats();
-  const open = new Set<TcpConnection>();
-  /** The connections' serving loops: shutdown waits for their `closed` events. */
-  const serving = new Set<Promise<void>>();
-  const emit = (e: BlastServerEvent) => {
-    output.sink.emit(e);
-    life.kickOutput();
-  };
-  const listener = TcpListener.listen({ hostname: config.host, port: config.port }, config.limits);
-  listener.accept((conn) => {
-    if (life.stop.stopping) return conn.close();
-    conn.conn.setNoDelay(true); // paced segments go when written
-    open.add(conn);
+  return runTcpServer(config, log, "tcp", (conn, stats, emit) => {
     const quiet = config.verbose
       ? (bytes: Uint8Array) => log(noNewlineText(conn, bytes))
       : undefined;
-    const done = serveConnection(conn, config.maxBytes, stats, emit, quiet).finally(() => {
-      open.delete(conn);
-      serving.delete(done);
-      conn.close();
-    });
-    serving.add(done);
-  }, (e) => {
-    if (config.verbose) log(`cannot accept: ${errorText(e)}`);
-  }, log);
-  return life.serve({
-    ready: `listening on ${formatAddress(listener.address)} (tcp)`,
-    shutdown: () => {},
-    close: async () => {
-      await listener.close();
-      for (const conn of open) conn.close();
-      // Each run ends with its `closed` event and its bytes in the summary
-      // (a closed connection ends its loop at once; bounded all the same).
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.allSettled([...serving]),
-        new Promise((r) => timer = setTimeout(r, SHUTDOWN_WAIT_MS)),
-      ]);
-      clearTimeout(timer);
-    },
-    summary: () => blastSummaryLine(stats),
-  }, log);
+    return serveConnection(conn, config.maxBytes, stats, emit, quiet);
+  });
 }
 
 /** Serves one connection until it ends; every way out emits `closed`. */

@@ -116,20 +116,39 @@ export class BlastStream {
   }
 }
 
-/** Writes `bytes` pattern bytes; `onProgress` gets the count after each write is queued. */
+/** How {@link sendPattern} writes: its chunks, its backpressure, when it stops early. */
+export interface PatternPace {
+  /** The largest write (default {@link CHUNK}). */
+  chunk?: number;
+  /** Wait while more than this many bytes are queued (default {@link WRITE_AHEAD}). */
+  ahead?: number;
+  /** Asked before each write: true stops the sending there. */
+  stop?: () => boolean;
+}
+
+/**
+ * Writes up to `bytes` pattern bytes, until a write fails or `pace.stop`
+ * says so; `onProgress` gets the count after each write is queued. Returns
+ * the bytes queued, once they are written.
+ */
 export async function sendPattern(
   conn: TcpConnection,
   bytes: number,
   onProgress?: (sent: number) => void,
-): Promise<void> {
-  for (let sent = 0; sent < bytes && conn.writeError === undefined;) {
-    const n = Math.min(CHUNK, bytes - sent);
+  pace: PatternPace = {},
+): Promise<number> {
+  const { chunk = CHUNK, ahead = WRITE_AHEAD, stop } = pace;
+  let sent = 0;
+  while (sent < bytes && conn.writeError === undefined) {
+    if (stop?.()) break;
+    const n = Math.min(chunk, bytes - sent);
     conn.write(patternAt(sent, n));
     sent += n;
     onProgress?.(sent);
-    if (conn.pendingWrite > WRITE_AHEAD) await conn.drained();
+    if (conn.pendingWrite > ahead) await conn.drained();
   }
   await conn.drained();
+  return sent;
 }
 
 /** Writes every segment of `source`, each when it is due on `clock`. */

@@ -18,10 +18,9 @@
 import type { ReadEnd, TcpConnection } from "../net/tcp.ts";
 import { epochNow } from "../runtime/timer_loop.ts";
 import { errorText } from "../util/errors.ts";
-import { patternAt } from "./pattern.ts";
 import { ByteReceiver, type ReceiverReport } from "./receiver.ts";
 import type { SenderFigures } from "./segment_source.ts";
-import { type BlastStream, endReason, TOO_LONG } from "./tcp_stream.ts";
+import { type BlastStream, endReason, sendPattern, TOO_LONG } from "./tcp_stream.ts";
 import { formatAnswer, formatDone, parseDone, type TransferRequest, WireError } from "./wire.ts";
 
 /** A timed send writes this much at once. */
@@ -46,20 +45,12 @@ export async function sendTimed(
   clock: () => number = epochNow,
 ): Promise<SenderFigures> {
   const started = clock();
-  let sent = 0;
   let timeUp = false;
-  while (sent < bound && conn.writeError === undefined) {
-    if (clock() - started >= timeMs) {
-      timeUp = true;
-      break;
-    }
-    const n = Math.min(TIMED_CHUNK, bound - sent);
-    conn.write(patternAt(sent, n));
-    sent += n;
-    onProgress?.(sent);
-    if (conn.pendingWrite > TIMED_AHEAD) await conn.drained();
-  }
-  await conn.drained();
+  const sent = await sendPattern(conn, bound, onProgress, {
+    chunk: TIMED_CHUNK,
+    ahead: TIMED_AHEAD,
+    stop: () => timeUp = clock() - started >= timeMs,
+  });
   const figures: SenderFigures = { segments: 0, bytes: sent, seconds: (clock() - started) / 1000 };
   if (!timeUp && sent >= bound) figures.limited = true;
   conn.write(encoder.encode("\n" + formatDone(figures) + "\n"));

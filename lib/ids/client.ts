@@ -15,7 +15,7 @@ import { errorText } from "../util/errors.ts";
 import { escapeText } from "../io/terminal_text.ts";
 import { writeAll } from "../io/write_all.ts";
 import { NEED_MORE, ReceiveBuffer } from "../bytes/receive_buffer.ts";
-import { resolveHost, serverLabel } from "../net/resolve.ts";
+import { resolveServer } from "../net/resolve.ts";
 import { TcpConnection } from "../net/tcp.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type ClientEnd, Lifecycle } from "../runtime/lifecycle.ts";
@@ -44,9 +44,7 @@ export async function runIdsClient(
   config: IdsClientConfig,
   log: (line: string) => void,
 ): Promise<ClientEnd> {
-  const peer = await resolveHost(config.host);
-  const server = { hostname: peer.hostname, port: config.port };
-  const label = serverLabel(config.host, config.port);
+  const { server, label, anyAddress } = await resolveServer(config.host, config.port);
   const machine = new IdsClientMachine({
     id: config.id,
     timeoutMs: config.timeoutMs,
@@ -58,7 +56,7 @@ export async function runIdsClient(
   const fail = (message: string) => finish({ code: 1, message });
 
   const tcp = config.tcp ? await TcpConnection.connect(server) : undefined;
-  const udp = config.tcp ? undefined : UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 }, {
+  const udp = config.tcp ? undefined : UdpEndpoint.bind({ hostname: anyAddress, port: 0 }, {
     onSendError: (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
   });
   const loop = new TimerLoop(machine, () => {

@@ -9,7 +9,7 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { ExchangeError } from "../util/errors.ts";
-import { formatAddress } from "../runtime/transmit.ts";
+import { formatAddress, type PeerAddress } from "../runtime/transmit.ts";
 
 /** A resolved peer address and the wildcard address to bind a socket of its family to. */
 export interface ResolvedHost {
@@ -43,4 +43,24 @@ export async function resolveHost(host: string): Promise<ResolvedHost> {
 /** How a client names its server in messages: `HOST:PORT` as the user wrote the host. */
 export function serverLabel(host: string, port: number): string {
   return formatAddress({ hostname: host.replace(/^\[(.*)\]$/, "$1"), port });
+}
+
+/** A client's server, resolved: where to send, how to name it, what to bind to. */
+export interface ResolvedServer {
+  /** The server's address (an IP literal) and port. */
+  server: PeerAddress;
+  /** `HOST:PORT` as the user wrote the host ({@link serverLabel}). */
+  label: string;
+  /** The wildcard address of the server's family, for the client's own socket. */
+  anyAddress: string;
+}
+
+/** Resolves a client's server `host` and `port`. Throws ExchangeError when it cannot. */
+export async function resolveServer(host: string, port: number): Promise<ResolvedServer> {
+  const peer = await resolveHost(host);
+  return {
+    server: { hostname: peer.hostname, port },
+    label: serverLabel(host, port),
+    anyAddress: peer.anyAddress,
+  };
 }

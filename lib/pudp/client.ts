@@ -15,7 +15,7 @@
 
 import { errorText } from "../util/errors.ts";
 import { ProgressLine } from "../io/progress_line.ts";
-import { resolveHost, serverLabel } from "../net/resolve.ts";
+import { resolveServer } from "../net/resolve.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type ClientEnd, Lifecycle, SIGNAL_EXIT } from "../runtime/lifecycle.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
@@ -58,9 +58,7 @@ export async function runClient(
   config: ClientConfig,
   stderrLine: (line: string) => void,
 ): Promise<ClientEnd> {
-  const peer = await resolveHost(config.host);
-  const server = { hostname: peer.hostname, port: config.port };
-  const label = serverLabel(config.host, config.port);
+  const { server, label, anyAddress } = await resolveServer(config.host, config.port);
   const session = new ClientMachine(server, {
     sessionId: crypto.getRandomValues(new Uint32Array(1))[0],
     timeoutMs: config.timeoutMs,
@@ -90,7 +88,7 @@ export async function runClient(
     finish(failure);
   };
 
-  const endpoint = UdpEndpoint.bind({ hostname: config.bind ?? peer.anyAddress, port: 0 }, {
+  const endpoint = UdpEndpoint.bind({ hostname: config.bind ?? anyAddress, port: 0 }, {
     onSendError: (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
   });
   let wakeStdin: (() => void) | undefined;

@@ -133,7 +133,7 @@ export function writeHeader(
 }
 
 /**
- * Encodes a message into `out` at offset 0 and returns the datagram's length
+ * Encodes `msg` into `out` at offset 0 and returns the datagram's length
  * (the payload is written only for DATA). For a sender that reuses its
  * buffers: `out` must not be in a send that has not completed. Throws
  * WireError if a field is out of range, the payload exceeds MAX_PAYLOAD or
@@ -141,17 +141,15 @@ export function writeHeader(
  */
 export function encodeInto(
   out: Uint8Array,
-  command: number,
-  seq: number,
-  sessionId: number,
-  payload: Uint8Array,
+  msg: Message,
   magic: number = PUDP_MAGIC,
   version: number = VERSION,
 ): number {
-  const len = command === Command.DATA ? payload.length : 0;
+  const payload = msg.payload;
+  const len = msg.command === Command.DATA ? payload.length : 0;
   if (len > MAX_PAYLOAD) throw new WireError(`payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
   if (out.length < HEADER_SIZE + len) throw new WireError("buffer shorter than the datagram");
-  writeHeader(out, command, seq, sessionId, magic, version);
+  writeHeader(out, msg.command, msg.seq, msg.sessionId, magic, version);
   if (len <= SMALL_PAYLOAD) {
     for (let i = 0; i < len; i++) out[HEADER_SIZE + i] = payload[i];
   } else {
@@ -192,7 +190,7 @@ export function encode(
     out = new Uint8Array(slab, slabUsed, size);
     slabUsed += size;
   }
-  encodeInto(out, msg.command, msg.seq, msg.sessionId, payload, magic, version);
+  encodeInto(out, msg, magic, version);
   return out;
 }
 

@@ -173,14 +173,23 @@ Deno.test("wire: encodeInto writes what encode makes, into a reused buffer", pur
   for (const len of [0, 1, 59, 128, 129, 250]) {
     const payload = Uint8Array.from({ length: len }, (_, i) => (i * 7 + len) & 0xff);
     const msg = { command: Command.DATA, seq: len, sessionId: 0xdecafbad, payload };
-    const n = encodeInto(out, msg.command, msg.seq, msg.sessionId, payload, P0P_MAGIC);
+    const n = encodeInto(out, msg, P0P_MAGIC);
     assert.equal(n, HEADER_SIZE + len);
     assert.deepEqual(out.subarray(0, n), encode(msg, P0P_MAGIC));
   }
   // Only DATA carries its payload; a buffer too short throws.
-  assert.equal(encodeInto(out, Command.ALIVE, 1, 2, new Uint8Array(9)), HEADER_SIZE);
+  assert.equal(
+    encodeInto(out, { command: Command.ALIVE, seq: 1, sessionId: 2, payload: new Uint8Array(9) }),
+    HEADER_SIZE,
+  );
   assert.throws(
-    () => encodeInto(new Uint8Array(20), Command.DATA, 1, 2, new Uint8Array(9)),
+    () =>
+      encodeInto(new Uint8Array(20), {
+        command: Command.DATA,
+        seq: 1,
+        sessionId: 2,
+        payload: new Uint8Array(9),
+      }),
     WireError,
   );
 });

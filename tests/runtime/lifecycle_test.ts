@@ -96,7 +96,7 @@ async function serveAndSignal(args: string[], signals: Deno.Signal[]) {
 Deno.test("lifecycle: a server's second signal ends a stuck shutdown the default way", async () => {
   const { status, seen, alive } = await serveAndSignal([], ["SIGTERM", "SIGINT"]);
   assert.ok(!alive, "the second signal ended the process");
-  assert.equal(status.signal, "SIGINT");
+  assert.equal(status.signal, "SIGINT", `ended by SIGINT: ${JSON.stringify(status)}`);
   assert.ok(!seen.includes("exit"));
 });
 

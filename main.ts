@@ -18,6 +18,7 @@ import { idsGroup } from "./lib/ids/commands.ts";
 import { pipeGroup } from "./lib/pipe/commands.ts";
 import { impairCommand } from "./lib/impair/commands.ts";
 import { clientCommand, serverCommand } from "./lib/pudp/commands.ts";
+import { checkGroup } from "./lib/check/commands.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -39,6 +40,7 @@ transfer-rate tool that counts loss, duplication and reordering`,
     frameGroup,
     pipeGroup,
     blastGroup,
+    checkGroup,
   ],
 };
 

@@ -29,6 +29,7 @@ const PROGRAM = ["main.ts", "lib", "deno.json", "deno.lock"];
  */
 const PERMISSIONS = [
   "--allow-net",
+  "--allow-run",
   "--allow-read",
   "--allow-write",
   "--allow-sys=statfs",

@@ -13,6 +13,7 @@ export function sourceCommand(): string[] {
     "run",
     "--quiet",
     "--allow-net",
+    "--allow-run",
     "--allow-read",
     "--allow-write",
     "--allow-sys=statfs",

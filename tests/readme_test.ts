@@ -30,6 +30,8 @@ const PAGES: Record<string, string> = {
   "pipe client": "docs/pipe.md",
   "blast server": "docs/blast.md",
   "blast client": "docs/blast.md",
+  "check server": "docs/check.md",
+  "check client": "docs/check.md",
 };
 
 /** Every command with its path (`ids server`). */

@@ -215,7 +215,8 @@ function table2(rows: [string, string][]): string {
   return out.join("\n");
 }
 
-function commandHelp(
+/** A command's help: usage line, description and the flags' table (for commands declared by hand). */
+export function commandHelp(
   path: string,
   description: string,
   flags: FlagTable,

@@ -1,0 +1,303 @@
+/**
+ * `pudp check` end to end: against pudp's own server and client (every
+ * case passes), against the course models where they follow the handout,
+ * and against a deliberately faulty peer per case (tests/check/
+ * faulty_peers.py, one fault each) that makes exactly that case fail.
+ * Every process runs on 127.0.0.1 and is stopped by its pid.
+ */
+
+import assert from "node:assert/strict";
+import { ROOT_DIR, sourceCommand, spawnCli } from "../helpers/cli.ts";
+import { startServer, stopServer } from "../helpers/cli.ts";
+
+const PUDP = sourceCommand();
+const FAULTY = ["python3", `${ROOT_DIR}tests/check/faulty_peers.py`];
+const COURSE = ["python3", `${ROOT_DIR}tests/interop/course_peers.py`];
+
+/** Runs `pudp check …` to its end (bounded); its exit code and output. */
+async function check(args: string[], timeoutMs = 90_000) {
+  await using p = spawnCli(["check", ...args]);
+  return await p.exit(timeoutMs);
+}
+
+/** The JSON lines of a `--json` run, by case id. */
+function byId(stdout: string): Map<string, { status: string; level: string }> {
+  const out = new Map();
+  for (const line of stdout.trim().split("\n")) {
+    const o = JSON.parse(line);
+    out.set(o.id, o);
+  }
+  return out;
+}
+
+const SERVER = [...PUDP, "server", "--host", "127.0.0.1", "--timeout", "2", "{port}"];
+const CLIENT = [...PUDP, "client", "--quiet", "--timeout", "1", "{host}", "{port}"];
+
+Deno.test({
+  name: "check: pudp's own server passes every server case, course level in under a minute",
+  permissions: "inherit",
+  async fn() {
+    const course = await check(["server", "--", ...SERVER]);
+    assert.equal(course.code, 0, course.stdout + course.stderr);
+    assert.match(course.stdout, /^15 cases: 14 passed, 0 failed, 1 skipped/m);
+    assert.ok(course.ms < 60_000, `${course.ms} ms`);
+    const all = await check(["server", "--strict", "--timeout", "2", "--", ...SERVER]);
+    assert.equal(all.code, 0, all.stdout + all.stderr);
+    assert.match(all.stdout, /^20 cases: 20 passed, 0 failed, 0 skipped/m);
+  },
+});
+
+Deno.test({
+  name: "check: pudp's own client passes every client case, course level in under a minute",
+  permissions: "inherit",
+  async fn() {
+    const course = await check(["client", "--", ...CLIENT]);
+    assert.equal(course.code, 0, course.stdout + course.stderr);
+    assert.match(course.stdout, /^16 cases: 12 passed, 0 failed, 4 skipped/m);
+    assert.ok(course.ms < 60_000, `${course.ms} ms`);
+    const all = await check(["client", "--strict", "--timeout", "1", "--", ...CLIENT]);
+    assert.equal(all.code, 0, all.stdout + all.stderr);
+    assert.match(all.stdout, /^19 cases: 19 passed, 0 failed, 0 skipped/m);
+  },
+});
+
+Deno.test({
+  name: "check: a running server at HOST PORT is judged on the wire (stdout cases skipped)",
+  permissions: "inherit",
+  async fn() {
+    const server = await startServer(["--timeout", "2"]);
+    const out = await check([
+      "server",
+      "--strict",
+      "--timeout",
+      "2",
+      "127.0.0.1",
+      String(server.port),
+    ]);
+    await stopServer(server);
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+    assert.match(out.stdout, /^20 cases: 17 passed, 0 failed, 3 skipped/m);
+    assert.match(out.stdout, /- server\/stdin\/eof/);
+  },
+});
+
+Deno.test({
+  name: "check: the course models pass the cases where they follow the handout",
+  permissions: "inherit",
+  async fn() {
+    // The course server prints payloads with end='' and ignores old messages.
+    const server = await check([
+      "server",
+      "--json",
+      "--timeout",
+      "2",
+      "--",
+      ...COURSE,
+      "server",
+      "--timeout",
+      "2",
+      "{port}",
+    ]);
+    const s = byId(server.stdout);
+    const serverFails = [...s].filter(([, o]) => o.status === "fail").map(([id]) => id);
+    assert.deepEqual(serverFails, ["server/data/newline", "server/duplicate/old-closes"]);
+    // The course client sends before the HELLO reply, has no ALIVE timer, blocks on stdin
+    // (a server's GOODBYE is seen at the next line) and takes a GOODBYE from any address.
+    const client = await check([
+      "client",
+      "--json",
+      "--strict",
+      "--timeout",
+      "1",
+      "--",
+      ...COURSE,
+      "client",
+      "--timeout",
+      "1",
+      "{host}",
+      "{port}",
+    ]);
+    const c = byId(client.stdout);
+    const clientFails = [...c].filter(([, o]) => o.status === "fail").map(([id]) => id);
+    assert.deepEqual(clientFails, [
+      "client/hello/waits",
+      "client/hello/no-answer",
+      "client/closing/server-goodbye",
+      "client/closing/timer-exit-zero",
+      "client/robust/other-address",
+      "client/timeout/no-alive",
+    ]);
+    assert.equal(c.size, 19);
+  },
+});
+
+/** Each case and the fault that makes it fail. */
+const FAULTS: [role: "server" | "client", fault: string, id: string][] = [
+  ["server", "no-hello-reply", "server/hello/created"],
+  ["server", "repeat-hello-closes", "server/hello/repeat"],
+  ["server", "no-duplicate-hello", "server/hello/repeat-answered"],
+  ["server", "data-creates", "server/hello/unknown-session"],
+  ["server", "hello-any-seq", "server/hello/nonzero-seq"],
+  ["server", "no-alive", "server/data/in-order"],
+  ["server", "no-newline", "server/data/newline"],
+  ["server", "seq-constant", "server/data/server-seq"],
+  ["server", "no-lost-lines", "server/gap/lost-lines"],
+  ["server", "gap-closes", "server/gap/continues"],
+  ["server", "alive-duplicate", "server/duplicate/ignored"],
+  ["server", "old-ignored", "server/duplicate/old-closes"],
+  ["server", "no-goodbye-reply", "server/goodbye/reply"],
+  ["server", "keep-session", "server/goodbye/closed"],
+  ["server", "no-time-wait", "server/goodbye/repeat"],
+  ["server", "any-address", "server/session/other-address"],
+  ["server", "any-magic", "server/wire/foreign"],
+  ["server", "inside-hello-ignored", "server/wire/inside-hello"],
+  ["server", "no-timeout", "server/timeout/goodbye"],
+  ["server", "eof-silent", "server/stdin/eof"],
+  ["client", "hello-seq1", "client/hello/first"],
+  ["client", "no-wait", "client/hello/waits"],
+  ["client", "hang", "client/hello/no-answer"],
+  ["client", "no-goodbye-on-giveup", "client/hello/no-answer-goodbye"],
+  ["client", "join-lines", "client/data/one-per-line"],
+  ["client", "seq-skip", "client/data/sequence"],
+  ["client", "new-session", "client/data/same-session"],
+  ["client", "no-goodbye", "client/closing/goodbye"],
+  ["client", "exit1", "client/closing/exit-zero"],
+  ["client", "ignore-goodbye", "client/closing/server-goodbye"],
+  ["client", "hang-closing", "client/closing/timer"],
+  ["client", "exit1-unconfirmed", "client/closing/timer-exit-zero"],
+  ["client", "exit0-always", "client/closing/unconfirmed"],
+  ["client", "any-session", "client/robust/wrong-session"],
+  ["client", "any-magic", "client/robust/wrong-magic"],
+  ["client", "any-address", "client/robust/other-address"],
+  ["client", "crash-short", "client/robust/short"],
+  ["client", "strict-alive-count", "client/robust/duplicates"],
+  ["client", "ignore-alive-timer", "client/timeout/no-alive"],
+];
+
+/** The implementation's timeout: 2 s for the servers, 1 s for the clients. */
+const TIMEOUT = { server: "2", client: "1" };
+
+function faultyPeer(role: "server" | "client", fault: string): string[] {
+  const where = role === "server" ? ["{port}"] : ["{host}", "{port}"];
+  return [...FAULTY, role, "--timeout", TIMEOUT[role], "--fault", fault, ...where];
+}
+
+Deno.test({
+  name: "check: every case has a faulty peer that fails it; the peer without a fault passes all",
+  permissions: "inherit",
+  async fn() {
+    for (const role of ["server", "client"] as const) {
+      const list = await check([role, "--list", "--strict"]);
+      const ids = list.stdout.trim().split("\n").map((l) => l.split(/\s+/)[0]);
+      assert.deepEqual(
+        ids.toSorted(),
+        FAULTS.filter(([r]) => r === role).map(([, , id]) => id).toSorted(),
+        `every ${role} case has a fault`,
+      );
+      const clean = await check([
+        role,
+        "--strict",
+        "--timeout",
+        TIMEOUT[role],
+        "--",
+        ...faultyPeer(role, "none"),
+      ]);
+      assert.equal(clean.code, 0, clean.stdout);
+    }
+    // Every run ends (none is abandoned by a failing assertion); the misses are listed at the end.
+    const misses: string[] = [];
+    const queue = [...FAULTS];
+    const worker = async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) {
+        const [role, fault, id] = job;
+        const out = await check([
+          role,
+          "--json",
+          "--timeout",
+          TIMEOUT[role],
+          id,
+          "--",
+          ...faultyPeer(role, fault),
+        ]);
+        let result: { status: string } | undefined;
+        try {
+          result = byId(out.stdout).get(id);
+        } catch {
+          // not JSON: reported below
+        }
+        if (result?.status !== "fail" || out.code !== 1) {
+          misses.push(`${id} against --fault ${fault}: exit ${out.code}\n${out.stdout}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, worker));
+    assert.deepEqual(misses, []);
+  },
+});
+
+Deno.test({
+  name: "check: a failure shows the row, expected, observed, the trace and the program's output",
+  permissions: "inherit",
+  async fn() {
+    const junit = await Deno.makeTempFile({ suffix: ".xml" });
+    try {
+      const out = await check([
+        "server",
+        "--junit",
+        junit,
+        "server/duplicate",
+        "--",
+        ...faultyPeer("server", "alive-duplicate"),
+      ]);
+      assert.equal(out.code, 1, out.stdout);
+      assert.match(out.stdout, /✗ server\/duplicate\/ignored/);
+      assert.match(out.stdout, /✓ server\/duplicate\/old-closes/);
+      assert.match(out.stdout, /row: "any, seq == expected − 1/);
+      assert.match(out.stdout, /expected: no reply to the repeat\n\s+observed: ALIVE seq=2/);
+      assert.match(
+        out.stdout,
+        /ms {2}→ :\d+ {2}DATA seq=1 session=0x[0-9a-f]{8} 'a\\x0a' \(2 bytes\)/,
+      );
+      assert.match(out.stdout, /stdout:\n(.*\n)*?\s+0x[0-9a-f]{8} \[1\] Duplicate packet!/);
+      assert.match(out.stdout, /^2 cases: 1 passed, 1 failed, 0 skipped/m);
+      const xml = await Deno.readTextFile(junit);
+      assert.match(xml, /<testsuite name="PUDP server: [^"]*" tests="2" failures="1" skipped="0"/);
+      assert.match(
+        xml,
+        /<testcase classname="server\/duplicate" name="server\/duplicate\/ignored"/,
+      );
+    } finally {
+      await Deno.remove(junit);
+    }
+  },
+});
+
+Deno.test({
+  name: "check: --list runs nothing; usage errors exit 2",
+  permissions: "inherit",
+  async fn() {
+    const list = await check(["server", "--list", "server/goodbye"]);
+    assert.equal(list.code, 0);
+    assert.deepEqual(
+      list.stdout.trim().split("\n").map((l) => l.split(/\s+/).slice(0, 2).join(" ")),
+      [
+        "server/goodbye/reply course",
+        "server/goodbye/closed course",
+      ],
+    );
+    for (
+      const [args, why] of [
+        [["server"], /missing HOST PORT/],
+        [["server", "--", "python3", "x.py"], /\{port\}/],
+        [["client", "--", "python3", "x.py", "{port}"], /\{host\}/],
+        [["client"], /missing -- CMD/],
+        [["server", "--list", "server/nope"], /no case matches 'server\/nope'/],
+        [["server", "--timeout", "x", "--list"], /bad --timeout/],
+      ] as const
+    ) {
+      const out = await check([...args]);
+      assert.equal(out.code, 2, `${args.join(" ")}: ${out.stderr}`);
+      assert.match(out.stderr, why);
+    }
+  },
+});

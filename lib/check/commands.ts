@@ -104,7 +104,50 @@ async function startServer(template: string[]): Promise<ServerTarget> {
   }
 }
 
-const SERVER_DESCRIPTION = `
+/** What a `pudp check` command's help says besides the flags. */
+interface CheckHelp {
+  /** The command's name. */
+  name: string;
+  /** Its one-line summary. */
+  summary: string;
+  /** Its description. */
+  description: string;
+  /** The synopsis of its target, after `[CASE…]`. */
+  target: string;
+}
+
+/**
+ * A `pudp check` command: its help (the CASE arguments and the target) and
+ * the argument parsing both share; `run` gets the words before `--` that are
+ * not flags, the command after `--` and the flags.
+ */
+function checkCommand(
+  { name, summary, description, target }: CheckHelp,
+  run: (positionals: string[], template: string[] | undefined, flags: Flags) => Promise<number>,
+): Command {
+  return {
+    kind: "command",
+    name,
+    summary,
+    help: (path) =>
+      commandHelp(path, description, TABLE, [
+        { name: "[CASE…]", parse: (t) => t },
+        { name: target, parse: (t) => t },
+      ]),
+    async run(argv: string[], context: RunContext): Promise<number> {
+      const [before, template] = splitAtDashes(argv);
+      const { flags: raw, positionals } = parseCommandLine(before, TABLE);
+      context.verbose = raw.verbose === true;
+      return await run(positionals, template, raw as Flags);
+    },
+  };
+}
+
+const SERVER_HELP: CheckHelp = {
+  name: "server",
+  summary: "check a PUDP server: HOST PORT, or -- CMD ARG… {port}",
+  target: "(HOST PORT | -- CMD ARG… {port})",
+  description: `
 Checks a PUDP server against the protocol's rules, like h2spec for HTTP/2: a running
 one at HOST PORT (judged by what it sends), or a program pudp starts with
 -- CMD ARG… {port} on a free port for each case (also judged by its stdout
@@ -112,23 +155,13 @@ and exit status; its stdin is a pipe that stays open; stopped by its pid).
 CASE arguments are case ids or prefixes (server/hello). Prints a tree of the
 cases (✓ passed, ✗ failed, - skipped) and, for each failure, what was
 expected, what was observed and the case's wire trace. Exit 0 when every
-selected case passed, 1 when any failed.`;
+selected case passed, 1 when any failed.`,
+};
 
 /** `pudp check server`. */
-export const checkServerCommand: Command = {
-  kind: "command",
-  name: "server",
-  summary: "check a PUDP server: HOST PORT, or -- CMD ARG… {port}",
-  help: (path) =>
-    commandHelp(path, SERVER_DESCRIPTION, TABLE, [
-      { name: "[CASE…]", parse: (t) => t },
-      { name: "(HOST PORT | -- CMD ARG… {port})", parse: (t) => t },
-    ]),
-  async run(argv: string[], context: RunContext): Promise<number> {
-    const [before, template] = splitAtDashes(argv);
-    const { flags: raw, positionals } = parseCommandLine(before, TABLE);
-    const flags = raw as Flags;
-    context.verbose = raw.verbose === true;
+export const checkServerCommand: Command = checkCommand(
+  SERVER_HELP,
+  async (positionals, template, flags) => {
     let patterns = positionals;
     let fixed: ServerTarget | undefined;
     if (!flags.list && template === undefined) {
@@ -160,16 +193,21 @@ export const checkServerCommand: Command = {
     const what = fixed ? `${fixed.host}:${fixed.port}` : template!.join(" ");
     return await report(`PUDP server: ${what}`, cases, pool, flags);
   },
-};
+);
 
-const CLIENT_DESCRIPTION = `
+const CLIENT_HELP: CheckHelp = {
+  name: "client",
+  summary: "check a PUDP client: -- CMD ARG… {host} {port}",
+  target: "-- CMD ARG… {host} {port}",
+  description: `
 Checks a PUDP client against the protocol's rules: pudp plays the server (a normal
 one, a silent one, one that never sends ALIVE or never answers GOODBYE, one
 that says GOODBYE first, duplicate and foreign datagrams, another session id
 or magic), starts the client with {host} and {port} replaced for each case,
 feeds its stdin and judges every datagram, its exit status and output. CASE
 arguments are case ids or prefixes (client/closing). Exit 0 when every
-selected case passed, 1 when any failed.`;
+selected case passed, 1 when any failed.`,
+};
 
 /** A client target for one case: the programs it started, stopped after. */
 class ClientLauncher implements ClientTarget {
@@ -183,20 +221,9 @@ class ClientLauncher implements ClientTarget {
 }
 
 /** `pudp check client`. */
-export const checkClientCommand: Command = {
-  kind: "command",
-  name: "client",
-  summary: "check a PUDP client: -- CMD ARG… {host} {port}",
-  help: (path) =>
-    commandHelp(path, CLIENT_DESCRIPTION, TABLE, [
-      { name: "[CASE…]", parse: (t) => t },
-      { name: "-- CMD ARG… {host} {port}", parse: (t) => t },
-    ]),
-  async run(argv: string[], context: RunContext): Promise<number> {
-    const [before, template] = splitAtDashes(argv);
-    const { flags: raw, positionals } = parseCommandLine(before, TABLE);
-    const flags = raw as Flags;
-    context.verbose = raw.verbose === true;
+export const checkClientCommand: Command = checkCommand(
+  CLIENT_HELP,
+  async (positionals, template, flags) => {
     const cases = selectCases(PUDP_CLIENT_CASES, positionals, flags.strict);
     if (flags.list) {
       writeOut(listReport(cases));
@@ -214,7 +241,7 @@ export const checkClientCommand: Command = {
     };
     return await report(`PUDP client: ${template.join(" ")}`, cases, pool, flags);
   },
-};
+);
 
 /** `pudp check`: the conformance suites. */
 export const checkGroup: Group = {

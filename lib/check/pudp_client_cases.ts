@@ -137,22 +137,73 @@ const INPUT = LINES.map((l) => l + "\n").join("");
 
 type ClientCase = CheckCase<ClientTarget>;
 
-function normalCase(
-  id: string,
-  title: string,
-  row: string,
-  behaviour: Behaviour,
-  judge: (run: ClientRun) => Outcome | undefined,
-  level: "course" | "strict" = "course",
+/** A case's data: its id, title, row and level. */
+type CaseHead = Omit<ClientCase, "run" | "needsTimeout">;
+
+/** How a case drives the client: the scripted server's changes, stdin and the deadline. */
+interface Drive {
+  /** Changes to the {@link NORMAL} server. */
+  server?: Partial<Behaviour>;
+  /** What is written to stdin (default: {@link INPUT}). */
+  stdin?: string;
+  /** Keep stdin open after it. */
+  keepOpen?: boolean;
+  /** More stdin, 300 ms after the HELLO reply. */
+  rest?: string;
+  /** How long the run may take, ms (default {@link RUN_MS}). */
+  untilMs?: number;
+}
+
+/** Judges a run: a failure, or undefined when it passed. */
+type Judge = (run: ClientRun) => Outcome | undefined;
+
+function drivenCase(
+  head: CaseHead,
+  drive: Drive,
+  judge: Judge,
+  deadline: (o: CaseOptions) => number | undefined,
+  needsTimeout?: true,
 ): ClientCase {
+  const { server, stdin, ...more } = drive;
   return {
-    id,
-    title,
-    row,
-    level,
-    run: async (t, trace, o) => judge(await driveClient(t, trace, o, behaviour, INPUT)) ?? pass(),
+    ...head,
+    ...(needsTimeout ? { needsTimeout } : {}),
+    run: async (t, trace, o) =>
+      judge(
+        await driveClient(t, trace, o, { ...NORMAL, ...server }, stdin ?? INPUT, {
+          ...more,
+          untilMs: deadline(o),
+        }),
+      ) ?? pass(),
   };
 }
+
+/** A case that runs the client once against a scripted server and judges the run. */
+function clientCase(head: CaseHead, drive: Drive, judge: Judge): ClientCase {
+  return drivenCase(head, drive, judge, () => drive.untilMs);
+}
+
+/** A {@link clientCase} that needs `--timeout`: its deadline is the timeout + 5 s. */
+function timerCase(head: CaseHead, drive: Omit<Drive, "untilMs">, judge: Judge): ClientCase {
+  return drivenCase(head, drive, judge, (o) => o.timeoutMs! + 5000, true);
+}
+
+/** A silent server, and one line on stdin. */
+const SILENT: Drive = { server: { answerHello: false }, stdin: "alpha\n" };
+
+/** The first message of `command` the client sent. */
+function sent(run: ClientRun, command: number): Message | undefined {
+  return run.server.messages().find((m) => m.command === command);
+}
+
+/** Every line sent as one DATA and exit 0. */
+const normalEnd: Judge = (run) => {
+  const data = run.server.messages().filter((m) => m.command === Command.DATA);
+  return exited(run, "zero", "after a normal session") ??
+    (data.length === LINES.length
+      ? undefined
+      : fail(`${LINES.length} DATA`, `${data.length} DATA`));
+};
 
 function robustCase(
   id: string,
@@ -161,44 +212,41 @@ function robustCase(
   row: string,
   level: "course" | "strict" = "course",
 ): ClientCase {
-  return {
-    id,
-    title: `a GOODBYE ${what} mid-session is ignored: the client goes on and exits 0`,
-    row,
-    level,
-    run: async (t, trace, o) => {
-      // The impostor comes right after the HELLO reply; the rest of stdin 300 ms later, so
-      // the client is still in its session (not Closing) when it arrives.
-      const run = await driveClient(t, trace, o, { ...NORMAL, impostor }, "alpha\nbeta\n", {
-        rest: "\ngamma\n",
-      });
-      const data = run.server.messages().filter((m) => m.command === Command.DATA);
-      return exited(run, "zero", "after a normal session") ??
-        (data.length === LINES.length
-          ? pass()
-          : fail(`${LINES.length} DATA`, `${data.length} DATA`));
-    },
-  };
+  const title = `a GOODBYE ${what} mid-session is ignored: the client goes on and exits 0`;
+  // The impostor comes right after the HELLO reply; the rest of stdin 300 ms later, so
+  // the client is still in its session (not Closing) when it arrives.
+  return clientCase(
+    { id, title, row, level },
+    { server: { impostor }, stdin: "alpha\nbeta\n", rest: "\ngamma\n" },
+    normalEnd,
+  );
 }
 
 /** Every PUDP client case, in the order they are listed and reported. */
 export const PUDP_CLIENT_CASES: readonly CheckCase<ClientTarget>[] = [
-  normalCase(
-    "client/hello/first",
-    "the first datagram is a HELLO with sequence number 0",
-    "start | — | send HELLO, start timer | Hello wait",
-    NORMAL,
+  clientCase(
+    {
+      id: "client/hello/first",
+      title: "the first datagram is a HELLO with sequence number 0",
+      row: "start | — | send HELLO, start timer | Hello wait",
+      level: "course",
+    },
+    {},
     (run) => {
       const first = run.server.received[0];
       if (first?.message?.command === Command.HELLO && first.message.seq === 0) return undefined;
       return fail("HELLO seq=0 first", first ? describe(first.message) : "nothing");
     },
   ),
-  normalCase(
-    "client/hello/waits",
-    "no DATA before the server's HELLO (answered 400 ms late)",
-    "Hello wait | HELLO | stop timer; handle the stdin lines and EOF that arrived meanwhile, in order | Ready",
-    { ...NORMAL, helloDelayMs: 400 },
+  clientCase(
+    {
+      id: "client/hello/waits",
+      title: "no DATA before the server's HELLO (answered 400 ms late)",
+      row:
+        "Hello wait | HELLO | stop timer; handle the stdin lines and EOF that arrived meanwhile, in order | Ready",
+      level: "course",
+    },
+    { server: { helloDelayMs: 400 } },
     (run) => {
       const early = run.server.received.find((r) =>
         r.message && r.message.command !== Command.HELLO &&
@@ -209,11 +257,15 @@ export const PUDP_CLIENT_CASES: readonly CheckCase<ClientTarget>[] = [
         : undefined;
     },
   ),
-  normalCase(
-    "client/data/one-per-line",
-    "each stdin line becomes one DATA, its payload the line (an empty line too)",
-    "Each stdin line becomes one DATA whose payload is the line without its `\\n` (or `\\r\\n`)",
-    NORMAL,
+  clientCase(
+    {
+      id: "client/data/one-per-line",
+      title: "each stdin line becomes one DATA, its payload the line (an empty line too)",
+      row:
+        "Each stdin line becomes one DATA whose payload is the line without its `\\n` (or `\\r\\n`)",
+      level: "course",
+    },
+    {},
     (run) => {
       const data = run.server.messages().filter((m) => m.command === Command.DATA);
       const ok = data.length === LINES.length &&
@@ -224,11 +276,14 @@ export const PUDP_CLIENT_CASES: readonly CheckCase<ClientTarget>[] = [
       );
     },
   ),
-  normalCase(
-    "client/data/sequence",
-    "sequence numbers 0 (HELLO), 1, 2, … and the GOODBYE next",
-    "Sequence numbers 0 (HELLO), 1, 2, … .",
-    NORMAL,
+  clientCase(
+    {
+      id: "client/data/sequence",
+      title: "sequence numbers 0 (HELLO), 1, 2, … and the GOODBYE next",
+      row: "Sequence numbers 0 (HELLO), 1, 2, … .",
+      level: "course",
+    },
+    {},
     (run) => {
       const seen: string[] = [];
       let want = 0;
@@ -245,11 +300,14 @@ export const PUDP_CLIENT_CASES: readonly CheckCase<ClientTarget>[] = [
         : fail(`${LINES.length + 2} messages numbered 0…`, seen.join(", "));
     },
   ),
-  normalCase(
-    "client/data/same-session",
-    "every message carries the session id of the HELLO",
-    "Random session id (crypto).",
-    NORMAL,
+  clientCase(
+    {
+      id: "client/data/same-session",
+      title: "every message carries the session id of the HELLO",
+      row: "Random session id (crypto).",
+      level: "course",
+    },
+    {},
     (run) => {
       const all = run.server.messages();
       const other = all.find((m) => m.sessionId !== all[0]?.sessionId);
@@ -261,11 +319,14 @@ export const PUDP_CLIENT_CASES: readonly CheckCase<ClientTarget>[] = [
         : undefined;
     },
   ),
-  normalCase(
-    "client/closing/goodbye",
-    "at EOF the client sends GOODBYE after its last DATA",
-    "Ready, Ready Timer | stdin EOF … | send GOODBYE, start timer | Closing",
-    NORMAL,
+  clientCase(
+    {
+      id: "client/closing/goodbye",
+      title: "at EOF the client sends GOODBYE after its last DATA",
+      row: "Ready, Ready Timer | stdin EOF … | send GOODBYE, start timer | Closing",
+      level: "course",
+    },
+    {},
     (run) => {
       const all = run.server.messages();
       const last = all.filter((m) => m.command !== Command.GOODBYE).at(-1);
@@ -276,11 +337,14 @@ export const PUDP_CLIENT_CASES: readonly CheckCase<ClientTarget>[] = [
         : fail(`GOODBYE seq=${(last?.seq ?? 0) + 1}`, describe(bye));
     },
   ),
-  normalCase(
-    "client/closing/exit-zero",
-    "its GOODBYE answered, the client exits 0 at once",
-    "Closing | GOODBYE | exit 0 | Closed",
-    NORMAL,
+  clientCase(
+    {
+      id: "client/closing/exit-zero",
+      title: "its GOODBYE answered, the client exits 0 at once",
+      row: "Closing | GOODBYE | exit 0 | Closed",
+      level: "course",
+    },
+    {},
     (run) => {
       const bye = run.server.received.find((r) => r.message?.command === Command.GOODBYE);
       const f = exited(run, "zero", "when the GOODBYE is answered");
@@ -294,31 +358,24 @@ export const PUDP_CLIENT_CASES: readonly CheckCase<ClientTarget>[] = [
       return undefined;
     },
   ),
-  {
-    id: "client/closing/server-goodbye",
-    title: "a GOODBYE from the server ends the client, exit not 0, stdin still open",
-    row: "any | GOODBYE from server (before Closing) | exit 1 `server closed the session` | Closed",
-    level: "course",
-    run: async (t, trace, o) => {
-      const run = await driveClient(
-        t,
-        trace,
-        o,
-        { ...NORMAL, goodbyeAfterData: 1 },
-        "alpha\n",
-        {
-          keepOpen: true,
-          untilMs: 6000,
-        },
-      );
+  clientCase(
+    {
+      id: "client/closing/server-goodbye",
+      title: "a GOODBYE from the server ends the client, exit not 0, stdin still open",
+      row:
+        "any | GOODBYE from server (before Closing) | exit 1 `server closed the session` | Closed",
+      level: "course",
+    },
+    { server: { goodbyeAfterData: 1 }, stdin: "alpha\n", keepOpen: true, untilMs: 6000 },
+    (run) => {
       const f = exited(run, "nonzero", "after the server's GOODBYE");
       if (f) return f;
       const late = run.exitAt! - (run.server.goodbyeSentAt ?? 0);
       return late > 3000
         ? fail("exit within 3 s of the server's GOODBYE", `${late.toFixed(0)} ms`)
-        : pass();
+        : undefined;
     },
-  },
+  ),
   robustCase(
     "client/robust/wrong-session",
     "wrong-session",
@@ -344,134 +401,88 @@ export const PUDP_CLIENT_CASES: readonly CheckCase<ClientTarget>[] = [
     "cut short (5 bytes), and an empty datagram,",
     "Datagrams … that fail to decode are ignored.",
   ),
-  normalCase(
-    "client/robust/duplicates",
-    "every reply sent twice: the client still sends each line once and exits 0",
-    "Ready | ALIVE | ignore | Ready; Closing | ALIVE | count it | Closing",
-    { ...NORMAL, duplicate: true },
+  clientCase(
+    {
+      id: "client/robust/duplicates",
+      title: "every reply sent twice: the client still sends each line once and exits 0",
+      row: "Ready | ALIVE | ignore | Ready; Closing | ALIVE | count it | Closing",
+      level: "course",
+    },
+    { server: { duplicate: true } },
+    normalEnd,
+  ),
+  timerCase(
+    {
+      id: "client/hello/no-answer",
+      title: "a silent server: no DATA sent, exit not 0 within the timeout",
+      row: "Hello wait | timer | send GOODBYE, exit 1 `no answer from HOST:PORT` | Closed",
+      level: "course",
+    },
+    SILENT,
     (run) => {
-      const data = run.server.messages().filter((m) => m.command === Command.DATA);
-      return exited(run, "zero", "after a normal session") ??
-        (data.length === LINES.length
-          ? undefined
-          : fail(`${LINES.length} DATA`, `${data.length} DATA`));
+      const data = sent(run, Command.DATA);
+      return exited(run, "nonzero", `within --timeout + 5 s`) ??
+        (data ? fail("no DATA without a HELLO reply", describe(data)) : undefined);
     },
   ),
-  {
-    id: "client/hello/no-answer",
-    title: "a silent server: no DATA sent, exit not 0 within the timeout",
-    row: "Hello wait | timer | send GOODBYE, exit 1 `no answer from HOST:PORT` | Closed",
-    level: "course",
-    needsTimeout: true,
-    run: async (t, trace, o) => {
-      const run = await driveClient(
-        t,
-        trace,
-        o,
-        { ...NORMAL, answerHello: false },
-        "alpha\n",
-        { untilMs: o.timeoutMs! + 5000 },
-      );
-      const data = run.server.messages().find((m) => m.command === Command.DATA);
-      return exited(run, "nonzero", `within --timeout + 5 s`) ??
-        (data ? fail("no DATA without a HELLO reply", describe(data)) : pass());
+  timerCase(
+    {
+      id: "client/hello/no-answer-goodbye",
+      title: "a silent server: the client says GOODBYE before it gives up",
+      row: "Hello wait | timer | send GOODBYE, exit 1 `no answer from HOST:PORT` | Closed",
+      level: "strict",
     },
-  },
-  {
-    id: "client/hello/no-answer-goodbye",
-    title: "a silent server: the client says GOODBYE before it gives up",
-    row: "Hello wait | timer | send GOODBYE, exit 1 `no answer from HOST:PORT` | Closed",
-    level: "strict",
-    needsTimeout: true,
-    run: async (t, trace, o) => {
-      const run = await driveClient(
-        t,
-        trace,
-        o,
-        { ...NORMAL, answerHello: false },
-        "alpha\n",
-        { untilMs: o.timeoutMs! + 5000 },
-      );
-      const bye = run.server.messages().find((m) => m.command === Command.GOODBYE);
-      return exited(run, "nonzero", `within --timeout + 5 s`) ??
-        (bye ? pass() : fail("a GOODBYE", "none"));
+    SILENT,
+    (run) =>
+      exited(run, "nonzero", `within --timeout + 5 s`) ??
+        (sent(run, Command.GOODBYE) ? undefined : fail("a GOODBYE", "none")),
+  ),
+  timerCase(
+    {
+      id: "client/timeout/no-alive",
+      title: "a server that never sends ALIVE: exit not 0 within the timeout, stdin still open",
+      row: "Ready Timer | timer | send GOODBYE, exit 1 `server stopped answering` | Closed",
+      level: "course",
     },
-  },
-  {
-    id: "client/timeout/no-alive",
-    title: "a server that never sends ALIVE: exit not 0 within the timeout, stdin still open",
-    row: "Ready Timer | timer | send GOODBYE, exit 1 `server stopped answering` | Closed",
-    level: "course",
-    needsTimeout: true,
-    run: async (t, trace, o) => {
-      const run = await driveClient(
-        t,
-        trace,
-        o,
-        { ...NORMAL, answerData: false },
-        "alpha\n",
-        { keepOpen: true, untilMs: o.timeoutMs! + 5000 },
-      );
-      return exited(run, "nonzero", "within --timeout + 5 s") ?? pass();
+    { server: { answerData: false }, stdin: "alpha\n", keepOpen: true },
+    (run) => exited(run, "nonzero", "within --timeout + 5 s"),
+  ),
+  timerCase(
+    {
+      id: "client/closing/timer",
+      title: "its GOODBYE never answered, the client still ends within the timeout",
+      row:
+        "Closing | timer | exit 0 if every DATA was answered by an ALIVE, else exit 1 … | Closed",
+      level: "course",
     },
-  },
-  {
-    id: "client/closing/timer",
-    title: "its GOODBYE never answered, the client still ends within the timeout",
-    row: "Closing | timer | exit 0 if every DATA was answered by an ALIVE, else exit 1 … | Closed",
-    level: "course",
-    needsTimeout: true,
-    run: async (t, trace, o) => {
-      const run = await driveClient(
-        t,
-        trace,
-        o,
-        { ...NORMAL, answerGoodbye: false },
-        INPUT,
-        { untilMs: o.timeoutMs! + 5000 },
-      );
+    { server: { answerGoodbye: false } },
+    (run) => {
       const bye = run.server.messages().find((m) => m.command === Command.GOODBYE);
       if (!bye) return fail("a GOODBYE at EOF", "none");
       return run.code === undefined
         ? fail("an exit within --timeout + 5 s", "still running")
-        : pass();
+        : undefined;
     },
-  },
-  {
-    id: "client/closing/timer-exit-zero",
-    title: "every DATA answered but the GOODBYE not: exit 0 after the timeout",
-    row: "Closing | timer | exit 0 if every DATA was answered by an ALIVE, else exit 1",
-    level: "strict",
-    needsTimeout: true,
-    run: async (t, trace, o) => {
-      const run = await driveClient(
-        t,
-        trace,
-        o,
-        { ...NORMAL, answerGoodbye: false },
-        INPUT,
-        { untilMs: o.timeoutMs! + 5000 },
-      );
-      return exited(run, "zero", "within --timeout + 5 s") ?? pass();
+  ),
+  timerCase(
+    {
+      id: "client/closing/timer-exit-zero",
+      title: "every DATA answered but the GOODBYE not: exit 0 after the timeout",
+      row: "Closing | timer | exit 0 if every DATA was answered by an ALIVE, else exit 1",
+      level: "strict",
     },
-  },
-  {
-    id: "client/closing/unconfirmed",
-    title: "no ALIVE and no GOODBYE: exit not 0 after the timeout",
-    row:
-      "Closing | timer | … else exit 1 `end not confirmed: N DATA sent, M ALIVE received, no GOODBYE`",
-    level: "course",
-    needsTimeout: true,
-    run: async (t, trace, o) => {
-      const run = await driveClient(
-        t,
-        trace,
-        o,
-        { ...NORMAL, answerData: false, answerGoodbye: false },
-        "alpha\n",
-        { untilMs: o.timeoutMs! + 5000 },
-      );
-      return exited(run, "nonzero", "within --timeout + 5 s") ?? pass();
+    { server: { answerGoodbye: false } },
+    (run) => exited(run, "zero", "within --timeout + 5 s"),
+  ),
+  timerCase(
+    {
+      id: "client/closing/unconfirmed",
+      title: "no ALIVE and no GOODBYE: exit not 0 after the timeout",
+      row:
+        "Closing | timer | … else exit 1 `end not confirmed: N DATA sent, M ALIVE received, no GOODBYE`",
+      level: "course",
     },
-  },
+    { server: { answerData: false, answerGoodbye: false }, stdin: "alpha\n" },
+    (run) => exited(run, "nonzero", "within --timeout + 5 s"),
+  ),
 ];

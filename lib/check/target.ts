@@ -50,11 +50,48 @@ export function freeUdpPort(): number {
 
 /** Whether a `/proc/net/udp` (or `udp6`) table has a socket bound to local `port`. */
 export function procPortBound(table: string, port: number): boolean {
+  return procPortInodes(table, port).length > 0;
+}
+
+/** The socket inodes a `/proc/net/udp` (or `udp6`) table lists as bound to local `port`. */
+export function procPortInodes(table: string, port: number): string[] {
   const hex = ":" + port.toString(16).toUpperCase().padStart(4, "0") + " ";
-  return table.split("\n").some((line) => {
-    const local = line.trim().split(/\s+/)[1];
-    return local !== undefined && (local + " ").endsWith(hex);
-  });
+  const inodes: string[] = [];
+  for (const line of table.split("\n")) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] !== undefined && (fields[1] + " ").endsWith(hex) && fields[9] !== undefined) {
+      inodes.push(fields[9]);
+    }
+  }
+  return inodes;
+}
+
+/**
+ * Whether one of `inodes` is a socket of process `pid` or of one of its
+ * descendants (a wrapper script's child). Undefined when /proc cannot say.
+ */
+async function ownedBy(pid: number, inodes: readonly string[]): Promise<boolean | undefined> {
+  const pids = [pid];
+  let readable = false;
+  for (let i = 0; i < pids.length && i < 64; i++) {
+    try {
+      for await (const e of Deno.readDir(`/proc/${pids[i]}/fd`)) {
+        readable = true;
+        const link = await Deno.readLink(`/proc/${pids[i]}/fd/${e.name}`).catch(() => "");
+        const m = /^socket:\[(\d+)\]$/.exec(link);
+        if (m && inodes.includes(m[1])) return true;
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+    try {
+      const children = await Deno.readTextFile(`/proc/${pids[i]}/task/${pids[i]}/children`);
+      for (const c of children.trim().split(/\s+/)) if (c !== "") pids.push(Number(c));
+    } catch {
+      // no children file: only the process itself is looked at
+    }
+  }
+  return readable ? false : undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -210,8 +247,9 @@ export class Spawned {
 }
 
 /**
- * Waits at most `ms` for something to be bound to UDP `port` (read from
- * `/proc/net/udp` and `udp6`; where there is no /proc, waits a fixed 1 s).
+ * Waits at most `ms` for the program (or a child of it) to bind UDP `port`
+ * (read from `/proc/net/udp` and `udp6`, the socket's owner from
+ * `/proc/PID/fd`; where there is no /proc, waits a fixed 1 s).
  * False when the program exited first or the time ran out.
  */
 export async function waitBound(program: Spawned, port: number, ms: number): Promise<boolean> {
@@ -226,7 +264,10 @@ export async function waitBound(program: Spawned, port: number, ms: number): Pro
       await sleep(1000);
       return program.code === undefined;
     }
-    if (tables.some((t) => procPortBound(t, port))) return true;
+    // The port must be bound by the program (or its children): another process's socket
+    // on the same number (a client's ephemeral port, under load) is not the server.
+    const inodes = tables.flatMap((t) => procPortInodes(t, port));
+    if (inodes.length > 0 && (await ownedBy(program.child.pid, inodes)) !== false) return true;
     await sleep(15);
   }
   return false;

@@ -50,7 +50,11 @@ export function freeUdpPort(): number {
 
 /** Whether a `/proc/net/udp` (or `udp6`) table has a socket bound to local `port`. */
 export function procPortBound(table: string, port: number): boolean {
-  return procPortInodes(table, port).length > 0;
+  const hex = ":" + port.toString(16).toUpperCase().padStart(4, "0") + " ";
+  return table.split("\n").some((line) => {
+    const local = line.trim().split(/\s+/)[1];
+    return local !== undefined && (local + " ").endsWith(hex);
+  });
 }
 
 /** The socket inodes a `/proc/net/udp` (or `udp6`) table lists as bound to local `port`. */

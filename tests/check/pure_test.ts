@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { type CaseResult, selectCases } from "../../lib/check/case_model.ts";
 import { jsonReport, junitReport, textReport } from "../../lib/check/report.ts";
 import { NORMAL, ScriptedServer } from "../../lib/check/scripted_server.ts";
-import { fillTemplate } from "../../lib/check/target.ts";
+import { fillTemplate, procPortInodes } from "../../lib/check/target.ts";
 import { formatTrace } from "../../lib/check/trace.ts";
 import { Command, decode, encode } from "../../lib/pudp/wire.ts";
 import { PUDP_CLIENT_CASES } from "../../lib/check/pudp_client_cases.ts";
@@ -109,4 +109,13 @@ Deno.test({
       "::1",
     ]);
   },
+});
+
+Deno.test("check target: the inodes of the sockets bound to a port, from /proc/net/udp", () => {
+  const table =
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+    "  1: 0100007F:2328 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2\n" +
+    "  2: 0100007F:2329 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4343 2\n";
+  assert.deepEqual(procPortInodes(table, 9000), ["4242"]);
+  assert.deepEqual(procPortInodes(table, 9002), []);
 });

@@ -15,27 +15,11 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { PERMISSIONS } from "./source_command.ts";
 
 const SOURCE = new URL("../", import.meta.url).pathname;
 /** What the program is: everything `main.ts` loads, and its configuration. */
 const PROGRAM = ["main.ts", "lib", "deno.json", "deno.lock"];
-/**
- * The permissions the command runs with (as `deno task pudp`), and its V8
- * young generation capped at 8 MiB semi-spaces: `pudp client` at full speed
- * then stays near 100 MiB instead of growing to 140 (per-line objects die
- * young either way; the default lets the young generation grow to 16 MiB
- * semi-spaces). 4 MiB kept it near 90 MiB but cost blast UDP about 15% of
- * its rate (more scavenges at 80,000 datagrams/s); 8 MiB costs it less.
- */
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-sys=statfs",
-  "--v8-flags=--max-semi-space-size=8",
-];
-
 function fail(message: string): never {
   console.error(`install: ${message}`);
   Deno.exit(1);

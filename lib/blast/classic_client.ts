@@ -43,6 +43,7 @@ import {
 } from "./classic_wire.ts";
 import { endReason } from "./tcp_stream.ts";
 import { type BaseFlags, type BlastRunBase, runBase } from "./client.ts";
+import { concatBytes } from "../bytes/concat.ts";
 
 /** What `pudp blast client --classic` was asked to do. */
 export interface ClassicClientConfig extends BlastRunBase {
@@ -372,7 +373,7 @@ async function echoRun(
     );
     state.echo = figures();
     if (how === "aborted") break;
-    const answer = concat(got);
+    const answer = concatBytes(got);
     if (answer.length === 0) {
       const why = how === "silence"
         ? `no answer from ${label} within ${config.timeoutMs / 1000} s`
@@ -453,14 +454,4 @@ async function transferRun(
 
 function log(config: ClassicClientConfig, line: string): void {
   config.log(line);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

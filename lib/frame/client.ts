@@ -27,6 +27,7 @@ import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { StdinLines } from "../stdin/stdin_lines.ts";
 import { FrameSocket, type Received } from "./frame_socket.ts";
 import { encodeMessage } from "./wire.ts";
+import { concatBytes } from "../bytes/concat.ts";
 
 /** What `pudp frame client` was asked to do. */
 export interface FrameClientConfig {
@@ -164,7 +165,7 @@ function startLoops(
           return;
         }
         if (!rec.endOfLine) continue;
-        socket.conn.write(encodeMessage(pieces.length === 1 ? pieces[0] : concat(pieces, length)));
+        socket.conn.write(encodeMessage(pieces.length === 1 ? pieces[0] : concatBytes(pieces)));
         sent++;
         pieces.length = 0;
         length = 0;
@@ -197,14 +198,4 @@ function startLoops(
       await stdin.ready();
     }
   })();
-}
-
-function concat(pieces: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -10,6 +10,7 @@ import fc from "npm:fast-check@4.10.2";
 import { dropCharacters } from "../../lib/frame/echo_machine.ts";
 import { encodeMessage, frameDecoder, WireError } from "../../lib/frame/wire.ts";
 import { NEED_MORE, ReceiveBuffer } from "../../lib/bytes/receive_buffer.ts";
+import { concatBytes } from "../../lib/bytes/concat.ts";
 
 const pure = { permissions: "none" } as const;
 const encoder = new TextEncoder();
@@ -55,16 +56,6 @@ function decodeAll(stream: Uint8Array, cuts: number[], max = 1 << 20): Uint8Arra
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const messages = fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 12 });
 
 Deno.test("frame wire: any messages, split anywhere, decode to the same messages", pure, () => {
@@ -73,7 +64,7 @@ Deno.test("frame wire: any messages, split anywhere, decode to the same messages
       messages,
       fc.array(fc.nat(), { maxLength: 20 }),
       (msgs, rawCuts) => {
-        const stream = concat(msgs.map(encodeMessage));
+        const stream = concatBytes(msgs.map(encodeMessage));
         const whole = decodeAll(stream, []);
         const byteByByte = decodeAll(stream, Array.from({ length: stream.length }, (_, i) => i));
         const cuts = [...new Set(rawCuts.map((c) => c % (stream.length + 1)))].sort((a, b) =>
@@ -91,7 +82,7 @@ Deno.test("frame wire: any messages, split anywhere, decode to the same messages
 Deno.test("frame wire: a truncated tail is need-more, never a message", pure, () => {
   fc.assert(
     fc.property(messages.filter((m) => m.length > 0), fc.nat(), (msgs, cut) => {
-      const stream = concat(msgs.map(encodeMessage));
+      const stream = concatBytes(msgs.map(encodeMessage));
       const lastSize = 4 + msgs[msgs.length - 1].length;
       const drop = 1 + cut % lastSize; // 1..lastSize bytes of the last message missing
       const got = decodeAll(stream.subarray(0, stream.length - drop), []);

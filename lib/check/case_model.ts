@@ -60,6 +60,10 @@ export interface CaseOptions {
   timeoutMs?: number;
   /** The magic number to speak (`--magic`). */
   magic: number;
+  /** The PUDP version byte to speak (`--wire-version`; undefined: the standard 1). */
+  version?: number;
+  /** Over TCP instead of UDP (`--tcp`: the ids family). */
+  tcp?: boolean;
 }
 
 /** One conformance case. `T` is the target it runs against. */
@@ -80,8 +84,8 @@ export interface CheckCase<T> {
 
 /** Where a case records its datagrams. */
 export interface TraceSink {
-  /** Records a datagram. */
-  add(dir: TraceEntry["dir"], port: number, bytes: Uint8Array, note?: string): void;
+  /** Records a datagram or segment; `text` describes it (else it is decoded as PUDP). */
+  add(dir: TraceEntry["dir"], port: number, bytes: Uint8Array, note?: string, text?: string): void;
   /** Milliseconds since the case began. */
   now(): number;
 }

@@ -1,10 +1,10 @@
 /**
- * `pudp check server` and `pudp check client`: the conformance suite's
- * commands. Each parses its target (`HOST PORT`, or `-- CMD ARG…` with
- * `{host}`/`{port}`), selects the cases (ids or prefixes, `--strict`), runs
- * them and writes the report; exit 0 when every selected case passed, 1
- * when any failed, 2 on usage. Families plug in by adding their cases and a
- * command here.
+ * The `pudp check` commands: `pudp check server|client` (PUDP) and `pudp
+ * check ids|frame|pipe server|client`, all made from a {@link CheckFamily}
+ * by one factory. Each parses its target (`HOST PORT`, or `-- CMD ARG…`
+ * with `{host}`/`{port}`/`{id}`), selects the cases (ids or prefixes,
+ * `--strict`), runs them and writes the report; exit 0 when every selected
+ * case passed, 1 when any failed, 2 on usage.
  *
  * @module
  */
@@ -19,14 +19,25 @@ import {
   type RunContext,
 } from "../cli/command_tree.ts";
 import { count, type FlagDef, optionalFlag, seconds, switchFlag } from "../cli/flags.ts";
-import { MAGIC_FLAG } from "../pudp/commands.ts";
+import { MAGIC_FLAG, WIRE_VERSION_FLAG } from "../pudp/commands.ts";
+import { PUDP_MAGIC } from "../pudp/wire.ts";
+import { exitStatus, Lifecycle, SIGNAL_EXIT } from "../runtime/lifecycle.ts";
 import { UsageError } from "../util/errors.ts";
 import { type CaseOptions, type CaseResult, type CheckCase, selectCases } from "./case_model.ts";
-import { type ClientTarget, PUDP_CLIENT_CASES } from "./pudp_client_cases.ts";
-import { PUDP_SERVER_CASES, type ServerTarget } from "./pudp_server_cases.ts";
+import type { CheckFamily } from "./family.ts";
+import { PUDP_FAMILY } from "./pudp_family.ts";
 import { checkStatus, jsonReport, junitReport, listReport, textReport } from "./report.ts";
+import { waitBound } from "./readiness.ts";
 import { runCases, type TargetPool } from "./runner.ts";
-import { checkTemplate, fillTemplate, freeUdpPort, Spawned, waitBound } from "./target.ts";
+import {
+  checkTemplate,
+  type ClientTarget,
+  fillTemplate,
+  freePort,
+  type ServerTarget,
+  Spawned,
+  type Transport,
+} from "./target.ts";
 
 const SECONDS_PARSE = seconds("", "1").parse;
 
@@ -39,15 +50,31 @@ const CHECK_FLAGS = {
     "the implementation's own timeout: the timer cases run only when it is given",
     SECONDS_PARSE,
   ) as FlagDef<number | undefined>,
-  magic: MAGIC_FLAG,
   jobs: count("most cases run at once against started programs", "4", 1, 64),
   json: switchFlag("one JSON object per case instead of the tree"),
   junit: optionalFlag("FILE", "also write a JUnit XML report to FILE", (t) => t),
 } satisfies FlagTable;
 
-const TABLE: FlagTable = { ...CHECK_FLAGS, ...COMMON_FLAGS };
+/** `--magic` and `--wire-version`, for the families that speak PUDP's header. */
+const MAGIC_FLAGS = { magic: MAGIC_FLAG, "wire-version": WIRE_VERSION_FLAG } satisfies FlagTable;
+/** `--tcp`, for the families that speak over UDP or TCP (ids). */
+const TCP_FLAGS = {
+  tcp: switchFlag("the implementation speaks over TCP (its --tcp) instead of UDP"),
+} satisfies FlagTable;
 
-type Flags = { [K in keyof typeof CHECK_FLAGS]: (typeof CHECK_FLAGS)[K]["fallback"] };
+type Flags =
+  & { [K in keyof typeof CHECK_FLAGS]: (typeof CHECK_FLAGS)[K]["fallback"] }
+  & { magic?: number; "wire-version"?: number; tcp?: boolean };
+
+/** A family's flag table: the common ones, and `--magic` / `--tcp` where they mean something. */
+function flagTable(family: CheckFamily): FlagTable {
+  return {
+    ...CHECK_FLAGS,
+    ...(family.tcpSwitch ? TCP_FLAGS : {}),
+    ...(family.magicFlag ? MAGIC_FLAGS : {}),
+    ...COMMON_FLAGS,
+  };
+}
 
 const encoder = new TextEncoder();
 
@@ -62,24 +89,72 @@ function splitAtDashes(argv: string[]): [string[], string[] | undefined] {
   return i < 0 ? [argv, undefined] : [argv.slice(0, i), argv.slice(i + 1)];
 }
 
-/** Runs the selected cases and writes the report; the exit status. */
+/** The programs started and not yet stopped: a signal stops them by their pids. */
+const live = new Set<Spawned>();
+
+/** Set once a signal has come: no more programs are started. */
+let interrupting = false;
+
+/** Starts `argv` as a program of this run (stopped on a signal if still running). */
+function spawn(argv: string[]): Spawned {
+  if (interrupting) throw new Error("interrupted");
+  const program = new Spawned(argv);
+  live.add(program);
+  program.child.status.then(() => live.delete(program), () => live.delete(program));
+  return program;
+}
+
+/**
+ * Runs the selected cases and writes the report; the exit status. On
+ * SIGINT/SIGTERM/SIGHUP the run ends at once: every program it started is
+ * stopped by its pid, nothing is reported, exit 130/143/129.
+ */
 async function report<T>(
   heading: string,
   cases: readonly CheckCase<T>[],
   pool: TargetPool<T>,
   flags: Flags,
+  log: (line: string) => void,
 ): Promise<number> {
-  const options: CaseOptions = { timeoutMs: flags.timeout, magic: flags.magic };
-  const start = performance.now();
-  const results: CaseResult[] = await runCases(cases, pool, options);
-  const ms = performance.now() - start;
-  writeOut(
-    flags.json ? jsonReport(results, flags.magic) : textReport(heading, results, ms, flags.magic),
-  );
-  if (flags.junit !== undefined) {
-    await Deno.writeTextFile(flags.junit, junitReport(heading, results, flags.magic));
-  }
-  return checkStatus(results);
+  const magic = flags.magic ?? PUDP_MAGIC;
+  const options: CaseOptions = {
+    timeoutMs: flags.timeout,
+    magic,
+    version: flags["wire-version"],
+    tcp: flags.tcp === true,
+  };
+  let interrupted = false;
+  const runAll = async (): Promise<number> => {
+    const start = performance.now();
+    const results: CaseResult[] = await runCases(cases, pool, options);
+    if (interrupted) return 0; // its programs were stopped under it: no report
+    const ms = performance.now() - start;
+    writeOut(flags.json ? jsonReport(results, magic) : textReport(heading, results, ms, magic));
+    if (flags.junit !== undefined) {
+      await Deno.writeTextFile(flags.junit, junitReport(heading, results, magic));
+    }
+    return checkStatus(results);
+  };
+  const end = await new Lifecycle().run({
+    start(finish) {
+      // The cases run on while the lifecycle waits for their end or a signal.
+      runAll().then(
+        (code) => finish({ code }),
+        (e) => finish({ code: 1, message: e instanceof Error ? e.message : String(e) }),
+      );
+    },
+    onSignal(signal, finish) {
+      interrupted = true;
+      finish({ code: SIGNAL_EXIT[signal], message: `interrupted (${signal}): no report` });
+    },
+    async close() {
+      interrupting = true;
+      for (let round = 0; live.size > 0 && round < 5; round++) {
+        await Promise.all([...live].map((p) => p.stop()));
+      }
+    },
+  });
+  return exitStatus(end, log);
 }
 
 function parsePort(text: string): number {
@@ -89,31 +164,21 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-/** A started server: its program, on a free port, once it is bound there. */
-async function startServer(template: string[]): Promise<ServerTarget> {
+/** A started server: its program, on a free port, once it is bound (listening) there. */
+async function startServer(template: string[], transport: Transport): Promise<ServerTarget> {
   for (let attempt = 0;; attempt++) {
-    const port = freeUdpPort();
-    const program = new Spawned(fillTemplate(template, { host: "127.0.0.1", port }));
-    if (await waitBound(program, port, 15_000)) return { host: "127.0.0.1", port, program };
+    const port = freePort(transport);
+    const program = spawn(fillTemplate(template, { host: "127.0.0.1", port }));
+    if (await waitBound(program, port, 15_000, transport)) {
+      return { host: "127.0.0.1", port, program };
+    }
     await program.stop();
     if (attempt === 2) {
       throw new Error(
-        `it was not listening on UDP port ${port} within 15 s\n${program.describe()}`,
+        `it was not listening on ${transport.toUpperCase()} port ${port} within 15 s\n${program.describe()}`,
       );
     }
   }
-}
-
-/** What a `pudp check` command's help says besides the flags. */
-interface CheckHelp {
-  /** The command's name. */
-  name: string;
-  /** Its one-line summary. */
-  summary: string;
-  /** Its description. */
-  description: string;
-  /** The synopsis of its target, after `[CASE…]`. */
-  target: string;
 }
 
 /**
@@ -122,46 +187,52 @@ interface CheckHelp {
  * not flags, the command after `--` and the flags.
  */
 function checkCommand(
-  { name, summary, description, target }: CheckHelp,
-  run: (positionals: string[], template: string[] | undefined, flags: Flags) => Promise<number>,
+  family: CheckFamily,
+  role: "server" | "client",
+  run: (
+    positionals: string[],
+    template: string[] | undefined,
+    flags: Flags,
+    log: (line: string) => void,
+  ) => Promise<number>,
 ): Command {
+  const table = flagTable(family);
+  const target = role === "server"
+    ? "(HOST PORT | -- CMD ARG… {port})"
+    : `-- CMD ARG… {host} {port}${family.clientId ? " {id}" : ""}`;
   return {
     kind: "command",
-    name,
-    summary,
+    name: role,
+    summary: role === "server"
+      ? `check ${article(family.label)} server: HOST PORT, or -- CMD ARG… {port}`
+      : `check ${article(family.label)} client: ${target}`,
     help: (path) =>
-      commandHelp(path, description, TABLE, [
+      commandHelp(path, role === "server" ? family.serverHelp : family.clientHelp, table, [
         { name: "[CASE…]", parse: (t) => t },
         { name: target, parse: (t) => t },
       ]),
     async run(argv: string[], context: RunContext): Promise<number> {
       const [before, template] = splitAtDashes(argv);
-      const { flags: raw, positionals } = parseCommandLine(before, TABLE);
+      const { flags: raw, positionals } = parseCommandLine(before, table);
       context.verbose = raw.verbose === true;
-      return await run(positionals, template, raw as Flags);
+      return await run(positionals, template, raw as Flags, context.log);
     },
   };
 }
 
-const SERVER_HELP: CheckHelp = {
-  name: "server",
-  summary: "check a PUDP server: HOST PORT, or -- CMD ARG… {port}",
-  target: "(HOST PORT | -- CMD ARG… {port})",
-  description: `
-Checks a PUDP server against the protocol's rules, like h2spec for HTTP/2: a running
-one at HOST PORT (judged by what it sends), or a program pudp starts with
--- CMD ARG… {port} on a free port for each case (also judged by its stdout
-and exit status; its stdin is a pipe that stays open; stopped by its pid).
-CASE arguments are case ids or prefixes (server/hello). Prints a tree of the
-cases (✓ passed, ✗ failed, - skipped) and, for each failure, what was
-expected, what was observed and the case's wire trace. Exit 0 when every
-selected case passed, 1 when any failed.`,
-};
+/** "a PUDP", "an ids": the family's label with its article. */
+function article(label: string): string {
+  return `${/^[aeiou]/i.test(label) ? "an" : "a"} ${label}`;
+}
 
-/** `pudp check server`. */
-export const checkServerCommand: Command = checkCommand(
-  SERVER_HELP,
-  async (positionals, template, flags) => {
+/** The transport a run of `family` speaks (`--tcp` chooses TCP where the family has both). */
+function transportOf(family: CheckFamily, flags: Flags): Transport {
+  return family.tcpSwitch && flags.tcp ? "tcp" : family.transport;
+}
+
+/** `pudp check [FAMILY] server`. */
+function serverCommand(family: CheckFamily): Command {
+  return checkCommand(family, "server", async (positionals, template, flags, log) => {
     let patterns = positionals;
     let fixed: ServerTarget | undefined;
     if (!flags.list && template === undefined) {
@@ -171,11 +242,12 @@ export const checkServerCommand: Command = checkCommand(
       patterns = positionals.slice(0, -2);
     }
     if (template !== undefined) checkTemplate(template, false);
-    const cases = selectCases(PUDP_SERVER_CASES, patterns, flags.strict);
+    const cases = selectCases(family.serverCases, patterns, flags.strict);
     if (flags.list) {
       writeOut(listReport(cases));
       return 0;
     }
+    const transport = transportOf(family, flags);
     const pool: TargetPool<ServerTarget> = fixed
       ? {
         parallel: 1,
@@ -184,53 +256,40 @@ export const checkServerCommand: Command = checkCommand(
       }
       : {
         parallel: flags.jobs,
-        acquire: () => startServer(template!),
+        acquire: () => startServer(template!, transport),
         async release(t) {
           await t.program!.stop();
           return t.program!.describe();
         },
       };
     const what = fixed ? `${fixed.host}:${fixed.port}` : template!.join(" ");
-    return await report(`PUDP server: ${what}`, cases, pool, flags);
-  },
-);
-
-const CLIENT_HELP: CheckHelp = {
-  name: "client",
-  summary: "check a PUDP client: -- CMD ARG… {host} {port}",
-  target: "-- CMD ARG… {host} {port}",
-  description: `
-Checks a PUDP client against the protocol's rules: pudp plays the server (a normal
-one, a silent one, one that never sends ALIVE or never answers GOODBYE, one
-that says GOODBYE first, duplicate and foreign datagrams, another session id
-or magic), starts the client with {host} and {port} replaced for each case,
-feeds its stdin and judges every datagram, its exit status and output. CASE
-arguments are case ids or prefixes (client/closing). Exit 0 when every
-selected case passed, 1 when any failed.`,
-};
+    const over = family.tcpSwitch ? ` (${transport.toUpperCase()})` : "";
+    return await report(`${family.label} server${over}: ${what}`, cases, pool, flags, log);
+  });
+}
 
 /** A client target for one case: the programs it started, stopped after. */
 class ClientLauncher implements ClientTarget {
   readonly programs: Spawned[] = [];
   constructor(readonly template: string[]) {}
-  start(host: string, port: number): Spawned {
-    const p = new Spawned(fillTemplate(this.template, { host, port }));
+  start(at: { host: string; port: number; id?: string }): Spawned {
+    const p = spawn(fillTemplate(this.template, at));
     this.programs.push(p);
     return p;
   }
 }
 
-/** `pudp check client`. */
-export const checkClientCommand: Command = checkCommand(
-  CLIENT_HELP,
-  async (positionals, template, flags) => {
-    const cases = selectCases(PUDP_CLIENT_CASES, positionals, flags.strict);
+/** `pudp check [FAMILY] client`. */
+function clientCommand(family: CheckFamily): Command {
+  return checkCommand(family, "client", async (positionals, template, flags, log) => {
+    const cases = selectCases(family.clientCases, positionals, flags.strict);
     if (flags.list) {
       writeOut(listReport(cases));
       return 0;
     }
-    if (template === undefined) throw new UsageError("missing -- CMD ARG… {host} {port}");
-    checkTemplate(template, true);
+    const needs = `-- CMD ARG… {host} {port}${family.clientId ? " {id}" : ""}`;
+    if (template === undefined) throw new UsageError(`missing ${needs}`);
+    checkTemplate(template, true, family.clientId === true);
     const pool: TargetPool<ClientLauncher> = {
       parallel: flags.jobs,
       acquire: () => Promise.resolve(new ClientLauncher(template)),
@@ -239,18 +298,47 @@ export const checkClientCommand: Command = checkCommand(
         return t.programs.map((p) => p.describe()).join("\n") || undefined;
       },
     };
-    return await report(`PUDP client: ${template.join(" ")}`, cases, pool, flags);
-  },
-);
+    const over = family.tcpSwitch ? ` (${transportOf(family, flags).toUpperCase()})` : "";
+    return await report(
+      `${family.label} client${over}: ${template.join(" ")}`,
+      cases,
+      pool,
+      flags,
+      log,
+    );
+  });
+}
+
+/** `pudp check server` (PUDP). */
+export const checkServerCommand: Command = serverCommand(PUDP_FAMILY);
+/** `pudp check client` (PUDP). */
+export const checkClientCommand: Command = clientCommand(PUDP_FAMILY);
+
+/** `pudp check FAMILY server|client` for a family with its own word. */
+export function familyGroup(family: CheckFamily): Group {
+  return {
+    kind: "group",
+    name: family.command!,
+    summary: `conformance tests for another ${family.label} server or client`,
+    description: `
+Runs the ${family.label} rules against another implementation and names each failure:
+pudp check ${family.command} server HOST PORT, pudp check ${family.command} server -- CMD ARG… {port},
+pudp check ${family.command} client -- CMD ARG… {host} {port}${family.clientId ? " {id}" : ""}.`,
+    children: [serverCommand(family), clientCommand(family)],
+  };
+}
 
 /** `pudp check`: the conformance suites. */
 export const checkGroup: Group = {
   kind: "group",
   name: "check",
-  summary: "conformance tests for another PUDP server or client (like h2spec)",
+  summary: "conformance tests for another implementation's server or client (like h2spec)",
   description: `
-Runs the protocol's rules against another implementation and names each failure:
+Runs a protocol's rules against another implementation and names each failure:
 pudp check server HOST PORT, pudp check server -- CMD ARG… {port},
 pudp check client -- CMD ARG… {host} {port}.`,
-  children: [checkServerCommand, checkClientCommand],
+  children: [
+    checkServerCommand,
+    checkClientCommand,
+  ],
 };

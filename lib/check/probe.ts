@@ -28,15 +28,27 @@ export class Probe {
   #closed = false;
   readonly #trace: TraceSink;
   readonly #note: string | undefined;
+  readonly #describe: ((bytes: Uint8Array) => string) | undefined;
   /** The socket's own port. */
   readonly port: number;
 
-  /** Binds a socket on `hostname`, port `port` (0: any free one); `note` marks its datagrams. */
-  constructor(trace: TraceSink, hostname = "127.0.0.1", port = 0, note?: string) {
+  /**
+   * Binds a socket on `hostname`, port `port` (0: any free one); `note`
+   * marks its datagrams; `describe` says what a datagram is in the trace
+   * (without it, it is decoded as PUDP).
+   */
+  constructor(
+    trace: TraceSink,
+    hostname = "127.0.0.1",
+    port = 0,
+    note?: string,
+    describe?: (bytes: Uint8Array) => string,
+  ) {
     this.#socket = Deno.listenDatagram({ hostname, port, transport: "udp" });
     this.port = (this.#socket.addr as Deno.NetAddr).port;
     this.#trace = trace;
     this.#note = note;
+    this.#describe = describe;
     this.#loop();
   }
 
@@ -50,7 +62,7 @@ export class Probe {
         continue; // an ICMP error reported on the socket: keep receiving
       }
       const from = got[1] as Deno.NetAddr;
-      this.#trace.add("received", from.port, got[0], this.#note);
+      this.#trace.add("received", from.port, got[0], this.#note, this.#describe?.(got[0]));
       this.#queue.push({
         bytes: got[0],
         port: from.port,
@@ -63,7 +75,7 @@ export class Probe {
 
   /** Sends `bytes` to `host:port` (a failed send is recorded and ignored). */
   async send(bytes: Uint8Array, port: number, host = "127.0.0.1"): Promise<void> {
-    this.#trace.add("sent", port, bytes, this.#note);
+    this.#trace.add("sent", port, bytes, this.#note, this.#describe?.(bytes));
     await this.#socket.send(bytes, { transport: "udp", hostname: host, port }).catch(() => 0);
   }
 

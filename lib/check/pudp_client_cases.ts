@@ -18,14 +18,9 @@ import {
   type TraceSink,
 } from "./case_model.ts";
 import { Probe } from "./probe.ts";
+import { pudpDescriber } from "./trace.ts";
 import { type Behaviour, NORMAL, ScriptedServer } from "./scripted_server.ts";
-import type { Spawned } from "./target.ts";
-
-/** A PUDP client under test: starts the program against a server at `host:port`. */
-export interface ClientTarget {
-  /** Starts the client; the runner stops it after the case. */
-  start(host: string, port: number): Spawned;
-}
+import type { ClientTarget, Spawned } from "./target.ts";
 
 /** What a client run gave. */
 export interface ClientRun {
@@ -59,12 +54,12 @@ export async function driveClient(
 ): Promise<ClientRun> {
   const untilMs = more.untilMs ?? RUN_MS;
   let rest = more.rest;
-  const server = new ScriptedServer(behaviour, o.magic);
-  const main = new Probe(trace);
+  const server = new ScriptedServer(behaviour, o.magic, o.version);
+  const main = new Probe(trace, "127.0.0.1", 0, undefined, pudpDescriber(o));
   const other = behaviour.impostor === "other-address"
-    ? new Probe(trace, "127.0.0.1", 0, "from another address")
+    ? new Probe(trace, "127.0.0.1", 0, "from another address", pudpDescriber(o))
     : undefined;
-  const program = target.start("127.0.0.1", main.port);
+  const program = target.start({ host: "127.0.0.1", port: main.port });
   let clientPort: number | undefined;
   let exitAt: number | undefined;
   try {

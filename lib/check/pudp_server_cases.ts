@@ -18,17 +18,8 @@ import {
   type TraceSink,
 } from "./case_model.ts";
 import { Probe } from "./probe.ts";
-import type { Spawned } from "./target.ts";
-
-/** A PUDP server under test: where it listens and, when pudp started it, the program. */
-export interface ServerTarget {
-  /** Its address. */
-  host: string;
-  /** Its UDP port. */
-  port: number;
-  /** The program, when pudp started it (`-- CMD …`). */
-  program?: Spawned;
-}
+import { pudpDescriber } from "./trace.ts";
+import type { ServerTarget } from "./target.ts";
 
 /** How long a reply may take on loopback (a busy machine included). */
 const REPLY_MS = 2000;
@@ -62,11 +53,15 @@ class Session {
   readonly probe: Probe;
 
   constructor(readonly target: ServerTarget, readonly trace: TraceSink, readonly o: CaseOptions) {
-    this.probe = new Probe(trace, bindAddress(target.host));
+    this.probe = new Probe(trace, bindAddress(target.host), 0, undefined, pudpDescriber(o));
   }
 
   send(command: number, seq: number, payload = "", magic = this.o.magic): Promise<void> {
-    const bytes = encode({ command, seq, sessionId: this.id, payload: enc.encode(payload) }, magic);
+    const bytes = encode(
+      { command, seq, sessionId: this.id, payload: enc.encode(payload) },
+      magic,
+      this.o.version,
+    );
     return this.probe.send(bytes, this.target.port, this.target.host);
   }
 
@@ -81,7 +76,7 @@ class Session {
       const got = await this.probe.next(Math.max(0, end - performance.now()));
       if (!got) return undefined;
       try {
-        const m = decode(got.bytes, this.o.magic);
+        const m = decode(got.bytes, this.o.magic, this.o.version);
         if (m.sessionId === this.id) return m;
       } catch (e) {
         if (!(e instanceof WireError)) throw e;
@@ -97,12 +92,16 @@ class Session {
    */
   async quiet(probe: Probe = this.probe): Promise<Message[] | undefined> {
     const id = crypto.getRandomValues(new Uint32Array(1))[0];
-    const hello = encode({
-      command: Command.HELLO,
-      seq: 0,
-      sessionId: id,
-      payload: new Uint8Array(),
-    }, this.o.magic);
+    const hello = encode(
+      {
+        command: Command.HELLO,
+        seq: 0,
+        sessionId: id,
+        payload: new Uint8Array(),
+      },
+      this.o.magic,
+      this.o.version,
+    );
     await probe.send(hello, this.target.port, this.target.host);
     const end = performance.now() + REPLY_MS;
     const out: Message[] = [];
@@ -110,7 +109,7 @@ class Session {
       const got = await probe.next(Math.max(0, end - performance.now()));
       if (!got) return undefined;
       try {
-        const m = decode(got.bytes, this.o.magic);
+        const m = decode(got.bytes, this.o.magic, this.o.version);
         if (m.sessionId === id && m.command === Command.HELLO) return out;
         if (m.sessionId === this.id) out.push(m);
       } catch (e) {
@@ -446,11 +445,18 @@ export const PUDP_SERVER_CASES: readonly CheckCase<ServerTarget>[] = [
       withSession(t, trace, o, async (s) => {
         const f = await s.open();
         if (f) return f;
-        const other = new Probe(trace, bindAddress(t.host), 0, "from another address");
+        const other = new Probe(
+          trace,
+          bindAddress(t.host),
+          0,
+          "from another address",
+          pudpDescriber(o),
+        );
         try {
           const bytes = encode(
             { command: Command.DATA, seq: 1, sessionId: s.id, payload: enc.encode("spoof\n") },
             o.magic,
+            o.version,
           );
           await other.send(bytes, t.port, t.host);
           const f = nothingBut(await s.quiet(other), [], "no answer to the other address");
@@ -476,12 +482,16 @@ export const PUDP_SERVER_CASES: readonly CheckCase<ServerTarget>[] = [
     level: "course",
     run: (t, trace, o) =>
       withSession(t, trace, o, async (s) => {
-        const hello = encode({
-          command: Command.HELLO,
-          seq: 0,
-          sessionId: s.id,
-          payload: new Uint8Array(),
-        }, o.magic);
+        const hello = encode(
+          {
+            command: Command.HELLO,
+            seq: 0,
+            sessionId: s.id,
+            payload: new Uint8Array(),
+          },
+          o.magic,
+          o.version,
+        );
         const otherMagic = hello.slice();
         otherMagic[0] ^= 0x01;
         otherMagic[1] ^= 0x01;

@@ -29,7 +29,15 @@
  * @module
  */
 
-import { Command, decode, encode, type Message, PUDP_MAGIC, WireError } from "../pudp/wire.ts";
+import {
+  Command,
+  decode,
+  encode,
+  type Message,
+  PUDP_MAGIC,
+  VERSION,
+  WireError,
+} from "../pudp/wire.ts";
 
 /** How the scripted server behaves. */
 export interface Behaviour {
@@ -88,20 +96,26 @@ export class ScriptedServer {
   goodbyeSentAt: number | undefined;
   readonly #b: Behaviour;
   readonly #magic: number;
+  readonly #version: number;
   readonly #out: ScriptedTransmit[] = [];
   #seq = 0;
   #session: number | undefined;
   #helloDueAt: number | undefined;
   #data = 0;
 
-  /** A server behaving as `behaviour`, speaking `magic`. */
-  constructor(behaviour: Behaviour, magic: number = PUDP_MAGIC) {
+  /** A server behaving as `behaviour`, speaking `magic` and `version`. */
+  constructor(behaviour: Behaviour, magic: number = PUDP_MAGIC, version: number = VERSION) {
     this.#b = behaviour;
     this.#magic = magic;
+    this.#version = version;
   }
 
   #reply(command: number, sessionId: number): void {
-    const bytes = encode({ command, seq: this.#seq++, sessionId, payload: EMPTY }, this.#magic);
+    const bytes = encode(
+      { command, seq: this.#seq++, sessionId, payload: EMPTY },
+      this.#magic,
+      this.#version,
+    );
     this.#out.push({ bytes, via: "main" });
     if (this.#b.duplicate) this.#out.push({ bytes, via: "main" });
   }
@@ -110,7 +124,7 @@ export class ScriptedServer {
   handleDatagram(bytes: Uint8Array, now: number): void {
     let message: Message | undefined;
     try {
-      message = decode(bytes, this.#magic);
+      message = decode(bytes, this.#magic, this.#version);
       message = { ...message, payload: message.payload.slice() };
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
@@ -147,7 +161,11 @@ export class ScriptedServer {
     this.#reply(Command.HELLO, session);
     this.helloAnsweredAt = now;
     const bye = (sessionId: number, magic = this.#magic) =>
-      encode({ command: Command.GOODBYE, seq: this.#seq, sessionId, payload: EMPTY }, magic);
+      encode(
+        { command: Command.GOODBYE, seq: this.#seq, sessionId, payload: EMPTY },
+        magic,
+        this.#version,
+      );
     switch (this.#b.impostor) {
       case "wrong-session":
         this.#out.push({ bytes: bye((session ^ 0x5a5a5a5a) >>> 0), via: "main" });

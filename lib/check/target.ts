@@ -12,8 +12,6 @@
  *   fillTemplate(["python3", "c.py", "{host}", "{port}", "--port={port}"], { host: "127.0.0.1", port: 9 }),
  *   ["python3", "c.py", "127.0.0.1", "9", "--port=9"],
  * );
- * assert.equal(procPortBound("  1: 0100007F:2328 00000000:0000 07 …\n", 9000), true);
- * assert.equal(procPortBound("  1: 0100007F:2329 00000000:0000 07 …\n", 9000), false);
  * ```
  *
  * @module
@@ -21,16 +19,19 @@
 
 import { UsageError } from "../util/errors.ts";
 
-/** `{host}` and `{port}` replaced in every argument. */
+/** `{host}`, `{port}` (and `{id}`, when given) replaced in every argument. */
 export function fillTemplate(
   argv: readonly string[],
-  at: { host: string; port: number },
+  at: { host: string; port: number; id?: string },
 ): string[] {
-  return argv.map((a) => a.replaceAll("{host}", at.host).replaceAll("{port}", String(at.port)));
+  return argv.map((a) => {
+    const filled = a.replaceAll("{host}", at.host).replaceAll("{port}", String(at.port));
+    return at.id === undefined ? filled : filled.replaceAll("{id}", at.id);
+  });
 }
 
-/** Checks that a command template names `{port}` (and `{host}` when `needHost`). */
-export function checkTemplate(argv: readonly string[], needHost: boolean): void {
+/** Checks that a command template names `{port}` (and `{host}` when `needHost`, `{id}` when `needId`). */
+export function checkTemplate(argv: readonly string[], needHost: boolean, needId = false): void {
   if (argv.length === 0) throw new UsageError("missing the command after --");
   if (!argv.some((a) => a.includes("{port}"))) {
     throw new UsageError("the command must take the port as {port}");
@@ -38,75 +39,69 @@ export function checkTemplate(argv: readonly string[], needHost: boolean): void 
   if (needHost && !argv.some((a) => a.includes("{host}"))) {
     throw new UsageError("the command must take the server's host as {host}");
   }
+  if (needId && !argv.some((a) => a.includes("{id}"))) {
+    throw new UsageError("the command must take the id as {id}");
+  }
 }
 
-/** A free UDP port on 127.0.0.1: bound to port 0, read, closed. */
-export function freeUdpPort(): number {
-  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+/** A server under test: where it listens and, when pudp started it, the program. */
+export interface ServerTarget {
+  /** Its address. */
+  host: string;
+  /** Its port (UDP or TCP, as its family speaks). */
+  port: number;
+  /** The program, when pudp started it (`-- CMD …`). */
+  program?: Spawned;
+}
+
+/** A client under test: starts the program pointed at the server pudp plays. */
+export interface ClientTarget {
+  /** Starts the client (`{host}`, `{port}`, `{id}` filled in); the runner stops it after the case. */
+  start(at: { host: string; port: number; id?: string }): Spawned;
+}
+
+/** The transport a server under test listens on. */
+export type Transport = "udp" | "tcp";
+
+/** A free UDP (or TCP) port on 127.0.0.1: bound to port 0, read, closed. */
+export function freePort(transport: Transport = "udp"): number {
+  const socket = transport === "udp"
+    ? Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" })
+    : Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
   const port = (socket.addr as Deno.NetAddr).port;
   socket.close();
   return port;
 }
 
-/** Whether a `/proc/net/udp` (or `udp6`) table has a socket bound to local `port`. */
-export function procPortBound(table: string, port: number): boolean {
-  const hex = ":" + port.toString(16).toUpperCase().padStart(4, "0") + " ";
-  return table.split("\n").some((line) => {
-    const local = line.trim().split(/\s+/)[1];
-    return local !== undefined && (local + " ").endsWith(hex);
-  });
-}
-
-/** The socket inodes a `/proc/net/udp` (or `udp6`) table lists as bound to local `port`. */
-export function procPortInodes(table: string, port: number): string[] {
-  const hex = ":" + port.toString(16).toUpperCase().padStart(4, "0") + " ";
-  const inodes: string[] = [];
-  for (const line of table.split("\n")) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[1] !== undefined && (fields[1] + " ").endsWith(hex) && fields[9] !== undefined) {
-      inodes.push(fields[9]);
-    }
-  }
-  return inodes;
-}
-
-/**
- * Whether one of `inodes` is a socket of process `pid` or of one of its
- * descendants (a wrapper script's child). Undefined when /proc cannot say.
- */
-async function ownedBy(pid: number, inodes: readonly string[]): Promise<boolean | undefined> {
-  const pids = [pid];
-  let readable = false;
-  for (let i = 0; i < pids.length && i < 64; i++) {
-    try {
-      for await (const e of Deno.readDir(`/proc/${pids[i]}/fd`)) {
-        readable = true;
-        const link = await Deno.readLink(`/proc/${pids[i]}/fd/${e.name}`).catch(() => "");
-        const m = /^socket:\[(\d+)\]$/.exec(link);
-        if (m && inodes.includes(m[1])) return true;
-      }
-    } catch {
-      // gone, or not ours to read
-    }
-    try {
-      const children = await Deno.readTextFile(`/proc/${pids[i]}/task/${pids[i]}/children`);
-      for (const c of children.trim().split(/\s+/)) if (c !== "") pids.push(Number(c));
-    } catch {
-      // no children file: only the process itself is looked at
-    }
-  }
-  return readable ? false : undefined;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Collects a stream's text and lets a case wait (bounded) for what it expects. */
+/** How many raw bytes a {@link TextCollector} keeps by default (beyond, it only counts them). */
+export const KEEP_BYTES: number = 256 << 20;
+
+/**
+ * Collects a stream's text and lets a case wait (bounded) for what it expects.
+ * It also keeps the raw bytes (for outputs that are not text, such as a pipe
+ * server's): up to {@link TextCollector.keepBytes}, then it only counts them
+ * ({@link TextCollector.byteLength}); a case judging a large output as it
+ * comes sets {@link TextCollector.onBytes} and turns `keepText` off, so the
+ * checker's memory stays bounded.
+ */
 export class TextCollector {
-  /** Everything read so far. */
+  /** Everything read so far (while `keepText`). */
   text = "";
+  /** Whether {@link TextCollector.text} keeps growing (a case with a large output turns it off). */
+  keepText = true;
+  /** How many raw bytes {@link TextCollector.bytes} keeps; beyond them they are only counted. */
+  keepBytes: number = KEEP_BYTES;
+  /** How many bytes were read in all. */
+  byteLength = 0;
+  /** Called with every chunk read from now on (a case hashing or comparing as bytes come). */
+  onBytes: ((chunk: Uint8Array) => void) | undefined;
   /** Settles when the stream ends. */
   readonly done: Promise<void>;
   #wake: (() => void)[] = [];
+  #raw: Uint8Array[] = [];
+  #rawLength = 0;
 
   /** Starts reading `stream`. */
   constructor(stream: ReadableStream<Uint8Array>) {
@@ -114,7 +109,15 @@ export class TextCollector {
       const d = new TextDecoder();
       try {
         for await (const chunk of stream) {
-          this.text += d.decode(chunk, { stream: true });
+          this.byteLength += chunk.length;
+          const room = this.keepBytes - this.#rawLength;
+          if (room > 0) {
+            const kept = chunk.length <= room ? chunk : chunk.slice(0, room);
+            this.#raw.push(kept);
+            this.#rawLength += kept.length;
+          }
+          this.onBytes?.(chunk);
+          if (this.keepText) this.text += d.decode(chunk, { stream: true });
           this.#notify();
         }
       } catch {
@@ -129,6 +132,20 @@ export class TextCollector {
     const w = this.#wake;
     this.#wake = [];
     for (const f of w) f();
+  }
+
+  /** The raw bytes read so far (the first {@link TextCollector.keepBytes} of them). */
+  bytes(): Uint8Array {
+    if (this.#raw.length !== 1) {
+      const all = new Uint8Array(this.#rawLength);
+      let at = 0;
+      for (const c of this.#raw) {
+        all.set(c, at);
+        at += c.length;
+      }
+      this.#raw = [all];
+    }
+    return this.#raw[0] ?? new Uint8Array(0);
   }
 
   /** Complete lines so far. */
@@ -200,6 +217,15 @@ export class Spawned {
     await this.#stdin.write(new TextEncoder().encode(text)).catch(() => {});
   }
 
+  /**
+   * Writes raw bytes to its stdin; resolves once they are taken (so a large
+   * input is backpressured by the program's reading). False when the write
+   * failed (the program gone or its stdin closed).
+   */
+  async writeBytes(bytes: Uint8Array): Promise<boolean> {
+    return await this.#stdin.write(bytes).then(() => true, () => false);
+  }
+
   /** Closes its stdin: EOF. */
   async closeStdin(): Promise<void> {
     await this.#stdin.close().catch(() => {});
@@ -248,31 +274,4 @@ export class Spawned {
       show(this.stdout.text)
     }\nstderr:\n${show(this.stderr.text)}`;
   }
-}
-
-/**
- * Waits at most `ms` for the program (or a child of it) to bind UDP `port`
- * (read from `/proc/net/udp` and `udp6`, the socket's owner from
- * `/proc/PID/fd`; where there is no /proc, waits a fixed 1 s).
- * False when the program exited first or the time ran out.
- */
-export async function waitBound(program: Spawned, port: number, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (program.code !== undefined) return false;
-    let tables: string[];
-    try {
-      tables = [await Deno.readTextFile("/proc/net/udp")];
-      tables.push(await Deno.readTextFile("/proc/net/udp6").catch(() => ""));
-    } catch {
-      await sleep(1000);
-      return program.code === undefined;
-    }
-    // The port must be bound by the program (or its children): another process's socket
-    // on the same number (a client's ephemeral port, under load) is not the server.
-    const inodes = tables.flatMap((t) => procPortInodes(t, port));
-    if (inodes.length > 0 && (await ownedBy(program.child.pid, inodes)) !== false) return true;
-    await sleep(15);
-  }
-  return false;
 }

@@ -1,7 +1,7 @@
 /**
- * The wire trace of one check case: every datagram pudp sent to or received
- * from the implementation under test, with its time, direction and decoded
- * PUDP header. Recording is a plain list; {@link formatTrace} is pure.
+ * The wire trace of one check case: every datagram (or TCP segment) pudp
+ * sent to or received from the implementation under test, with its time,
+ * direction and decoded header (PUDP's, or as the family describes it). Recording is a plain list; {@link formatTrace} is pure.
  *
  * @example
  * ```ts
@@ -40,6 +40,11 @@ export interface TraceEntry {
   bytes: Uint8Array;
   /** A note, such as `from another address`. */
   note?: string;
+  /**
+   * The datagram or segment as its family describes it (ids, frame and pipe
+   * describe their own bytes); without it, it is decoded as PUDP.
+   */
+  text?: string;
 }
 
 /** A case's trace as it is recorded. */
@@ -58,9 +63,9 @@ export class Trace {
     return performance.now() - this.#start;
   }
 
-  /** Records a datagram. */
-  add(dir: TraceEntry["dir"], port: number, bytes: Uint8Array, note?: string): void {
-    this.entries.push({ at: this.now(), dir, port, bytes: bytes.slice(), note });
+  /** Records a datagram or segment (`text`: how its family describes it). */
+  add(dir: TraceEntry["dir"], port: number, bytes: Uint8Array, note?: string, text?: string): void {
+    this.entries.push({ at: this.now(), dir, port, bytes: bytes.slice(), note, text });
   }
 }
 
@@ -82,6 +87,13 @@ export function describeDatagram(
   }
 }
 
+/** How a PUDP case's probes describe their datagrams: decoded with the run's magic and version. */
+export function pudpDescriber(
+  o: { magic: number; version?: number },
+): (bytes: Uint8Array) => string {
+  return (bytes) => describeDatagram(bytes, o.magic, o.version ?? VERSION);
+}
+
 /** The trace as text lines (no indent): time, arrow, port, datagram. */
 export function formatTrace(
   entries: readonly TraceEntry[],
@@ -91,7 +103,7 @@ export function formatTrace(
     const arrow = e.dir === "sent" ? "→" : "←";
     const note = e.note ? ` (${e.note})` : "";
     return `${e.at.toFixed(1).padStart(8)} ms  ${arrow} :${e.port}  ${
-      describeDatagram(e.bytes, magic)
+      e.text ?? describeDatagram(e.bytes, magic)
     }${note}`;
   });
 }

@@ -301,3 +301,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "check: --magic and --wire-version speak another PUDP variant to a server that does",
+  permissions: "inherit",
+  async fn() {
+    const variant = ["--magic", "0xE86D", "--wire-version", "2"];
+    const server = [...PUDP, "server", "--host", "127.0.0.1", ...variant, "{port}"];
+    const same = await check([
+      "server",
+      ...variant,
+      "server/hello",
+      "server/data",
+      "--",
+      ...server,
+    ]);
+    assert.equal(same.code, 0, same.stdout + same.stderr);
+    assert.match(same.stdout, /cases: \d+ passed, 0 failed/);
+    // Speaking version 1 to it: its answers never come.
+    const other = await check([
+      "server",
+      "--magic",
+      "0xE86D",
+      "server/hello/created",
+      "--",
+      ...server,
+    ]);
+    assert.equal(other.code, 1, other.stdout);
+    assert.match(other.stdout, /✗ server\/hello\/created/);
+  },
+});
+
+Deno.test({
+  name: "check: a signal ends the run at once and stops every program it started, by its pid",
+  permissions: "inherit",
+  async fn() {
+    const marker = `check-signal-${crypto.randomUUID()}`;
+    const server = [...FAULTY, "server", "--fault", "none", "--timeout", "30", "{port}", marker];
+    await using p = spawnCli(["check", "server", "--timeout", "30", "--", ...server]);
+    // The programs it started: its children whose command line has the marker (its own has it too).
+    const running = async (parent?: number) => {
+      const args = parent === undefined ? ["-f", marker] : ["-P", String(parent), "-f", marker];
+      const out = await new Deno.Command("pgrep", { args, stdout: "piped" }).output();
+      return new TextDecoder().decode(out.stdout).trim().split("\n").filter((l) => l !== "");
+    };
+    const end = performance.now() + 20_000;
+    while ((await running(p.child.pid)).length === 0 && performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok((await running(p.child.pid)).length > 0, "no program started");
+    p.kill("SIGTERM");
+    const out = await p.exit(20_000);
+    assert.equal(out.code, 143, out.stderr);
+    assert.match(out.stderr, /interrupted \(SIGTERM\): no report/);
+    assert.doesNotMatch(out.stdout, /cases:/);
+    assert.deepEqual(await running(), []);
+  },
+});

@@ -32,6 +32,12 @@ const PAGES: Record<string, string> = {
   "blast client": "docs/blast.md",
   "check server": "docs/check.md",
   "check client": "docs/check.md",
+  "check ids server": "docs/check-ids.md",
+  "check ids client": "docs/check-ids.md",
+  "check frame server": "docs/check-frame.md",
+  "check frame client": "docs/check-frame.md",
+  "check pipe server": "docs/check-pipe.md",
+  "check pipe client": "docs/check-pipe.md",
 };
 
 /** Every command with its path (`ids server`). */

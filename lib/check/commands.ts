@@ -25,6 +25,9 @@ import { exitStatus, Lifecycle, SIGNAL_EXIT } from "../runtime/lifecycle.ts";
 import { UsageError } from "../util/errors.ts";
 import { type CaseOptions, type CaseResult, type CheckCase, selectCases } from "./case_model.ts";
 import type { CheckFamily } from "./family.ts";
+import { FRAME_FAMILY } from "./frame_family.ts";
+import { IDS_FAMILY } from "./ids_family.ts";
+import { PIPE_FAMILY } from "./pipe_family.ts";
 import { PUDP_FAMILY } from "./pudp_family.ts";
 import { checkStatus, jsonReport, junitReport, listReport, textReport } from "./report.ts";
 import { waitBound } from "./readiness.ts";
@@ -230,6 +233,42 @@ function transportOf(family: CheckFamily, flags: Flags): Transport {
   return family.tcpSwitch && flags.tcp ? "tcp" : family.transport;
 }
 
+/**
+ * The targets of a started server's cases: a fresh program on a free port
+ * per case (`template` with `{port}`), stopped by its pid after it; `jobs`
+ * cases at once.
+ */
+export function serverPool(
+  template: string[],
+  transport: Transport,
+  jobs: number,
+): TargetPool<ServerTarget> {
+  return {
+    parallel: jobs,
+    acquire: () => startServer(template, transport),
+    async release(t) {
+      await t.program!.stop();
+      return t.program!.describe();
+    },
+  };
+}
+
+/**
+ * The targets of a client's cases: each case starts its programs from
+ * `template` (`{host}`, `{port}`, `{id}`), stopped by their pids after it.
+ */
+export function clientPool(template: string[], jobs: number): TargetPool<ClientTarget> {
+  return {
+    parallel: jobs,
+    acquire: () => Promise.resolve(new ClientLauncher(template)),
+    async release(t) {
+      const launcher = t as ClientLauncher;
+      for (const p of launcher.programs) await p.stop();
+      return launcher.programs.map((p) => p.describe()).join("\n") || undefined;
+    },
+  };
+}
+
 /** `pudp check [FAMILY] server`. */
 function serverCommand(family: CheckFamily): Command {
   return checkCommand(family, "server", async (positionals, template, flags, log) => {
@@ -254,14 +293,7 @@ function serverCommand(family: CheckFamily): Command {
         acquire: () => Promise.resolve(fixed),
         release: () => Promise.resolve(undefined),
       }
-      : {
-        parallel: flags.jobs,
-        acquire: () => startServer(template!, transport),
-        async release(t) {
-          await t.program!.stop();
-          return t.program!.describe();
-        },
-      };
+      : serverPool(template!, transport, flags.jobs);
     const what = fixed ? `${fixed.host}:${fixed.port}` : template!.join(" ");
     const over = family.tcpSwitch ? ` (${transport.toUpperCase()})` : "";
     return await report(`${family.label} server${over}: ${what}`, cases, pool, flags, log);
@@ -290,14 +322,7 @@ function clientCommand(family: CheckFamily): Command {
     const needs = `-- CMD ARG… {host} {port}${family.clientId ? " {id}" : ""}`;
     if (template === undefined) throw new UsageError(`missing ${needs}`);
     checkTemplate(template, true, family.clientId === true);
-    const pool: TargetPool<ClientLauncher> = {
-      parallel: flags.jobs,
-      acquire: () => Promise.resolve(new ClientLauncher(template)),
-      async release(t) {
-        for (const p of t.programs) await p.stop();
-        return t.programs.map((p) => p.describe()).join("\n") || undefined;
-      },
-    };
+    const pool = clientPool(template, flags.jobs);
     const over = family.tcpSwitch ? ` (${transportOf(family, flags).toUpperCase()})` : "";
     return await report(
       `${family.label} client${over}: ${template.join(" ")}`,
@@ -336,9 +361,13 @@ export const checkGroup: Group = {
   description: `
 Runs a protocol's rules against another implementation and names each failure:
 pudp check server HOST PORT, pudp check server -- CMD ARG… {port},
-pudp check client -- CMD ARG… {host} {port}.`,
+pudp check client -- CMD ARG… {host} {port} (PUDP); the same under
+pudp check ids, pudp check frame and pudp check pipe.`,
   children: [
     checkServerCommand,
     checkClientCommand,
+    familyGroup(IDS_FAMILY),
+    familyGroup(FRAME_FAMILY),
+    familyGroup(PIPE_FAMILY),
   ],
 };

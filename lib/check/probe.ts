@@ -8,6 +8,13 @@
 
 import type { TraceSink } from "./case_model.ts";
 
+/** Where the checker's sockets bind to reach `host`: loopback for loopback, else any address. */
+export function bindAddress(host: string): string {
+  if (host.startsWith("127.")) return "127.0.0.1";
+  if (host === "::1") return "::1";
+  return host.includes(":") ? "::" : "0.0.0.0";
+}
+
 /** A datagram the probe received and the port it came from. */
 export interface Arrival {
   /** The datagram. */

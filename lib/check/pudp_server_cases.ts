@@ -17,7 +17,7 @@ import {
   skip,
   type TraceSink,
 } from "./case_model.ts";
-import { Probe } from "./probe.ts";
+import { bindAddress, Probe } from "./probe.ts";
 import { pudpDescriber } from "./trace.ts";
 import type { ServerTarget } from "./target.ts";
 
@@ -38,13 +38,6 @@ export function hexId(id: number): string {
 function describe(m: Message | undefined): string {
   if (!m) return "nothing";
   return `${commandName(m.command)} seq=${m.seq} session=${hexId(m.sessionId)}`;
-}
-
-/** Where the checker's sockets bind to reach `host`: loopback for loopback, else any address. */
-export function bindAddress(host: string): string {
-  if (host.startsWith("127.")) return "127.0.0.1";
-  if (host === "::1") return "::1";
-  return host.includes(":") ? "::" : "0.0.0.0";
 }
 
 /** One client session the checker plays: its socket and its random session id. */

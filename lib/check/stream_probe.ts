@@ -41,6 +41,11 @@ export class StreamProbe {
   readonly #conn: Deno.TcpConn;
   readonly #trace: TraceSink;
   readonly #describe: DescribeSegment;
+  /**
+   * Marks this connection's lines in the trace when the checker connected:
+   * its own port (`from :51234`), which tells its connections to one server apart.
+   */
+  readonly #note: string | undefined;
   #chunks: Uint8Array[] = [];
   #length = 0;
   #joined: Uint8Array = new Uint8Array(0);
@@ -49,6 +54,8 @@ export class StreamProbe {
   #closed = false;
   /** The peer's port. */
   readonly port: number;
+  /** This end's address (the one the peer sees). */
+  readonly local: Deno.NetAddr;
   /** How the peer ended its side, once it has. */
   end: StreamEnd | undefined;
   /** When the peer ended its side, ms since the case began. */
@@ -56,12 +63,23 @@ export class StreamProbe {
   /** Settles when the peer has ended its side (or the connection was closed here). */
   readonly ended: Promise<StreamEnd>;
 
-  /** Wraps a connection (use {@link StreamProbe.connect} or a {@link StreamListener}). */
-  constructor(conn: Deno.TcpConn, trace: TraceSink, describe: DescribeSegment = describeBytes) {
+  /**
+   * Wraps a connection (use {@link StreamProbe.connect} or a
+   * {@link StreamListener}); `markLocal` marks its trace lines with the
+   * checker's own port.
+   */
+  constructor(
+    conn: Deno.TcpConn,
+    trace: TraceSink,
+    describe: DescribeSegment = describeBytes,
+    markLocal = false,
+  ) {
     this.#conn = conn;
     this.#trace = trace;
     this.#describe = describe;
     this.port = (conn.remoteAddr as Deno.NetAddr).port;
+    this.local = conn.localAddr as Deno.NetAddr;
+    this.#note = markLocal ? `from :${this.local.port}` : undefined;
     this.ended = this.#readLoop();
   }
 
@@ -88,8 +106,9 @@ export class StreamProbe {
           )
         ),
       ]);
-      trace.add("sent", port, new Uint8Array(0), undefined, "connect (SYN), accepted");
-      return new StreamProbe(conn, trace, describe);
+      const local = (conn.localAddr as Deno.NetAddr).port;
+      trace.add("sent", port, new Uint8Array(0), `from :${local}`, "connect (SYN), accepted");
+      return new StreamProbe(conn, trace, describe, true);
     } catch (e) {
       attempt.then((c) => c.close(), () => {});
       trace.add("sent", port, new Uint8Array(0), undefined, "connect (SYN), failed");
@@ -101,7 +120,7 @@ export class StreamProbe {
 
   #record(dir: "sent" | "received", bytes: Uint8Array, text?: string): void {
     if (this.#recorded === TRACE_SEGMENTS) {
-      this.#trace.add(dir, this.port, new Uint8Array(0), undefined, "… (more segments not shown)");
+      this.#trace.add(dir, this.port, new Uint8Array(0), this.#note, "… (more segments not shown)");
     }
     this.#recorded++;
     if (this.#recorded > TRACE_SEGMENTS && text === undefined) return;
@@ -109,7 +128,7 @@ export class StreamProbe {
       dir,
       this.port,
       bytes.subarray(0, TRACE_KEEP),
-      undefined,
+      this.#note,
       text ?? this.#describe(bytes.subarray(0, TRACE_KEEP), bytes.length),
     );
   }
@@ -178,14 +197,14 @@ export class StreamProbe {
       }
       return true;
     } catch {
-      this.#trace.add("sent", this.port, new Uint8Array(0), undefined, "write failed");
+      this.#trace.add("sent", this.port, new Uint8Array(0), this.#note, "write failed");
       return false;
     }
   }
 
   /** Half-closes: no more bytes from here (`FIN`); reading goes on. */
   async closeWrite(): Promise<void> {
-    this.#trace.add("sent", this.port, new Uint8Array(0), undefined, "FIN (half-close)");
+    this.#trace.add("sent", this.port, new Uint8Array(0), this.#note, "FIN (half-close)");
     await this.#conn.closeWrite().catch(() => {});
   }
 
@@ -226,7 +245,7 @@ export class StreamProbe {
     if (this.#closed) return;
     this.#closed = true;
     if (this.end === undefined) {
-      this.#trace.add("sent", this.port, new Uint8Array(0), undefined, "close");
+      this.#trace.add("sent", this.port, new Uint8Array(0), this.#note, "close");
     }
     try {
       this.#conn.close();

@@ -7,6 +7,8 @@
  */
 
 import assert from "node:assert/strict";
+import { PUDP_FAMILY } from "../../lib/check/pudp_family.ts";
+import { type Fault, proveFaults } from "./fault_matrix.ts";
 import { ROOT_DIR, sourceCommand, spawnCli } from "../helpers/cli.ts";
 import { startServer, stopServer } from "../helpers/cli.ts";
 
@@ -132,7 +134,7 @@ Deno.test({
 });
 
 /** Each case and the fault that makes it fail. */
-const FAULTS: [role: "server" | "client", fault: string, id: string][] = [
+const FAULTS: Fault[] = [
   ["server", "no-hello-reply", "server/hello/created"],
   ["server", "repeat-hello-closes", "server/hello/repeat"],
   ["server", "no-duplicate-hello", "server/hello/repeat-answered"],
@@ -186,52 +188,12 @@ Deno.test({
   name: "check: every case has a faulty peer that fails it; the peer without a fault passes all",
   permissions: "inherit",
   async fn() {
-    for (const role of ["server", "client"] as const) {
-      const list = await check([role, "--list", "--strict"]);
-      const ids = list.stdout.trim().split("\n").map((l) => l.split(/\s+/)[0]);
-      assert.deepEqual(
-        ids.toSorted(),
-        FAULTS.filter(([r]) => r === role).map(([, , id]) => id).toSorted(),
-        `every ${role} case has a fault`,
-      );
-      const clean = await check([
-        role,
-        "--strict",
-        "--timeout",
-        TIMEOUT[role],
-        "--",
-        ...faultyPeer(role, "none"),
-      ]);
-      assert.equal(clean.code, 0, clean.stdout);
-    }
-    // Every run ends (none is abandoned by a failing assertion); the misses are listed at the end.
-    const misses: string[] = [];
-    const queue = [...FAULTS];
-    const worker = async () => {
-      for (let job = queue.shift(); job; job = queue.shift()) {
-        const [role, fault, id] = job;
-        const out = await check([
-          role,
-          "--json",
-          "--timeout",
-          TIMEOUT[role],
-          id,
-          "--",
-          ...faultyPeer(role, fault),
-        ]);
-        let result: { status: string } | undefined;
-        try {
-          result = byId(out.stdout).get(id);
-        } catch {
-          // not JSON: reported below
-        }
-        if (result?.status !== "fail" || out.code !== 1) {
-          misses.push(`${id} against --fault ${fault}: exit ${out.code}\n${out.stdout}`);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: 6 }, worker));
-    assert.deepEqual(misses, []);
+    await proveFaults({
+      family: PUDP_FAMILY,
+      faults: FAULTS,
+      peer: faultyPeer,
+      timeout: { server: Number(TIMEOUT.server), client: Number(TIMEOUT.client) },
+    });
   },
 });
 

@@ -26,12 +26,17 @@
  *   server's --json times, slowest over median; lines missing accounted
  *   for as in faults);
  * - memory: the client's and the server's RSS, sampled every 10 s while the
- *   client sends an endless input at full speed.
+ *   client sends an endless input at full speed;
+ * - udpio: pudp's batched UDP socket (`--udp-io ffi`) against Deno's
+ *   (`--udp-io deno`) in paired rounds (bench/udp_io.ts): the transfer
+ *   (ffi's rate over deno's), blast UDP uploads against iperf3 -u, and the
+ *   unpaced course client's lines printed.
  *
  * Usage: deno task bench [--lines N] [--runs N] [--clients N]
  *        [--client-lines N] [--sessions N] [--held N] [--fault-lines N,N,N]
  *        [--crowd-lines N] [--crowd-lossy-clients N] [--crowd-lossy-lines N]
- *        [--memory-seconds S] [--only a,b] [--out FILE]
+ *        [--memory-seconds S] [--udpio-lines N] [--course-lines N]
+ *        [--only a,b] [--out FILE]
  *
  * @module
  */
@@ -46,6 +51,7 @@ import { type FaultRun, type LineAccount, runFault, sumAccounts } from "./faults
 import { mib, runMemory, SAMPLE_EVERY_S } from "./memory.ts";
 import { BenchProcess, sleep } from "./processes.ts";
 import { SessionLoad } from "./session_load.ts";
+import { udpIoBlast, udpIoCourse, udpIoTransfer } from "./udp_io.ts";
 import { ensureSocat, type FrameRun, type PipeRun, runFrame, runPipe } from "./streams.ts";
 import {
   type FanInRun,
@@ -72,6 +78,7 @@ const SCENARIOS = [
   "pipe",
   "frame",
   "blast",
+  "udpio",
 ] as const;
 type Scenario = typeof SCENARIOS[number];
 
@@ -79,6 +86,7 @@ const USAGE = "usage: deno task bench [--lines N] [--runs N] [--clients N] [--cl
   "[--sessions N] [--held N] [--pipe-bytes BYTES] [--frame-seconds S] " +
   "[--blast-bytes BYTES] [--blast-udp-bytes BYTES] [--fault-loss P,P,P] [--fault-lines N,N,N] " +
   "[--crowd-lines N] [--crowd-lossy-clients N] [--crowd-lossy-lines N] [--memory-seconds S] " +
+  "[--udpio-lines N] [--course-lines N] " +
   `[--only ${SCENARIOS.join(",")}] [--out FILE]`;
 
 /** The file a run with every default writes (tracked: the README's figures come from it). */
@@ -103,6 +111,8 @@ const OPTIONS = {
   "crowd-lossy-clients": { type: "string", default: "50" },
   "crowd-lossy-lines": { type: "string", default: "5000" },
   "memory-seconds": { type: "string", default: "180" },
+  "udpio-lines": { type: "string", default: "200000" },
+  "course-lines": { type: "string", default: "2000" },
   only: { type: "string", default: SCENARIOS.join(",") },
   out: { type: "string" },
   help: { type: "boolean", default: false },
@@ -499,6 +509,8 @@ try {
     results.blast = blast;
   }
 
+  if (only.has("udpio")) await udpIoScenario(rows);
+
   printTable(rows);
   if (summaries.length) console.log(summaries.join("\n"));
   await Deno.mkdir(dirname(outFile), { recursive: true });
@@ -802,4 +814,88 @@ function printTable(rows: string[][]) {
   for (const r of all) {
     console.log(r.map((c, i) => (c ?? "").padEnd(widths[i])).join("  ").trimEnd());
   }
+}
+
+/**
+ * `udpio`: the batched socket against Deno's, in paired rounds: the
+ * transfer, blast UDP against iperf3, the unpaced course client.
+ */
+async function udpIoScenario(rows: string[][]) {
+  const udpioLines = count("udpio-lines", values["udpio-lines"]);
+  const courseLines = count("course-lines", values["course-lines"]);
+  const input = `${tmp}/udpio-input.txt`;
+  await writeInput(input, udpioLines);
+  await runTransfer("pudp", input, Math.min(udpioLines, 20_000), `${tmp}/out.txt`); // warm-up
+  const transfer = await udpIoTransfer(input, udpioLines, `${tmp}/out.txt`, runs, log);
+  const ratio = median(transfer.map((r) => r.ratio));
+  const lost = Math.max(...transfer.map((r) => Math.max(r.ffi.lost ?? 0, r.deno.lost ?? 0)));
+  for (const io of ["deno", "ffi"] as const) {
+    const rs = transfer.map((r) => r[io]);
+    rows.push([
+      `pudp client -> server, --udp-io ${io}, ${fmt(udpioLines)} lines`,
+      `${fmt(median(rs.map((r) => r.seconds)), 2)} s`,
+      `${fmt(median(rs.map((r) => r.rate)))} lines/s`,
+      fmt(Math.max(...rs.map((r) => r.lost ?? 0))),
+      io === "deno" ? "1.00" : ratio.toFixed(2),
+      `client ${fmt(median(rs.map((r) => r.clientCpu ?? NaN)), 1)} s, receiver ${
+        fmt(median(rs.map((r) => r.receiverCpu ?? NaN)), 1)
+      } s`,
+    ]);
+  }
+  summaries.push(
+    `udpio transfer: --udp-io ffi at ${ratio.toFixed(2)}x the rate of --udp-io deno (rounds ${
+      transfer.map((r) => r.ratio.toFixed(2)).join(", ")
+    }; goal >= 1.5 with 0 lost: ${ratio >= 1.5 && lost === 0 ? "met" : "NOT met"})`,
+  );
+
+  await ensureIperf3(log);
+  const blast = await udpIoBlast(blastUdpBytes, runs, log);
+  const loss = (xs: number[]) => `${median(xs).toFixed(2)}% lost`;
+  rows.push([
+    `iperf3 -u -b 0 -l 1400 -n (baseline), ${fmt(blastUdpBytes / 1e6)} MB`,
+    "-",
+    `${fmt(median(blast.map((r) => r.iperf3)) / 1e6)} Mbit/s`,
+    loss(blast.map((r) => r.iperf3Loss)),
+    "1.00",
+    "",
+  ]);
+  const blastRatios: Record<string, number> = {};
+  for (const io of ["deno", "ffi"] as const) {
+    blastRatios[io] = median(blast.map((r) => r[io] / r.iperf3));
+    rows.push([
+      `pudp blast --udp --upload --size 1400 --udp-io ${io}, ${fmt(blastUdpBytes / 1e6)} MB`,
+      "-",
+      `${fmt(median(blast.map((r) => r[io])) / 1e6)} Mbit/s`,
+      loss(blast.map((r) => io === "ffi" ? r.ffiLoss : r.denoLoss)),
+      blastRatios[io].toFixed(2),
+      "",
+    ]);
+  }
+
+  const course = await udpIoCourse(courseLines, runs, tmp, log);
+  const fractions: Record<string, number> = {};
+  for (const io of ["deno", "ffi"] as const) {
+    const rs = course.filter((r) => r.io === io);
+    fractions[io] = median(rs.map((r) => r.fraction));
+    rows.push([
+      `course client (unpaced) -> pudp server --udp-io ${io}, ${fmt(courseLines)} lines`,
+      "-",
+      "-",
+      `${(100 - fractions[io] * 100).toFixed(1)}%`,
+      "",
+      `printed ${rs.map((r) => `${(r.fraction * 100).toFixed(1)}%`).join(", ")}`,
+    ]);
+  }
+  summaries.push(
+    `udpio blast: received rate over iperf3 -u: ffi ${blastRatios.ffi.toFixed(2)}x, deno ${
+      blastRatios.deno.toFixed(2)
+    }x; course client lines printed: ffi ${(fractions.ffi * 100).toFixed(1)}%, deno ${
+      (fractions.deno * 100).toFixed(1)
+    }% (goal >= 95% with ffi: ${fractions.ffi >= 0.95 ? "met" : "NOT met"})`,
+  );
+  results.udpio = {
+    transfer: { lines: udpioLines, rounds: transfer, ratio },
+    blast: { bytes: blastUdpBytes, rounds: blast, ratios: blastRatios },
+    course: { lines: courseLines, runs: course, fractions },
+  };
 }

@@ -69,7 +69,7 @@ async function output(argv: string[]): Promise<string> {
 }
 
 /** One iperf3 run: received bit/s and (UDP) loss in percent. */
-async function iperf3(udp: boolean, bytes: number): Promise<{ bps: number; loss?: number }> {
+export async function iperf3(udp: boolean, bytes: number): Promise<{ bps: number; loss?: number }> {
   const port = freePort();
   const server = new BenchProcess(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", String(port)]);
   try {
@@ -88,8 +88,15 @@ async function iperf3(udp: boolean, bytes: number): Promise<{ bps: number; loss?
   }
 }
 
-/** One blast run: received bit/s and (UDP) loss in percent. */
-async function blast(udp: boolean, bytes: number): Promise<{ bps: number; loss?: number }> {
+/**
+ * One blast run: received bit/s and (UDP) loss in percent; `extra` flags go
+ * to both ends (such as `--udp-io deno`).
+ */
+export async function blast(
+  udp: boolean,
+  bytes: number,
+  extra: string[] = [],
+): Promise<{ bps: number; loss?: number }> {
   const cmd = sourceCommand();
   const t = udp ? ["--udp"] : [];
   const server = new BenchProcess([
@@ -97,6 +104,7 @@ async function blast(udp: boolean, bytes: number): Promise<{ bps: number; loss?:
     "blast",
     "server",
     ...t,
+    ...extra,
     "--host",
     "127.0.0.1",
     "--max-bytes",
@@ -110,6 +118,7 @@ async function blast(udp: boolean, bytes: number): Promise<{ bps: number; loss?:
       "blast",
       "client",
       ...t,
+      ...extra,
       "--json",
       "127.0.0.1",
       String(port),

@@ -75,7 +75,8 @@ export type Receiver = "pudp" | "reflector" | "windowed";
 /**
  * Streams the file `input` (of `lines` lines) with `pudp client` (or the
  * windowed sender) to a fresh receiver; `clientArgs` are extra client flags
- * (such as `--window 0`).
+ * (such as `--window 0`), `serverArgs` extra `pudp server` flags (such as
+ * `--udp-io deno`).
  */
 export async function runTransfer(
   receiver: Receiver,
@@ -83,10 +84,11 @@ export async function runTransfer(
   lines: number,
   outPath: string,
   clientArgs: string[] = [],
+  serverArgs: string[] = [],
 ): Promise<TransferRun> {
   await settle();
   const receiverArgv = receiver === "pudp"
-    ? [...sourceCommand(), "server", "--host", "127.0.0.1", "--no-stdin", "0"]
+    ? [...sourceCommand(), "server", "--host", "127.0.0.1", "--no-stdin", ...serverArgs, "0"]
     : [Deno.execPath(), "run", "--quiet", "--allow-net", REFLECTOR];
   const server = new BenchProcess(receiverArgv, {
     stdoutPath: receiver === "pudp" ? outPath : undefined,

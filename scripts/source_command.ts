@@ -12,6 +12,8 @@
  * either way; the default lets the young generation grow to 16 MiB
  * semi-spaces). 4 MiB kept it near 90 MiB but cost blast UDP about 15% of
  * its rate (more scavenges at 80,000 datagrams/s); 8 MiB costs it less.
+ * `--allow-ffi` lets UDP commands open pudp's batched socket on libc
+ * (`--udp-io auto`, docs/udp-io.md).
  */
 export const PERMISSIONS: readonly string[] = [
   "--allow-net",
@@ -19,6 +21,7 @@ export const PERMISSIONS: readonly string[] = [
   "--allow-read",
   "--allow-write",
   "--allow-sys=statfs",
+  "--allow-ffi",
   "--v8-flags=--max-semi-space-size=8",
 ];
 

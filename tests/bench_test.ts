@@ -21,6 +21,7 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
         ...["--blast-bytes", "20MB", "--blast-udp-bytes", "5MB"],
         ...["--fault-lines", "300,200,100", "--crowd-lines", "1000"],
         ...["--crowd-lossy-clients", "4", "--crowd-lossy-lines", "200", "--memory-seconds", "2"],
+        ...["--udpio-lines", "2000", "--course-lines", "200"],
       ],
       cwd: ROOT_DIR,
       stdin: "null",
@@ -32,6 +33,7 @@ Deno.test("bench: a tiny run of every scenario writes its table and results.json
     expectedRows.push("iperf3 -n (baseline)", "pudp blast client --udp --upload");
     expectedRows.push("windowed sender (64 in flight)", "impair --loss 0.3 both ways");
     expectedRows.push("crowd, 3 clients", "crowd, 4 clients", "memory, client at full speed");
+    expectedRows.push("--udp-io ffi, 2,000 lines", "--udp-io deno, 200 lines");
     for (const row of [...expectedRows, "pudp frame server, 1 client", "pudp frame server, 50"]) {
       assert.ok(text.includes(row), `table row ${row}:\n${text}`);
     }

@@ -298,7 +298,10 @@ async function exchange(
       conn.close();
     }
   }
-  const endpoint = UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 });
+  const endpoint = UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 }, {
+    io: config.udpIo,
+    log: config.verbose ? config.log : undefined,
+  });
   const result = Promise.withResolvers<"enough" | "silence" | "aborted">();
   const arm = () => {
     clearTimeout(timer);

@@ -20,6 +20,7 @@ import { writeAll } from "../io/write_all.ts";
 import { resolveHost, serverLabel } from "../net/resolve.ts";
 import { TcpConnection } from "../net/tcp.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import type { UdpIo } from "../net/udp_socket.ts";
 import { ProgressLine } from "../io/progress_line.ts";
 import type { ReceiverReport } from "./receiver.ts";
 import { type BlastReport, type EchoFigures, rates, reportLines } from "./report.ts";
@@ -55,6 +56,10 @@ export interface BlastRunBase {
   timeoutMs: number;
   /** `--json`: the output as JSON instead of text. */
   json: boolean;
+  /** Which UDP sockets (`--udp-io`; default `auto`). */
+  udpIo?: UdpIo;
+  /** `--verbose`: where to say which UDP socket was opened. */
+  udpLog?: (line: string) => void;
 }
 
 /** The client flags {@link runBase} reads. */
@@ -71,6 +76,8 @@ export interface BaseFlags {
   timeout: number;
   /** `--json`. */
   json: boolean;
+  /** `--udp-io`. */
+  "udp-io"?: UdpIo;
 }
 
 /** The {@link BlastRunBase} of `flags` and the server's `host` and `port`. */
@@ -83,6 +90,7 @@ export function runBase(flags: BaseFlags, host: string, port: number): BlastRunB
     echoIntervalMs: flags.interval,
     timeoutMs: flags.timeout,
     json: flags.json,
+    udpIo: flags["udp-io"],
   };
 }
 
@@ -260,7 +268,10 @@ function runUdp(config: BlastClientConfig, progress: Began, moved: Moved): Run {
   const setup = (async () => {
     const peer = await resolveHost(config.host);
     const server = { hostname: peer.hostname, port: config.port };
-    const endpoint = UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 });
+    const endpoint = UdpEndpoint.bind({ hostname: peer.anyAddress, port: 0 }, {
+      io: config.udpIo,
+      log: config.udpLog,
+    });
     let finished: ClientFinish | undefined;
     const machine = new BlastUdpClient({
       request: config.request,

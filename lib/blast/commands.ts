@@ -20,6 +20,7 @@ import {
   switchFlag,
   tcpLimitFlags,
   tcpLimits,
+  UDP_IO_FLAG,
   valueFlag,
 } from "../cli/flags.ts";
 import { runBase, runBlastClient } from "./client.ts";
@@ -81,6 +82,8 @@ a time, and at most --max-runs go at once.`,
     classic: switchFlag(
       "speak the 2015 program's protocol (bare text, one request per connection or datagram)",
     ),
+    "udp-io": UDP_IO_FLAG,
+
     ...tcpLimitFlags(),
   },
   run(flags, listen, context) {
@@ -90,6 +93,7 @@ a time, and at most --max-runs go at once.`,
       maxBytes: flags["max-bytes"],
       limits: tcpLimits(flags),
       maxRuns: flags["max-runs"],
+      udpIo: flags["udp-io"],
     };
     if (flags.classic) return runClassicServer(config, context.log);
     return flags.udp
@@ -198,6 +202,7 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
       1,
       128,
     ),
+    "udp-io": UDP_IO_FLAG,
   },
   args: serverArgs(),
   run(flags, [host, port], context) {
@@ -233,6 +238,7 @@ silent for --timeout, or a byte is wrong or (TCP) missing.`,
     }
     return runBlastClient({
       ...runBase(flags, host, port),
+      udpLog: context.verbose ? context.log : undefined,
       parallel: flags.parallel,
       reportEveryMs: flags["report-every"],
       request,

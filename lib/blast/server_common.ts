@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { UdpIo } from "../net/udp_socket.ts";
 import type { TcpLimits } from "../net/connection_limits.ts";
 
 /** What `pudp blast server` was asked to do. */
@@ -25,6 +26,8 @@ export interface BlastServerConfig {
   limits: TcpLimits;
   /** UDP: most runs going at once (`--max-runs`); default 64. */
   maxRuns?: number;
+  /** Which UDP sockets (`--udp-io`; default `auto`). */
+  udpIo?: UdpIo;
 }
 
 /** Counters for the summary line. */

@@ -66,7 +66,10 @@ export function runUdpServer(
 ): Promise<number> {
   const { life, output } = blastServerLife(config.json);
   const server = machine(withDroppedLog(output.sink, config.verbose, log));
-  const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port });
+  const endpoint = UdpEndpoint.bind({ hostname: config.host, port: config.port }, {
+    io: config.udpIo,
+    log: config.verbose ? log : undefined,
+  });
   const driver = new BlastUdpLoop(endpoint.socket, server, () => life.kickOutput(), (e) => {
     if (config.verbose) log(`cannot send: ${errorText(e)}`);
   });

@@ -29,6 +29,8 @@ const START_MS = 15_000;
 const ARRIVE_MS = 8000;
 /** How long the client may take to exit once it knows how it ended. */
 const EXIT_MS = 5000;
+/** How long a client is watched for an exit 0 while its server never closes (after its EOF). */
+const NEVER_CLOSED_MS = 4000;
 /** How long a piece of a paced stdin may take to reach the server before the next is written. */
 const PIECE_MS = 3000;
 
@@ -391,7 +393,7 @@ const neverNoZero: CheckCase<ClientTarget> = {
       await run.client.closeStdin();
       const bad = await run.arrived();
       if (bad) return bad;
-      const code = await run.client.waitExit(2000);
+      const code = await run.client.waitExit(NEVER_CLOSED_MS);
       return code === 0 ? fail("no exit 0 while the server has not closed", "exit 0") : pass();
     } finally {
       await run.close();

@@ -16,6 +16,7 @@ import {
   type TcpLimits,
 } from "../net/connection_limits.ts";
 import { UsageError } from "../util/errors.ts";
+import { UDP_IO_CHOICES, type UdpIo } from "../net/udp_socket.ts";
 
 /** One flag of a command: `--name VALUE` (a value flag) or `--name` (a switch). */
 export interface FlagDef<T> {
@@ -296,3 +297,11 @@ export function tcpLimits(
 ): TcpLimits {
   return { maxConnections: flags["max-connections"], idleTimeoutMs: flags["idle-timeout"] };
 }
+
+/** `--udp-io`: which UDP sockets a command opens (see docs/udp-io.md). */
+export const UDP_IO_FLAG: FlagDef<UdpIo> = choice(
+  "UDP sockets: ffi (batched recvmmsg/sendmmsg; 64-bit Linux, --allow-ffi), " +
+    "deno (Deno.listenDatagram), auto (ffi when possible)",
+  "auto",
+  UDP_IO_CHOICES,
+);

@@ -18,6 +18,7 @@ import { NEED_MORE, ReceiveBuffer } from "../bytes/receive_buffer.ts";
 import { resolveServer } from "../net/resolve.ts";
 import { TcpConnection } from "../net/tcp.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import type { UdpIo } from "../net/udp_socket.ts";
 import { type ClientEnd, Lifecycle } from "../runtime/lifecycle.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
 import { IdsClientMachine } from "./client_machine.ts";
@@ -37,6 +38,8 @@ export interface IdsClientConfig {
   timeoutMs: number;
   /** Say each send (what, when, why) and each reply's first bytes on stderr (`--verbose`). */
   verbose: boolean;
+  /** Which UDP sockets (`--udp-io`; default `auto`). */
+  udpIo?: UdpIo;
 }
 
 /** Asks for the id and prints the reply on stdout; returns how it went (`--verbose` lines to `log`). */
@@ -58,6 +61,8 @@ export async function runIdsClient(
   const tcp = config.tcp ? await TcpConnection.connect(server) : undefined;
   const udp = config.tcp ? undefined : UdpEndpoint.bind({ hostname: anyAddress, port: 0 }, {
     onSendError: (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
+    io: config.udpIo,
+    log: config.verbose ? log : undefined,
   });
   const loop = new TimerLoop(machine, () => {
     for (let data = machine.pollTransmit(); data; data = machine.pollTransmit()) {

@@ -16,6 +16,7 @@ import {
   switchFlag,
   tcpLimitFlags,
   tcpLimits,
+  UDP_IO_FLAG,
 } from "../cli/flags.ts";
 import { runIdsClient } from "./client.ts";
 import { ERROR_BURST, ERROR_RATE } from "./error_limiter.ts";
@@ -64,6 +65,7 @@ connection that sends nothing for --idle-timeout is closed.`,
     ),
     course: switchFlag("send no ERROR replies, as the course servers did"),
     json: JSON_FLAG,
+    "udp-io": UDP_IO_FLAG,
     ...tcpLimitFlags(),
   },
   run: (flags, listen, context) =>
@@ -75,6 +77,7 @@ connection that sends nothing for --idle-timeout is closed.`,
       maxIds: flags["max-ids"],
       course: flags.course,
       limits: tcpLimits(flags),
+      udpIo: flags["udp-io"],
     }, context.log),
 });
 
@@ -104,11 +107,20 @@ each send (what, when, why) and each reply's first bytes on stderr.`,
   flags: {
     tcp: TCP_FLAG,
     timeout: seconds("how long to wait for the reply", "5"),
+    "udp-io": UDP_IO_FLAG,
   },
   args: [...serverArgs(), idArg],
   run: (flags, [host, port, id], context) =>
     runIdsClient(
-      { host, port, id, tcp: flags.tcp, timeoutMs: flags.timeout, verbose: context.verbose },
+      {
+        host,
+        port,
+        id,
+        tcp: flags.tcp,
+        timeoutMs: flags.timeout,
+        verbose: context.verbose,
+        udpIo: flags["udp-io"],
+      },
       context.log,
     ),
 });

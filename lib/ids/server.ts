@@ -61,6 +61,8 @@ export function runIdsServer(
       onSendError: (e, t) => {
         if (config.verbose) log(`cannot send to ${formatAddress(t.to)}: ${errorText(e)}`);
       },
+      io: config.udpIo,
+      log: config.verbose ? log : undefined,
     });
   const tcp = config.tcp
     ? listenStream(config, { readSize: 64 * 1024, writeHighWater: WRITE_HIGH_WATER }, log)

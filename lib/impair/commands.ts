@@ -17,6 +17,7 @@ import {
   probability,
   seconds,
   text,
+  UDP_IO_FLAG,
 } from "../cli/flags.ts";
 import { MAGIC_FLAG, WIRE_VERSION_FLAG } from "../pudp/commands.ts";
 import { runRelay } from "./relay.ts";
@@ -64,6 +65,7 @@ N)" on stderr). Runs until SIGINT/SIGTERM, then prints a summary to stderr.`,
     "wire-version": WIRE_VERSION_FLAG,
     "max-flows": count("most clients at once; more are refused", "1024", 1, 100_000),
     idle: seconds("forget a client after this long without a datagram", "60"),
+    "udp-io": UDP_IO_FLAG,
   },
   args: [portArg("LISTEN_PORT", true), ...serverArgs()],
   run(flags, [listenPort, targetHost, targetPort], context) {
@@ -85,6 +87,7 @@ N)" on stderr). Runs until SIGINT/SIGTERM, then prints a summary to stderr.`,
       maxFlows: flags["max-flows"],
       idleMs: flags.idle,
       verbose: context.verbose,
+      udpIo: flags["udp-io"],
     }, context.log);
   },
 });

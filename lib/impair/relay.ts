@@ -18,6 +18,7 @@ import { errorText, ExchangeError } from "../util/errors.ts";
 import { resolveHost } from "../net/resolve.ts";
 import { formatAddress, type PeerAddress } from "../runtime/transmit.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import type { UdpIo } from "../net/udp_socket.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { machineHooks } from "../net/service.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
@@ -25,6 +26,8 @@ import { relayLogLine, RelayMachine, type RelayOptions, type RelayStats } from "
 
 /** What `pudp impair` was asked to do. */
 export interface RelayConfig extends RelayOptions {
+  /** Which UDP sockets (`--udp-io`; default `auto`). */
+  udpIo?: UdpIo;
   /** Address to listen on for clients. */
   host: string;
   /** The port clients send to. */
@@ -57,6 +60,8 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
   };
   const listener = UdpEndpoint.bind({ hostname: config.host, port: config.listenPort }, {
     onSendError,
+    io: config.udpIo,
+    log: config.verbose ? log : undefined,
   });
   let logFile: Deno.FsFile | undefined;
   if (config.logPath !== undefined) {
@@ -97,7 +102,10 @@ export async function runRelay(config: RelayConfig, log: (line: string) => void)
 
   /** Each datagram is copied: the machine may hold it (delay, reorder). */
   const openUpstream = (key: string, client: PeerAddress): UdpEndpoint => {
-    const up = UdpEndpoint.bind({ hostname: target.anyAddress, port: 0 }, { onSendError });
+    const up = UdpEndpoint.bind({ hostname: target.anyAddress, port: 0 }, {
+      onSendError,
+      io: config.udpIo,
+    });
     upstreams.set(key, up);
     up.receive((bytes, from) => {
       if (stop.stopping) return;

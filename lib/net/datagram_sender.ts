@@ -10,18 +10,28 @@
  *   datagram, for a server whose replies to different clients (and
  *   ALIVEs to one) need no order.
  *
+ * On pudp's batched socket ({@link LibcUdpSocket}) each datagram is copied
+ * into the socket's queue at once and leaves in order with the others of
+ * its turn (one `sendmmsg`): `maxInFlight` does not apply.
+ *
  * Errors are reported to a callback and do not stop later sends.
  *
  * @module
  */
 
 import { Fifo } from "../util/fifo.ts";
-import type { Transmit } from "../runtime/transmit.ts";
+import type { PeerAddress, Transmit } from "../runtime/transmit.ts";
+import type { LibcUdpSocket } from "./libc_udp.ts";
+
+/** The bytes of a failed batched send as reported: they were recycled already. */
+const NO_BYTES = new Uint8Array(0);
 
 /** The part of a UDP socket the sender needs. */
 export interface DatagramSink {
   /** Sends one datagram; resolves with the bytes sent. */
-  send(data: Uint8Array, to: Deno.Addr): Promise<number>;
+  send(data: Uint8Array, to: Deno.NetAddr): Promise<number>;
+  /** The batched socket's calls, when it is one (see `UdpSocket`). */
+  readonly batched?: LibcUdpSocket;
 }
 
 /**
@@ -66,12 +76,21 @@ export class DatagramSender {
 
   /** Queues a datagram; it goes out at once if fewer than `maxInFlight` are being sent. */
   push(t: Transmit): void {
+    const batched = this.socket.batched;
+    if (batched) {
+      // The bytes are copied now, so the datagram's memory can go back at
+      // once; a failure, reported later, names its destination only.
+      batched.queue(t.data, t.to, this.#batchFailed, t.to);
+      this.onDone?.(t);
+      return;
+    }
     this.#queue.push(t);
     this.#startSends();
   }
 
   /** Resolves when everything queued so far has been sent (or failed). */
   drained(): Promise<void> {
+    if (this.socket.batched) return this.socket.batched.flush();
     if (this.#inFlight === 0 && this.#queue.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
@@ -87,6 +106,9 @@ export class DatagramSender {
       this.socket.send(t.data, t.to as Deno.NetAddr).then(slot.done, slot.failed);
     }
   }
+
+  readonly #batchFailed = (e: unknown, to: PeerAddress): void =>
+    this.onError(e, { data: NO_BYTES, to });
 
   readonly #finish = (slot: SendSlot, error?: { e: unknown }): void => {
     const t = slot.t!;

@@ -16,6 +16,7 @@
  * @module
  */
 
+import type { UdpIo } from "./udp_socket.ts";
 import { EventOutput } from "../events/event_output.ts";
 import type { JsonTable } from "../events/json_lines.ts";
 import type { BaseEvent, OutputSink } from "../events/sink.ts";
@@ -35,6 +36,8 @@ export interface ListenConfig {
   json: boolean;
   /** More diagnostics on stderr (`--verbose`). */
   verbose: boolean;
+  /** Which UDP sockets (`--udp-io`; default `auto`). */
+  udpIo?: UdpIo;
 }
 
 /** What a TCP server is asked besides {@link ListenConfig}. */

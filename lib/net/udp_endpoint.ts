@@ -9,6 +9,7 @@
 import { errorText, ExchangeError } from "../util/errors.ts";
 import { DatagramSender } from "./datagram_sender.ts";
 import { formatAddress, type PeerAddress, type Transmit } from "../runtime/transmit.ts";
+import { openUdpSocket, type UdpIo, UdpIoUnavailable, type UdpSocket } from "./udp_socket.ts";
 
 /** Largest UDP datagram. */
 const RECEIVE_BUFFER = 65_536;
@@ -21,6 +22,10 @@ export interface UdpEndpointOptions {
   onSendError?: (error: unknown, t: Transmit) => void;
   /** Called with each datagram once sent (to reuse its memory). */
   onSent?: (t: Transmit) => void;
+  /** Which socket (`--udp-io`; default `auto`: the batched one when possible). */
+  io?: UdpIo;
+  /** Says which socket was opened (`--verbose`). */
+  log?: (line: string) => void;
 }
 
 /** One bound UDP socket with its send queue and receive loop. */
@@ -30,7 +35,7 @@ export class UdpEndpoint {
   #closing = false;
   #receiving: Promise<void> = Promise.resolve();
 
-  private constructor(readonly socket: Deno.DatagramConn, options: UdpEndpointOptions) {
+  private constructor(readonly socket: UdpSocket, options: UdpEndpointOptions) {
     this.sender = new DatagramSender(
       socket,
       options.onSendError ?? (() => {}),
@@ -42,13 +47,22 @@ export class UdpEndpoint {
   /**
    * Binds `address` (port 0 picks one). Throws ExchangeError
    * `cannot listen on HOST:PORT: …`, or for port 0 (a client's socket)
-   * `cannot open a UDP socket[ on HOST]: …`.
+   * `cannot open a UDP socket[ on HOST]: …`; with `io: "ffi"` where the
+   * batched socket cannot be used, ExchangeError `--udp-io ffi is not possible here: …`.
    */
   static bind(address: PeerAddress, options: UdpEndpointOptions = {}): UdpEndpoint {
     try {
-      const socket = Deno.listenDatagram({ ...address, transport: "udp" });
+      const log = options.log;
+      const socket = openUdpSocket(address, {
+        io: options.io,
+        log,
+        onTruncated: log &&
+          ((from, size) =>
+            log(`dropped a datagram of ${size} bytes from ${formatAddress(from)}: too large`)),
+      });
       return new UdpEndpoint(socket, options);
     } catch (e) {
+      if (e instanceof UdpIoUnavailable) throw new ExchangeError(e.message);
       const wildcard = address.hostname === "0.0.0.0" || address.hostname === "::";
       const where = address.port !== 0
         ? `cannot listen on ${formatAddress(address)}`
@@ -79,6 +93,13 @@ export class UdpEndpoint {
     handle: (bytes: Uint8Array, from: Deno.NetAddr) => void | Promise<void>,
     onError: (e: unknown) => void,
   ): Promise<void> {
+    const batched = this.socket.batched;
+    if (batched) {
+      this.#receiving = batched.receiveBatches(handle, (e) => {
+        if (!this.#closing && !(e instanceof Deno.errors.BadResource)) onError(e);
+      });
+      return this.#receiving;
+    }
     this.#receiving = (async () => {
       const buf = new Uint8Array(RECEIVE_BUFFER);
       while (!this.#closing) {
@@ -107,5 +128,6 @@ export class UdpEndpoint {
       // closed already
     }
     await this.#receiving;
+    await this.socket.batched?.closed;
   }
 }

@@ -17,6 +17,7 @@ import { errorText } from "../util/errors.ts";
 import { ProgressLine } from "../io/progress_line.ts";
 import { resolveServer } from "../net/resolve.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import type { UdpIo } from "../net/udp_socket.ts";
 import { type ClientEnd, Lifecycle, SIGNAL_EXIT } from "../runtime/lifecycle.ts";
 import { TimerLoop } from "../runtime/timer_loop.ts";
 import { StdinLines } from "../stdin/stdin_lines.ts";
@@ -39,6 +40,8 @@ export interface ClientConfig
   progress: boolean;
   /** Diagnostics on stderr (`--verbose`). */
   verbose: boolean;
+  /** Which UDP sockets (`--udp-io`; default `auto`). */
+  udpIo?: UdpIo;
 }
 
 /** Lines taken from the ring before the main thread looks at the socket again. */
@@ -90,6 +93,8 @@ export async function runClient(
 
   const endpoint = UdpEndpoint.bind({ hostname: config.bind ?? anyAddress, port: 0 }, {
     onSendError: (e) => fail(`cannot send to ${label}: ${errorText(e)}`),
+    io: config.udpIo,
+    log: config.verbose ? log : undefined,
   });
   let wakeStdin: (() => void) | undefined;
   const loop = new TimerLoop(session, () => {

@@ -16,6 +16,7 @@ import {
   QUIET_FLAG,
   seconds,
   switchFlag,
+  UDP_IO_FLAG,
 } from "../cli/flags.ts";
 import { DEFAULT_CLIENT_OPTIONS } from "./client_machine.ts";
 import { runClient } from "./client.ts";
@@ -78,6 +79,7 @@ slow stdout reader, it stops reading clients.`,
     "wire-version": WIRE_VERSION_FLAG,
     "no-stdin": switchFlag("leave stdin alone (for service managers and background jobs)"),
     json: JSON_FLAG,
+    "udp-io": UDP_IO_FLAG,
   },
   run: (flags, listen, context) =>
     runServer({
@@ -88,6 +90,7 @@ slow stdout reader, it stops reading clients.`,
       magic: flags.magic,
       version: flags["wire-version"],
       readStdin: !flags["no-stdin"],
+      udpIo: flags["udp-io"],
     }, context.log),
 });
 
@@ -135,6 +138,7 @@ flags that would talk to it, once.`,
       (value) => value,
     ),
     quiet: QUIET_FLAG,
+    "udp-io": UDP_IO_FLAG,
   },
   args: serverArgs(),
   run: (flags, [host, port], context) =>
@@ -150,5 +154,6 @@ flags that would talk to it, once.`,
       bind: flags.bind,
       progress: showProgress(flags.quiet),
       verbose: context.verbose,
+      udpIo: flags["udp-io"],
     }, context.log),
 });

@@ -100,6 +100,8 @@ export function runServer(config: ServerConfig, log: (line: string) => void): Pr
       if (config.verbose) log(`cannot send to ${formatAddress(t.to)}: ${errorText(e)}`);
     },
     onSent: (t) => machine.recycle(t),
+    io: config.udpIo,
+    log: config.verbose ? log : undefined,
   });
   const loop = new TimerLoop(machine, () => {
     for (let t = machine.pollTransmit(); t; t = machine.pollTransmit()) endpoint.send(t);

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { byId, checkCommand } from "./check_cli.ts";
 import { PUDP_FAMILY } from "../../lib/check/pudp_family.ts";
 import { beyondCourse, type Fault, proveFaults } from "./fault_matrix.ts";
 import { ROOT_DIR, sourceCommand, spawnCli } from "../helpers/cli.ts";
@@ -16,21 +17,7 @@ const PUDP = sourceCommand();
 const FAULTY = ["python3", `${ROOT_DIR}tests/check/faulty_peers.py`];
 const COURSE = ["python3", `${ROOT_DIR}tests/interop/course_peers.py`];
 
-/** Runs `pudp check …` to its end (bounded); its exit code and output. */
-async function check(args: string[], timeoutMs = 90_000) {
-  await using p = spawnCli(["check", ...args]);
-  return await p.exit(timeoutMs);
-}
-
-/** The JSON lines of a `--json` run, by case id. */
-function byId(stdout: string): Map<string, { status: string; level: string }> {
-  const out = new Map();
-  for (const line of stdout.trim().split("\n")) {
-    const o = JSON.parse(line);
-    out.set(o.id, o);
-  }
-  return out;
-}
+const check = checkCommand();
 
 const SERVER = [...PUDP, "server", "--host", "127.0.0.1", "--timeout", "2", "{port}"];
 const CLIENT = [...PUDP, "client", "--quiet", "--timeout", "1", "{host}", "{port}"];

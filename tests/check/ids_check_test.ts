@@ -8,29 +8,16 @@
  */
 
 import assert from "node:assert/strict";
+import { byId, checkCommand } from "./check_cli.ts";
 import { IDS_FAMILY } from "../../lib/check/ids_family.ts";
 import { beyondCourse, type Fault, noneFailed, proveFaults } from "./fault_matrix.ts";
-import { ROOT_DIR, sourceCommand, spawnCli } from "../helpers/cli.ts";
+import { ROOT_DIR, sourceCommand } from "../helpers/cli.ts";
 
 const PUDP = sourceCommand();
 const FAULTY = ["python3", `${ROOT_DIR}tests/check/faulty_ids.py`];
 const COURSE = ["python3", `${ROOT_DIR}tests/interop/course_families.py`];
 
-/** Runs `pudp check ids …` to its end (bounded); its exit code and output. */
-async function check(args: string[], timeoutMs = 120_000) {
-  await using p = spawnCli(["check", "ids", ...args]);
-  return await p.exit(timeoutMs);
-}
-
-/** The JSON lines of a `--json` run, by case id. */
-function byId(stdout: string): Map<string, { status: string; level: string }> {
-  const out = new Map();
-  for (const line of stdout.trim().split("\n")) {
-    const o = JSON.parse(line);
-    out.set(o.id, o);
-  }
-  return out;
-}
+const check = checkCommand("ids");
 
 const failed = (stdout: string) =>
   [...byId(stdout)].filter(([, o]) => o.status === "fail").map(([id]) => id);

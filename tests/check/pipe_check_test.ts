@@ -8,29 +8,16 @@
  */
 
 import assert from "node:assert/strict";
+import { byId, checkCommand } from "./check_cli.ts";
 import { PIPE_FAMILY } from "../../lib/check/pipe_family.ts";
 import { beyondCourse, type Fault, proveFaults } from "./fault_matrix.ts";
-import { ROOT_DIR, sourceCommand, spawnCli, startListening } from "../helpers/cli.ts";
+import { ROOT_DIR, sourceCommand, startListening } from "../helpers/cli.ts";
 
 const PUDP = sourceCommand();
 const FAULTY = ["python3", `${ROOT_DIR}tests/check/faulty_pipe.py`];
 const COURSE = ["python3", `${ROOT_DIR}tests/interop/course_families.py`];
 
-/** Runs `pudp check pipe …` to its end (bounded); its exit code and output. */
-async function check(args: string[], timeoutMs = 120_000) {
-  await using p = spawnCli(["check", "pipe", ...args]);
-  return await p.exit(timeoutMs);
-}
-
-/** The JSON lines of a `--json` run, by case id. */
-function byId(stdout: string): Map<string, { status: string; level: string }> {
-  const out = new Map();
-  for (const line of stdout.trim().split("\n")) {
-    const o = JSON.parse(line);
-    out.set(o.id, o);
-  }
-  return out;
-}
+const check = checkCommand("pipe");
 
 /** The ids of the failed cases of a `--json` run. */
 function failed(stdout: string): string[] {

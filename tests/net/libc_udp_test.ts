@@ -162,6 +162,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "libc udp: flush yields a turn: a timer and a receive run between batches",
+  ignore,
+  async fn() {
+    const rx = LibcUdpSocket.open({ hostname: "127.0.0.1", port: 0 });
+    const tx = LibcUdpSocket.open({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const got = collect(rx, 1);
+      let fired = false;
+      setTimeout(() => fired = true, 0);
+      const to = { hostname: "127.0.0.1", port: rx.addr.port };
+      let received = false;
+      got.then(() => received = true);
+      tx.queue(encoder.encode("ping"), to);
+      const start = performance.now();
+      // Flushing without end, as the blast send loop does: the timer and the
+      // receive must still get their turn.
+      while ((!fired || !received) && performance.now() - start < 5000) {
+        tx.queue(encoder.encode("more"), { hostname: "127.0.0.1", port: tx.addr.port });
+        await tx.flush();
+      }
+      assert.ok(fired, "the timer never ran during flushes");
+      assert.ok(received, "the receive never ran during flushes");
+      assert.deepEqual((await got).map((g) => g.text), ["ping"]);
+    } finally {
+      await closeAll(rx, tx);
+    }
+  },
+});
+
+Deno.test({
   name: "libc udp: a datagram larger than its slot is detected (MSG_TRUNC), reported and dropped",
   ignore,
   async fn() {

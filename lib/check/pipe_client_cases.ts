@@ -30,7 +30,7 @@ const ARRIVE_MS = 8000;
 /** How long the client may take to exit once it knows how it ended. */
 const EXIT_MS = 5000;
 /** How long a client is watched for an exit 0 while its server never closes (after its EOF). */
-const NEVER_CLOSED_MS = 4000;
+const NEVER_CLOSED_MS = 6000;
 /** How long a piece of a paced stdin may take to reach the server before the next is written. */
 const PIECE_MS = 3000;
 

@@ -140,7 +140,7 @@ Deno.test({
       faults: FAULTS,
       peer: faultyPeer,
       timeout: { server: 1, client: 1 },
-      parallel: 6,
+      parallel: 4,
     });
   },
 });

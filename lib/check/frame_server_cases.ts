@@ -142,6 +142,21 @@ async function withPeers(
   }
 }
 
+/** Sends one message of each size in turn on one connection; each must come back whole. */
+function answeredWhole(t: ServerTarget, trace: TraceSink, sizes: number[]): Promise<Outcome> {
+  return withPeers(t, trace, async (open) => {
+    const peer = await open();
+    for (const [i, n] of sizes.entries()) {
+      const text = longText(n);
+      await peer.sendText(text);
+      const got = await peer.answers(i + 1, BIG_MS);
+      const out = sameAnswers(peer, got.slice(i), [text]);
+      if (out) return out;
+    }
+    return undefined;
+  });
+}
+
 /** Checks that a server pudp started is still running (undefined: it is, or it is not ours). */
 function stillRunning(t: ServerTarget): Outcome | undefined {
   const code = t.program?.code;
@@ -307,36 +322,14 @@ export const FRAME_SERVER_CASES: readonly CheckCase<ServerTarget>[] = [
     title: "messages longer than a read buffer (1500 and 20000 bytes) are answered whole",
     row: ROW_REASSEMBLE,
     level: "course",
-    run: (t, trace) =>
-      withPeers(t, trace, async (open) => {
-        const peer = await open();
-        for (const [i, n] of [1500, 20_000].entries()) {
-          const text = longText(n);
-          await peer.sendText(text);
-          const got = await peer.answers(i + 1, BIG_MS);
-          const out = sameAnswers(peer, got.slice(i), [text]);
-          if (out) return out;
-        }
-        return undefined;
-      }),
+    run: (t, trace) => answeredWhole(t, trace, [1500, 20_000]),
   },
   {
     id: "server/size/megabytes",
     title: "messages of 1 MiB and 4 MiB are answered whole",
     row: ROW_REASSEMBLE,
     level: "strict",
-    run: (t, trace) =>
-      withPeers(t, trace, async (open) => {
-        const peer = await open();
-        for (const [i, n] of [1 << 20, 4 << 20].entries()) {
-          const text = longText(n);
-          await peer.sendText(text);
-          const got = await peer.answers(i + 1, BIG_MS);
-          const out = sameAnswers(peer, got.slice(i), [text]);
-          if (out) return out;
-        }
-        return undefined;
-      }),
+    run: (t, trace) => answeredWhole(t, trace, [1 << 20, 4 << 20]),
   },
   {
     id: "server/size/over-limit",

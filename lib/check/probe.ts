@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Arrivals } from "./arrivals.ts";
 import type { TraceSink } from "./case_model.ts";
 
 /** Where the checker's sockets bind to reach `host`: loopback for loopback, else any address. */
@@ -30,8 +31,7 @@ export interface Arrival {
 /** One UDP socket of a case. */
 export class Probe {
   readonly #socket: Deno.DatagramConn;
-  readonly #queue: Arrival[] = [];
-  #wake: (() => void) | undefined;
+  readonly #queue = new Arrivals<Arrival>();
   #closed = false;
   readonly #trace: TraceSink;
   readonly #note: string | undefined;
@@ -76,7 +76,6 @@ export class Probe {
         hostname: from.hostname,
         at: this.#trace.now(),
       });
-      this.#wake?.();
     }
   }
 
@@ -87,20 +86,8 @@ export class Probe {
   }
 
   /** The next datagram within `ms`, or undefined. */
-  async next(ms: number): Promise<Arrival | undefined> {
-    const end = performance.now() + ms;
-    while (this.#queue.length === 0) {
-      const left = end - performance.now();
-      if (left <= 0) return undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((r) => {
-        this.#wake = r;
-        timer = setTimeout(r, left);
-      });
-      clearTimeout(timer);
-      this.#wake = undefined;
-    }
-    return this.#queue.shift();
+  next(ms: number): Promise<Arrival | undefined> {
+    return this.#queue.next(ms);
   }
 
   /** Every datagram that arrives within the next `ms` (and any already waiting). */

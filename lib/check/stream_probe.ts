@@ -10,6 +10,7 @@
  * @module
  */
 
+import { Arrivals } from "./arrivals.ts";
 import type { TraceSink } from "./case_model.ts";
 
 /** How a peer ended its side: an orderly close (`fin`) or an error/reset (`reset`). */
@@ -261,8 +262,7 @@ export class StreamListener {
   readonly #trace: TraceSink;
   readonly #describe: DescribeSegment | undefined;
   readonly #accepted: StreamProbe[] = [];
-  #waiting: StreamProbe[] = [];
-  #wake: (() => void) | undefined;
+  readonly #waiting = new Arrivals<StreamProbe>();
   /** Its port. */
   readonly port: number;
 
@@ -288,7 +288,6 @@ export class StreamListener {
         const probe = new StreamProbe(conn, this.#trace, this.#describe);
         this.#accepted.push(probe);
         this.#waiting.push(probe);
-        this.#wake?.();
       }
     } catch {
       // closed
@@ -296,20 +295,8 @@ export class StreamListener {
   }
 
   /** The next connection within `ms`, or undefined. */
-  async accept(ms: number): Promise<StreamProbe | undefined> {
-    const end = performance.now() + ms;
-    while (this.#waiting.length === 0) {
-      const left = end - performance.now();
-      if (left <= 0) return undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((r) => {
-        this.#wake = r;
-        timer = setTimeout(r, left);
-      });
-      clearTimeout(timer);
-      this.#wake = undefined;
-    }
-    return this.#waiting.shift();
+  accept(ms: number): Promise<StreamProbe | undefined> {
+    return this.#waiting.next(ms);
   }
 
   /** Every connection accepted so far. */
